@@ -1,0 +1,102 @@
+"""
+Errors raised by the Vyro provider.
+
+Every error is a :class:`VyroError`, itself an ``AirflowException``. Errors that a retry cannot
+fix (bad input, a rejected request, a bad token, no credits) are also ``AirflowFailException``,
+so Airflow fails the task at once instead of spending task-level retries, and credits, on them.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class VyroError(AirflowException):
+    """Base class of every error raised by this provider."""
+
+
+class VyroInputError(VyroError, AirflowFailException):
+    """
+    An input was rejected by our own checks, before any request was sent.
+
+    :param field: the argument that was wrong (``image``, ``mask``, ``prompt``, ``output_path``, ...).
+    :param problem: what was wrong with it, in words a user can act on.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class VyroConnectionError(VyroError):
+    """The API could not be reached (connection refused or dropped, timeout) after all retries."""
+
+
+class VyroAPIError(VyroError):
+    """
+    The API answered with something other than a complete PNG.
+
+    :param status_code: the HTTP status of the answer.
+    :param message: the server's own message, taken from a JSON error body or its text.
+    """
+
+    def __init__(self, status_code: int, message: str) -> None:
+        self.status_code = status_code
+        self.message = message
+        super().__init__(f"Vyro API answered {status_code}: {message}")
+
+
+class VyroBadRequestError(VyroAPIError, AirflowFailException):
+    """The API rejected the request as malformed or invalid (400, 422)."""
+
+
+class VyroAuthenticationError(VyroAPIError, AirflowFailException):
+    """The API rejected the token (401, 403, 406)."""
+
+
+class VyroInsufficientCreditsError(VyroAPIError, AirflowFailException):
+    """The account has no credits left for the call (402, 424)."""
+
+
+class VyroRateLimitError(VyroAPIError):
+    """
+    The API asked us to slow down (429).
+
+    :param retry_after: seconds the server asked us to wait (``Retry-After``), if it said.
+    """
+
+    def __init__(self, status_code: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(status_code, message)
+        self.retry_after = retry_after
+
+
+class VyroServerError(VyroAPIError):
+    """The API failed on its side (5xx)."""
+
+
+class VyroResponseError(VyroAPIError):
+    """The API answered 200 but the body is not a complete PNG (truncated, JSON, HTML, ...)."""
+
+
+RETRYABLE_ERRORS: tuple[type[VyroError], ...] = (
+    VyroConnectionError,
+    VyroRateLimitError,
+    VyroServerError,
+    VyroResponseError,
+)
+"""The errors the hook retries; every other ``VyroError`` fails at once."""
+
+__all__ = [
+    "RETRYABLE_ERRORS",
+    "VyroAPIError",
+    "VyroAuthenticationError",
+    "VyroBadRequestError",
+    "VyroConnectionError",
+    "VyroError",
+    "VyroInputError",
+    "VyroInsufficientCreditsError",
+    "VyroRateLimitError",
+    "VyroResponseError",
+    "VyroServerError",
+]
