@@ -1,0 +1,604 @@
+"""Hook for Vyro's Imagine API: connection -> authenticated session -> API calls."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+from requests_toolbelt.multipart.encoder import MultipartEncoder
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow_provider_vyro import __version__
+from airflow_provider_vyro.exceptions import (
+    RETRYABLE_ERRORS,
+    VyroAPIError,
+    VyroAuthenticationError,
+    VyroBadRequestError,
+    VyroConnectionError,
+    VyroError,
+    VyroInputError,
+    VyroInsufficientCreditsError,
+    VyroRateLimitError,
+    VyroResponseError,
+    VyroServerError,
+)
+from airflow_provider_vyro.images import (
+    ImageInfo,
+    PngStreamChecker,
+    check_mask_matches,
+    check_model_version,
+    check_prompt,
+    content_type,
+    inspect_image,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]"
+"""What the hook accepts for ``image`` and ``mask``: a local path, the bytes, or a binary file object."""
+
+_T = TypeVar("_T")
+
+DEFAULT_BASE_URL = "https://api.vyro.ai"
+INPAINT_ENDPOINT = "/v1/imagine/api/edits/inpaint"
+DEFAULT_TIMEOUT = 180.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_BACKOFF_FACTOR = 1.0
+CONNECT_TIMEOUT = 10.0
+MAX_BACKOFF = 60.0
+MAX_RETRY_AFTER = 300.0
+_CHUNK = 1024 * 1024
+_ERROR_BODY_LIMIT = 64 * 1024
+_MESSAGE_LIMIT = 500
+_PROMPT_PREVIEW = 40
+
+_ERRORS_BY_STATUS: dict[int, type[VyroAPIError]] = {
+    400: VyroBadRequestError,
+    422: VyroBadRequestError,
+    401: VyroAuthenticationError,
+    403: VyroAuthenticationError,
+    406: VyroAuthenticationError,
+    402: VyroInsufficientCreditsError,
+    424: VyroInsufficientCreditsError,
+}
+
+
+@dataclass(frozen=True)
+class InpaintResult:
+    """
+    What one successful inpaint call wrote to its destination.
+
+    :param bytes: size of the PNG in bytes.
+    :param sha256: hex SHA-256 of the PNG.
+    :param width: width of the PNG in pixels.
+    :param height: height of the PNG in pixels.
+    :param attempts: requests sent, retries included.
+    """
+
+    bytes: int
+    sha256: str
+    width: int
+    height: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Settings:
+    base_url: str
+    token: str = field(repr=False)
+    timeout: float
+    max_retries: int
+    backoff_factor: float
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One file of the multipart upload: an open file, where it starts, and how it is sent."""
+
+    fileobj: IO[bytes]
+    start: int
+    info: ImageInfo
+    filename: str
+
+    def reader(self) -> _PartReader:
+        self.fileobj.seek(self.start)
+        return _PartReader(self.fileobj, self.info.size)
+
+    def as_field(self) -> tuple[str, _PartReader, str]:
+        return (self.filename, self.reader(), content_type(self.info.format))
+
+
+class _PartReader:
+    """Reads exactly ``len`` bytes from a file object, so any seekable file streams into the upload."""
+
+    def __init__(self, fileobj: IO[bytes], length: int) -> None:
+        self._fileobj = fileobj
+        self.len = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.len <= 0:
+            return b""
+        size = self.len if size is None or size < 0 else min(size, self.len)
+        data = self._fileobj.read(size)
+        self.len -= len(data)
+        return data
+
+
+class _RateGate:
+    """Shared by every call of one hook, so a 429 seen by one thread slows all of them down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._not_before = 0.0
+
+    def hold_until(self, seconds_from_now: float) -> None:
+        with self._lock:
+            self._not_before = max(self._not_before, time.monotonic() + seconds_from_now)
+
+    def wait(self) -> None:
+        while (delay := self._not_before - time.monotonic()) > 0:
+            time.sleep(delay)
+
+
+def _float_extra(extra: dict[str, Any], key: str, default: float, *, allow_zero: bool) -> float:
+    raw = extra.get(key, extra.get(f"extra__vyro__{key}"))
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise VyroInputError("vyro_conn_id", f"extra {key!r} must be a number, got {raw!r}") from None
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        raise VyroInputError("vyro_conn_id", f"extra {key!r} must be a positive number, got {raw!r}")
+    return value
+
+
+def _int_extra(extra: dict[str, Any], key: str, default: int) -> int:
+    raw = extra.get(key, extra.get(f"extra__vyro__{key}"))
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise VyroInputError("vyro_conn_id", f"extra {key!r} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise VyroInputError("vyro_conn_id", f"extra {key!r} must not be negative, got {raw!r}")
+    return value
+
+
+def _preview(prompt: str) -> str:
+    return prompt if len(prompt) <= _PROMPT_PREVIEW else prompt[: _PROMPT_PREVIEW - 1] + "…"
+
+
+class VyroHook(BaseHook):
+    """
+    Call Vyro's Imagine API with the token of an Airflow connection.
+
+    The hook owns one ``requests.Session`` (connection pooling, the ``bearer`` header) and the
+    retry policy: connection failures, timeouts, 429 (honouring ``Retry-After``), 5xx and 200s
+    whose body is not a complete PNG are retried with exponential backoff and jitter; every other
+    answer fails at once. It is safe to share one hook between threads: a 429 seen by any call
+    delays every call of the hook.
+
+    :param vyro_conn_id: :ref:`Vyro connection <howto/connection:vyro>` whose password is the API
+        token and whose host, if set, is the base URL (default ``https://api.vyro.ai``).
+    :param timeout: read timeout in seconds for one request; default: the connection's extra
+        ``timeout``, else 180.
+    :param max_retries: retries after the first attempt for retryable failures; default: the
+        connection's extra ``max_retries``, else 3.
+    :param backoff_factor: base of the exponential backoff in seconds; default: the connection's
+        extra ``backoff_factor``, else 1.0.
+    :param pool_maxsize: connections kept open to the API, at least the number of threads that
+        share this hook.
+    """
+
+    conn_name_attr = "vyro_conn_id"
+    default_conn_name = "vyro_default"
+    conn_type = "vyro"
+    hook_name = "Vyro Imagine API"
+
+    def __init__(
+        self,
+        vyro_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        backoff_factor: float | None = None,
+        pool_maxsize: int = 10,
+    ) -> None:
+        super().__init__()
+        self.vyro_conn_id = vyro_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff_factor = backoff_factor
+        self._pool_maxsize = pool_maxsize
+        self._session: requests.Session | None = None
+        self._session_lock = threading.Lock()
+        self._gate = _RateGate()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vyro_conn_id={self.vyro_conn_id!r})"
+
+    @cached_property
+    def settings(self) -> _Settings:
+        """The connection's values, checked once; a missing or malformed connection is an input error."""
+        try:
+            conn: Connection = self.get_connection(self.vyro_conn_id)
+        except AirflowNotFoundException:
+            raise VyroInputError(
+                "vyro_conn_id",
+                f"no connection {self.vyro_conn_id!r}: add one with "
+                f"`airflow connections add {self.vyro_conn_id} --conn-type vyro --conn-password TOKEN`",
+            ) from None
+        token = (conn.password or "").strip()
+        if not token:
+            raise VyroInputError(
+                "vyro_conn_id", f"connection {self.vyro_conn_id!r} has no API token in its password"
+            )
+        extra = conn.extra_dejson
+        base_url = (conn.host or "").strip() or DEFAULT_BASE_URL
+        if "://" not in base_url:
+            base_url = f"https://{base_url}"
+        if conn.port:
+            base_url = f"{base_url.rstrip('/')}:{conn.port}"
+        timeout = self._timeout or _float_extra(extra, "timeout", DEFAULT_TIMEOUT, allow_zero=False)
+        max_retries = self._max_retries
+        if max_retries is None:
+            max_retries = _int_extra(extra, "max_retries", DEFAULT_MAX_RETRIES)
+        backoff = self._backoff_factor
+        if backoff is None:
+            backoff = _float_extra(extra, "backoff_factor", DEFAULT_BACKOFF_FACTOR, allow_zero=True)
+        return _Settings(base_url.rstrip("/"), token, timeout, max_retries, backoff)
+
+    def get_conn(self) -> requests.Session:
+        """Return the hook's session, created on first use, carrying the ``bearer`` header."""
+        with self._session_lock:
+            if self._session is None:
+                session = requests.Session()
+                session.headers.update(
+                    {"bearer": self.settings.token, "User-Agent": f"airflow-provider-vyro/{__version__}"}
+                )
+                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_maxsize, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._session = session
+            return self._session
+
+    def close(self) -> None:
+        """Close the session and its pooled connections."""
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    @property
+    def inpaint_url(self) -> str:
+        """Full URL of the inpaint endpoint."""
+        return self.settings.base_url + INPAINT_ENDPOINT
+
+    def inpaint(
+        self,
+        *,
+        image: ImageSource,
+        mask: ImageSource,
+        prompt: str,
+        model_version: str = "1",
+    ) -> bytes:
+        """
+        Inpaint ``image`` where ``mask`` is white, guided by ``prompt``, and return the PNG.
+
+        Holds the answer in memory; for large images use :meth:`inpaint_to`, which streams it.
+
+        :param image: the image (JPEG or PNG by content): a local path, its bytes, or a binary file.
+        :param mask: the mask, of the image's size, in the same forms.
+        :param prompt: what to put where the mask is.
+        :param model_version: the API's model version.
+        :return: the inpainted PNG.
+        """
+        buffer = io.BytesIO()
+        self.inpaint_to(buffer, image=image, mask=mask, prompt=prompt, model_version=model_version)
+        return buffer.getvalue()
+
+    def inpaint_to(
+        self,
+        destination: IO[bytes],
+        *,
+        image: ImageSource,
+        mask: ImageSource,
+        prompt: str,
+        model_version: str = "1",
+    ) -> InpaintResult:
+        """
+        Inpaint ``image`` and stream the PNG into ``destination``, checking it is complete.
+
+        Inputs are checked before any request (:class:`VyroInputError`), uploaded as a stream
+        from their files, and retried per the hook's policy. ``destination`` must be seekable: a
+        retry rewinds and truncates it, so after an error its content is undefined and must be
+        discarded.
+
+        :param destination: a writable, seekable binary file.
+        :param image: see :meth:`inpaint`.
+        :param mask: see :meth:`inpaint`.
+        :param prompt: see :meth:`inpaint`.
+        :param model_version: see :meth:`inpaint`.
+        :return: size, SHA-256, dimensions and attempts of the PNG written.
+        """
+        prompt = check_prompt(prompt)
+        model_version = check_model_version(model_version)
+        with ExitStack() as stack:
+            image_part = _open_part(stack, image, "image")
+            mask_part = _open_part(stack, mask, "mask")
+            check_mask_matches(image_part.info, mask_part.info, name=mask_part.filename)
+            start = destination.tell()
+            attempts = 0
+
+            def attempt() -> InpaintResult:
+                nonlocal attempts
+                attempts += 1
+                destination.seek(start)
+                destination.truncate()
+                return self._post_inpaint(
+                    destination, image_part, mask_part, prompt, model_version, attempts
+                )
+
+            return self._with_retries(attempt)
+
+    def _with_retries(self, call: Callable[[], _T]) -> _T:
+        settings = self.settings
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RETRYABLE_ERRORS),
+            stop=tenacity.stop_after_attempt(settings.max_retries + 1),
+            wait=self._wait_strategy(settings.backoff_factor),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(call)
+
+    def _wait_strategy(self, backoff_factor: float) -> Callable[[tenacity.RetryCallState], float]:
+        exponential = tenacity.wait_exponential_jitter(
+            initial=backoff_factor, max=MAX_BACKOFF, jitter=backoff_factor
+        )
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, VyroRateLimitError):
+                delay = (
+                    min(error.retry_after, MAX_RETRY_AFTER)
+                    if error.retry_after is not None
+                    else exponential(state)
+                )
+                self._gate.hold_until(delay)
+                return delay
+            return exponential(state)
+
+        return wait
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "Vyro call attempt %d failed (%s: %s); retrying in %.1f s",
+            state.attempt_number,
+            type(error).__name__,
+            error,
+            delay,
+        )
+
+    def _post_inpaint(
+        self,
+        destination: IO[bytes],
+        image: _Part,
+        mask: _Part,
+        prompt: str,
+        model_version: str,
+        attempt: int,
+    ) -> InpaintResult:
+        encoder = MultipartEncoder(
+            fields={
+                "prompt": prompt,
+                "model_version": model_version,
+                "image": image.as_field(),
+                "mask": mask.as_field(),
+            }
+        )
+        self._gate.wait()
+        started = time.monotonic()
+        response = self._send(encoder, stream=True)
+        with response:
+            try:
+                if response.status_code != 200:
+                    raise self._error_from(response)
+                result = self._receive_png(response, destination, attempt)
+            finally:
+                self.log.info(
+                    "POST %s attempt %d: image %s %dx%d %d B, mask %d B, prompt %r (%d chars) -> %d in %.2f s",
+                    INPAINT_ENDPOINT,
+                    attempt,
+                    image.info.format,
+                    image.info.width,
+                    image.info.height,
+                    image.info.size,
+                    mask.info.size,
+                    _preview(prompt),
+                    len(prompt),
+                    response.status_code,
+                    time.monotonic() - started,
+                )
+        return result
+
+    def _send(self, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
+        settings = self.settings
+        try:
+            return self.get_conn().post(
+                self.inpaint_url,
+                data=encoder,
+                headers={"Content-Type": encoder.content_type, "Accept": "image/png"},
+                timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
+                stream=stream,
+            )
+        except requests.Timeout as err:
+            raise VyroConnectionError(
+                f"Vyro API at {settings.base_url} did not answer within {settings.timeout:g} s"
+            ) from self._scrubbed(err)
+        except requests.ConnectionError as err:
+            raise VyroConnectionError(
+                f"cannot reach the Vyro API at {settings.base_url}: {type(err).__name__}"
+            ) from self._scrubbed(err)
+
+    def _receive_png(
+        self, response: requests.Response, destination: IO[bytes], attempt: int
+    ) -> InpaintResult:
+        checker = PngStreamChecker()
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                destination.write(chunk)
+                digest.update(chunk)
+                checker.feed(chunk)
+                size += len(chunk)
+        except requests.RequestException as err:
+            expected = response.headers.get("Content-Length", "?")
+            raise VyroResponseError(
+                200, f"the answer broke off after {size} of {expected} bytes ({type(err).__name__})"
+            ) from None
+        try:
+            width, height = checker.result()
+        except ValueError as err:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise VyroResponseError(200, f"the answer is not a complete PNG ({kind}): {err}") from None
+        return InpaintResult(size, digest.hexdigest(), width, height, attempt)
+
+    def _error_from(self, response: requests.Response) -> VyroAPIError:
+        message = self._server_message(response)
+        status = response.status_code
+        if status == 429:
+            return VyroRateLimitError(status, message, _retry_after(response.headers.get("Retry-After")))
+        if status >= 500:
+            return VyroServerError(status, message)
+        return _ERRORS_BY_STATUS.get(status, VyroAPIError)(status, message)
+
+    def _server_message(self, response: requests.Response) -> str:
+        body = b""
+        try:
+            for chunk in response.iter_content(8192):
+                body += chunk
+                if len(body) >= _ERROR_BODY_LIMIT:
+                    break
+        except requests.RequestException:
+            pass
+        text = body.decode("utf-8", errors="replace").strip()
+        message = _message_from_json(text) if text.startswith("{") else None
+        message = message or text or response.reason or "no message"
+        return self._redact(message[:_MESSAGE_LIMIT])
+
+    def _redact(self, text: str) -> str:
+        token = self.settings.token
+        return text.replace(token, "***") if token else text
+
+    def _scrubbed(self, err: Exception) -> Exception | None:
+        """The cause to chain: kept only when its text cannot carry the token."""
+        return err if self.settings.token not in str(err) else None
+
+    def test_connection(self) -> tuple[bool, str]:
+        """
+        Tell a good token from a bad one without spending credits.
+
+        Sends an inpaint request with no image, mask or prompt: the API checks the token first,
+        so 401/403/406 means the token was refused, while a 400/422 validation answer means it
+        was accepted and nothing was generated (no credits are spent on a rejected request).
+        """
+        try:
+            encoder = MultipartEncoder(fields={"model_version": "1"})
+            with self._send(encoder, stream=False) as response:
+                status = response.status_code
+                message = self._server_message(response)
+        except VyroError as err:
+            return False, str(err)
+        if status in (400, 422):
+            return True, f"Token accepted by {self.settings.base_url} (a request without an image was refused with {status}, as expected)."
+        if status in (401, 403, 406):
+            return False, f"Token refused by {self.settings.base_url} ({status}: {message})."
+        return False, f"Unexpected answer {status} from {self.settings.base_url}: {message}"
+
+
+def _message_from_json(text: str) -> str | None:
+    import json
+
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key in ("message", "details", "detail", "error"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if value:
+            return json.dumps(value)
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds)
+
+
+def _open_part(stack: ExitStack, source: ImageSource, field: str) -> _Part:
+    fileobj, name = _open_source(stack, source, field)
+    start = fileobj.tell()
+    info = inspect_image(fileobj, field=field, name=name)
+    stem = os.path.splitext(os.path.basename(name))[0] if not name.startswith("<") else field
+    extension = ".png" if info.format == "PNG" else ".jpg"
+    return _Part(fileobj, start, info, f"{stem or field}{extension}")
+
+
+def _open_source(stack: ExitStack, source: ImageSource, field: str) -> tuple[IO[bytes], str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source)), f"<{len(source)} bytes>"
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        try:
+            return stack.enter_context(open(path, "rb")), path
+        except FileNotFoundError:
+            raise VyroInputError(field, f"{path!r} does not exist") from None
+        except IsADirectoryError:
+            raise VyroInputError(field, f"{path!r} is a directory, not a file") from None
+        except OSError as err:
+            raise VyroInputError(field, f"{path!r} cannot be read: {err.strerror or err}") from None
+    if hasattr(source, "read"):
+        name = str(getattr(source, "name", "") or f"<{field} file>")
+        if not (hasattr(source, "seekable") and source.seekable()):
+            return io.BytesIO(source.read()), name
+        return source, name
+    raise VyroInputError(
+        field, f"expected a path, bytes or a binary file object, got {type(source).__name__}"
+    )
+
+
+__all__ = ["DEFAULT_BASE_URL", "INPAINT_ENDPOINT", "ImageSource", "InpaintResult", "VyroHook"]

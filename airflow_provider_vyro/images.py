@@ -1,0 +1,470 @@
+"""
+Cheap checks of images, masks, prompts and API answers, made before any paid API call.
+
+The checks read headers and a few bytes at the end of a file, never the pixels, so they stay
+cheap for images of tens of megabytes. Pillow is imported only inside the functions that need it.
+Every rejected input raises :class:`~airflow_provider_vyro.exceptions.VyroInputError`, naming the
+argument and the path.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from airflow_provider_vyro.exceptions import VyroInputError
+
+MAX_IMAGE_BYTES = 100 * 1024 * 1024
+"""Largest image or mask file accepted, in bytes (100 MiB)."""
+
+MAX_IMAGE_PIXELS = 8192 * 8192
+"""Most pixels (width × height) an image or mask may have: 8192 × 8192, about 67 megapixels."""
+
+MIN_IMAGE_SIDE = 8
+"""Smallest width and height accepted, in pixels."""
+
+MAX_PROMPT_CHARS = 10_000
+"""Longest prompt accepted, in characters (not bytes)."""
+
+SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
+"""Image formats the API accepts, recognised by content (magic bytes), never by file name."""
+
+MASK_MODES: tuple[str, ...] = ("1", "L", "LA", "P", "RGB", "RGBA")
+"""Pillow modes accepted for a mask: black and white, grayscale (with alpha), palette, RGB(A)."""
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+"""The eight bytes every PNG file starts with."""
+
+PNG_IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+"""The twelve bytes every complete PNG file ends with (the empty IEND chunk and its CRC)."""
+
+JPEG_SOI = b"\xff\xd8\xff"
+JPEG_EOI = b"\xff\xd9"
+JPEG_MAX_TRAILING_PADDING = 16
+"""Bytes of zeros or whitespace tolerated after a JPEG's end-of-image marker."""
+
+_PNG_HEAD_BYTES = len(PNG_SIGNATURE) + 4 + 4 + 13 + 4
+_SNIFF_BYTES = 64
+_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def sniff_format(head: bytes) -> str | None:
+    """
+    Tell a supported image format from the first bytes of a file.
+
+    :param head: the first bytes of the file (eight are enough).
+    :return: ``"JPEG"`` or ``"PNG"``, or ``None`` for anything else.
+    """
+    if head.startswith(PNG_SIGNATURE):
+        return "PNG"
+    if head.startswith(JPEG_SOI):
+        return "JPEG"
+    return None
+
+
+def describe_format(head: bytes) -> str:
+    """
+    Name what the first bytes of a file look like, for error messages.
+
+    :param head: the first bytes of the file (64 give the best answers).
+    :return: e.g. ``"a PNG image"``, ``"a GIF image"``, ``"text"``, ``"an empty file"``,
+        ``"unknown binary data"``.
+    """
+    if not head:
+        return "an empty file"
+    fmt = sniff_format(head)
+    if fmt is not None:
+        return f"a {fmt} image"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "a GIF image"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if head.startswith(b"BM"):
+        return "a BMP image"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "a TIFF image"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "an AVIF image"
+        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+            return "a HEIC/HEIF image"
+        return "an MP4/QuickTime file"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "an ICO image"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith(b"\xff\x0a") or head[4:12] == b"jP  \r\n\x87\n":
+        return "a JPEG XL or JPEG 2000 image"
+    if _looks_like_text(head):
+        return "text"
+    return "unknown binary data"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    for cut in range(4):
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return all(ch.isprintable() or ch in "\t\n\r\f\v" for ch in text)
+    return False
+
+
+def content_type(fmt: str) -> str:
+    """
+    The MIME type of a supported format.
+
+    :param fmt: ``"JPEG"`` or ``"PNG"``, as returned by :func:`sniff_format`.
+    :return: ``"image/jpeg"`` or ``"image/png"``.
+    """
+    try:
+        return _CONTENT_TYPES[fmt]
+    except KeyError:
+        raise ValueError(f"unsupported image format {fmt!r}; expected one of {SUPPORTED_FORMATS}") from None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """
+    What :func:`inspect_image` learned from an image's header.
+
+    :param format: ``"JPEG"`` or ``"PNG"``, by content.
+    :param width: width in pixels.
+    :param height: height in pixels.
+    :param mode: Pillow's mode, e.g. ``"RGB"``, ``"L"``, ``"RGBA"``.
+    :param size: size of the file in bytes.
+    """
+
+    format: str
+    width: int
+    height: int
+    mode: str
+    size: int
+
+    @property
+    def content_type(self) -> str:
+        """The MIME type to send the file with."""
+        return content_type(self.format)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def _megapixels(width: int, height: int) -> str:
+    return f"{width * height / 1_000_000:.1f} megapixels"
+
+
+def inspect_image(fileobj: BinaryIO, *, field: str, name: str, size: int | None = None) -> ImageInfo:
+    """
+    Check that a file is a complete JPEG or PNG image of acceptable size, reading only its header.
+
+    The file must be seekable (``seek``, ``read``, ``tell``; s3fs files qualify). The image is the
+    whole file, from offset 0; the file's position is restored afterwards. Checks, in order: not
+    empty, at most :data:`MAX_IMAGE_BYTES`, JPEG or PNG by content, a header Pillow can parse,
+    each side at least :data:`MIN_IMAGE_SIDE` and at most :data:`MAX_IMAGE_PIXELS` pixels in all,
+    and not truncated (a PNG ends with its IEND chunk, a JPEG with its end-of-image marker,
+    followed by at most :data:`JPEG_MAX_TRAILING_PADDING` bytes of zeros or whitespace).
+
+    :param fileobj: the open binary file.
+    :param field: the argument the file was given as, e.g. ``"image"`` or ``"mask_path"``.
+    :param name: how to show the file in messages, usually its path as the user gave it.
+    :param size: the file's size in bytes, if known; otherwise found by seeking to the end.
+    :raises VyroInputError: if any check fails.
+    """
+    position = fileobj.tell()
+    try:
+        if size is None:
+            fileobj.seek(0, io.SEEK_END)
+            size = fileobj.tell()
+        if size == 0:
+            raise VyroInputError(field, f"'{name}' is an empty file (0 bytes)")
+        if size > MAX_IMAGE_BYTES:
+            raise VyroInputError(
+                field, f"'{name}' is {_mib(size)}; the largest image accepted is {_mib(MAX_IMAGE_BYTES)}"
+            )
+        fileobj.seek(0)
+        head = fileobj.read(_SNIFF_BYTES)
+        fmt = sniff_format(head)
+        if fmt is None:
+            raise VyroInputError(field, f"'{name}' is {describe_format(head)}, not a JPEG or PNG image")
+        if fmt == "PNG":
+            try:
+                _check_dimensions(*png_dimensions(head), field=field, name=name)
+            except ValueError as exc:
+                raise VyroInputError(field, f"'{name}' is a corrupt or truncated PNG image: {exc}") from None
+        width, height, mode = _read_header(fileobj, fmt, field=field, name=name)
+        _check_dimensions(width, height, field=field, name=name)
+        _check_complete(fileobj, fmt, size, field=field, name=name)
+        return ImageInfo(format=fmt, width=width, height=height, mode=mode, size=size)
+    finally:
+        fileobj.seek(position)
+
+
+def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str]:
+    from PIL import Image
+
+    fileobj.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(fileobj, formats=[fmt])
+        except Image.DecompressionBombError as exc:
+            raise VyroInputError(
+                field,
+                f"'{name}' is too large ({exc}); the limit is {MAX_IMAGE_PIXELS} pixels "
+                f"({_megapixels(MAX_IMAGE_PIXELS, 1)})",
+            ) from None
+        except Exception as exc:
+            raise VyroInputError(
+                field, f"'{name}' is a corrupt or truncated {fmt} image (its header cannot be read: {exc})"
+            ) from None
+    width, height = image.size
+    return width, height, image.mode
+
+
+def _check_dimensions(width: int, height: int, *, field: str, name: str) -> None:
+    if width < MIN_IMAGE_SIDE or height < MIN_IMAGE_SIDE:
+        raise VyroInputError(
+            field,
+            f"'{name}' is {width}x{height} pixels; each side must be at least {MIN_IMAGE_SIDE} pixels",
+        )
+    if width * height > MAX_IMAGE_PIXELS:
+        raise VyroInputError(
+            field,
+            f"'{name}' is {width}x{height} pixels ({_megapixels(width, height)}); the limit is "
+            f"{MAX_IMAGE_PIXELS} pixels ({_megapixels(MAX_IMAGE_PIXELS, 1)}, e.g. 8192x8192)",
+        )
+
+
+def _check_complete(fileobj: BinaryIO, fmt: str, size: int, *, field: str, name: str) -> None:
+    if fmt == "PNG":
+        fileobj.seek(max(0, size - len(PNG_IEND_CHUNK)))
+        if not is_complete_png_tail(fileobj.read(len(PNG_IEND_CHUNK))):
+            raise VyroInputError(
+                field, f"'{name}' is a truncated PNG image: it does not end with the IEND chunk"
+            )
+        return
+    tail_size = len(JPEG_EOI) + JPEG_MAX_TRAILING_PADDING
+    fileobj.seek(max(0, size - tail_size))
+    tail = fileobj.read(tail_size).rstrip(b"\x00 \t\r\n")
+    if not tail.endswith(JPEG_EOI):
+        raise VyroInputError(
+            field,
+            f"'{name}' is a truncated JPEG image: it does not end with the end-of-image marker (FF D9)",
+        )
+
+
+def check_mask_matches(image: ImageInfo, mask: ImageInfo, *, field: str = "mask", name: str) -> None:
+    """
+    Check that a mask fits its image: the same width and height, and a mode usable as a mask.
+
+    Accepted modes are :data:`MASK_MODES`: black and white (``1``), grayscale (``L``, ``LA``),
+    palette (``P``), ``RGB`` and ``RGBA``. CMYK, 16-bit (``I;16``), 32-bit (``I``, ``F``) and
+    other modes are rejected.
+
+    :param image: the image's :class:`ImageInfo`.
+    :param mask: the mask's :class:`ImageInfo`.
+    :param field: the argument the mask was given as.
+    :param name: how to show the mask in messages, usually its path.
+    :raises VyroInputError: if the sizes differ or the mode is not accepted.
+    """
+    if (mask.width, mask.height) != (image.width, image.height):
+        raise VyroInputError(
+            field,
+            f"'{name}' is {mask.width}x{mask.height} pixels but the image is "
+            f"{image.width}x{image.height}; the mask must have the same size as the image",
+        )
+    if mask.mode not in MASK_MODES:
+        raise VyroInputError(
+            field,
+            f"'{name}' has the pixel mode {mask.mode!r}; a mask must be black and white ('1'), "
+            "grayscale ('L', 'LA'), palette ('P'), 'RGB' or 'RGBA'",
+        )
+
+
+def _describe_value(value: object) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def check_prompt(prompt: object, *, field: str = "prompt") -> str:
+    """
+    Check a prompt: a string, not blank, at most :data:`MAX_PROMPT_CHARS` characters.
+
+    A value pulled from XCom or rendered from a template may not be a string: anything else is
+    rejected, naming its type. The prompt is returned unchanged (whitespace is kept and sent).
+
+    :param prompt: the prompt to check.
+    :param field: the argument the prompt was given as.
+    :return: the prompt.
+    :raises VyroInputError: if it is not a string, is empty or whitespace only, is too long,
+        contains a NUL character, or cannot be encoded as UTF-8.
+    """
+    if not isinstance(prompt, str):
+        raise VyroInputError(field, f"must be a string, got {_describe_value(prompt)}")
+    if not prompt:
+        raise VyroInputError(field, "is empty; describe what should fill the masked area")
+    if prompt.isspace():
+        raise VyroInputError(field, "is only whitespace; describe what should fill the masked area")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise VyroInputError(
+            field, f"is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS} characters"
+        )
+    nul = prompt.find("\x00")
+    if nul >= 0:
+        raise VyroInputError(field, f"contains a NUL character (\\x00) at position {nul}")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise VyroInputError(
+            field,
+            f"contains a character that cannot be encoded as UTF-8 at position {exc.start} "
+            f"({prompt[exc.start]!r}, a lone surrogate)",
+        ) from None
+    return prompt
+
+
+def check_model_version(value: object, *, field: str = "model_version") -> str:
+    """
+    Check a model version: a string of ASCII digits such as ``"1"``.
+
+    A non-negative ``int`` (as XCom or a template may produce) is accepted and converted to a
+    string. Anything else (``"latest"``, ``""``, ``" 1"``, ``None``, ``1.5``, ``True``) is rejected.
+
+    :param value: the model version to check.
+    :param field: the argument it was given as.
+    :return: the model version as a string.
+    :raises VyroInputError: if it is not a string of digits or a non-negative int.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return value
+    raise VyroInputError(field, f"must be a string of digits such as '1', got {_describe_value(value)}")
+
+
+def png_dimensions(head: bytes) -> tuple[int, int]:
+    """
+    Read a PNG's width and height from its IHDR chunk, without Pillow.
+
+    :param head: at least the first 24 bytes of the PNG.
+    :return: ``(width, height)`` in pixels.
+    :raises ValueError: if the bytes do not start with a PNG signature and an IHDR chunk.
+    """
+    if not head.startswith(PNG_SIGNATURE):
+        raise ValueError("it does not start with the PNG signature")
+    if len(head) < 24:
+        raise ValueError("it ends before the IHDR chunk")
+    length, chunk_type, width, height = struct.unpack(">I4sII", head[8:24])
+    if chunk_type != b"IHDR" or length != 13:
+        raise ValueError("its first chunk is not IHDR")
+    if width == 0 or height == 0:
+        raise ValueError(f"its IHDR chunk gives an empty size ({width}x{height})")
+    return width, height
+
+
+def is_complete_png_tail(tail: bytes) -> bool:
+    """
+    Tell whether the last bytes of a PNG are its IEND chunk.
+
+    :param tail: the last bytes of the file (twelve or more).
+    """
+    return tail.endswith(PNG_IEND_CHUNK)
+
+
+class PngStreamChecker:
+    """
+    Validate a PNG as it streams past, keeping 45 bytes whatever its size.
+
+    Feed every chunk to :meth:`feed` as it is written; :meth:`result` then gives the PNG's size in
+    pixels, or says why the stream is not a complete PNG. It keeps the first 33 bytes (signature
+    and IHDR chunk, whose CRC is checked) and the last 12 (which must be the IEND chunk).
+    """
+
+    __slots__ = ("_head", "_tail", "size")
+
+    def __init__(self) -> None:
+        self._head = bytearray()
+        self._tail = b""
+        self.size = 0
+        """Bytes fed so far."""
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """
+        Take the next chunk of the stream.
+
+        :param chunk: the bytes, possibly empty.
+        """
+        view = memoryview(chunk).cast("B")
+        n = len(view)
+        if not n:
+            return
+        self.size += n
+        missing = _PNG_HEAD_BYTES - len(self._head)
+        if missing > 0:
+            self._head += view[:missing]
+        keep = len(PNG_IEND_CHUNK)
+        self._tail = (self._tail + bytes(view[-keep:]))[-keep:]
+
+    def result(self) -> tuple[int, int]:
+        """
+        Check the stream fed so far.
+
+        :return: ``(width, height)`` of the PNG.
+        :raises ValueError: if the stream is empty, not a PNG, or truncated; the message says which.
+        """
+        if self.size == 0:
+            raise ValueError("the body is empty")
+        head = bytes(self._head)
+        if not (head.startswith(PNG_SIGNATURE) or PNG_SIGNATURE.startswith(head)):
+            raise ValueError(f"the body is {describe_format(head)}, not a PNG image")
+        if len(head) < _PNG_HEAD_BYTES:
+            raise ValueError(f"the PNG is truncated: it ends after {self.size} bytes, before its IHDR chunk")
+        try:
+            width, height = png_dimensions(head)
+        except ValueError as exc:
+            raise ValueError(f"the PNG is corrupt: {exc}") from None
+        (crc,) = struct.unpack(">I", head[29:33])
+        if zlib.crc32(head[12:29]) != crc:
+            raise ValueError("the PNG's IHDR chunk is corrupt (its CRC does not match)")
+        if not is_complete_png_tail(self._tail):
+            raise ValueError(
+                f"the PNG is truncated: {self.size} bytes that do not end with the IEND chunk"
+            )
+        return width, height
+
+
+__all__ = [
+    "JPEG_MAX_TRAILING_PADDING",
+    "MASK_MODES",
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_PROMPT_CHARS",
+    "MIN_IMAGE_SIDE",
+    "PNG_IEND_CHUNK",
+    "PNG_SIGNATURE",
+    "SUPPORTED_FORMATS",
+    "ImageInfo",
+    "PngStreamChecker",
+    "check_mask_matches",
+    "check_model_version",
+    "check_prompt",
+    "content_type",
+    "describe_format",
+    "inspect_image",
+    "is_complete_png_tail",
+    "png_dimensions",
+    "sniff_format",
+]

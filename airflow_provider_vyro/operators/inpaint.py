@@ -1,0 +1,102 @@
+"""Operators that inpaint images with Vyro's Imagine API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow_provider_vyro.items import InpaintXCom
+
+
+class InpaintOperator(BaseOperator):
+    """
+    Inpaint one image: replace what the mask covers, guided by a prompt, and write a PNG.
+
+    Every input is checked before the API is called, so a bad path, format, size or prompt fails
+    the task with :class:`~airflow_provider_vyro.exceptions.VyroInputError` without spending
+    credits. The PNG is written atomically: it appears complete, or not at all.
+
+    The return value (XCom ``return_value``) is a dict with ``output_path``, ``image_path``,
+    ``mask_path``, ``prompt``, ``model_version``, ``width``, ``height``, ``bytes``, ``sha256``
+    and ``skipped``; each key is also pushed as its own XCom, so
+    ``task.output["output_path"]`` can feed a later task.
+
+    .. seealso::
+        For many images in one task, see :class:`InpaintBatchOperator`.
+
+    :param image_path: the image, JPEG or PNG: a local path, ``file://`` URI or an
+        object-storage URI such as ``s3://bucket/key``. (templated)
+    :param mask_path: the mask, of the image's size; white marks what to replace. (templated)
+    :param prompt: what to paint where the mask is. (templated)
+    :param output_path: where to write the PNG; default beside the image as
+        ``<stem>_inpainted.png``. (templated)
+    :param model_version: the API's model version. (templated)
+    :param vyro_conn_id: the :ref:`Vyro connection <howto/connection:vyro>` holding the token.
+    :param storage_conn_id: connection for remote paths (e.g. an ``aws`` connection), handed to
+        ``ObjectStoragePath``; ``None`` uses the scheme's default connection.
+    :param overwrite: replace an existing output. If ``False`` and the output already exists as a
+        complete PNG, no call is made and the existing file is reported with ``skipped: True``.
+    """
+
+    template_fields: Sequence[str] = ("image_path", "mask_path", "prompt", "output_path", "model_version")
+    ui_color = "#f4d8f0"
+
+    def __init__(
+        self,
+        *,
+        image_path: str,
+        mask_path: str,
+        prompt: str,
+        output_path: str | None = None,
+        model_version: str = "1",
+        vyro_conn_id: str = "vyro_default",
+        storage_conn_id: str | None = None,
+        overwrite: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("multiple_outputs", True)
+        super().__init__(**kwargs)
+        self.image_path = image_path
+        self.mask_path = mask_path
+        self.prompt = prompt
+        self.output_path = output_path
+        self.model_version = model_version
+        self.vyro_conn_id = vyro_conn_id
+        self.storage_conn_id = storage_conn_id
+        self.overwrite = overwrite
+
+    def execute(self, context: Context) -> InpaintXCom:
+        """Check the inputs, make the call unless the output is kept, and return the XCom dict."""
+        from airflow_provider_vyro import items
+        from airflow_provider_vyro.hooks.vyro import VyroHook
+
+        item = items.prepare(
+            image_path=self.image_path,
+            mask_path=self.mask_path,
+            prompt=self.prompt,
+            output_path=self.output_path,
+            model_version=self.model_version,
+            storage_conn_id=self.storage_conn_id,
+            overwrite=self.overwrite,
+        )
+        if item.keep_existing:
+            self.log.info("%s exists and overwrite is off: kept, no API call", item.output_path)
+            return items.describe_existing(item)
+        hook = VyroHook(vyro_conn_id=self.vyro_conn_id)
+        try:
+            result = items.run(item, hook)
+        finally:
+            hook.close()
+        self.log.info(
+            "Wrote %s (%dx%d, %d bytes, sha256 %s)",
+            result["output_path"],
+            result["width"],
+            result["height"],
+            result["bytes"],
+            result["sha256"][:12],
+        )
+        return result

@@ -1,0 +1,46 @@
+"""
+Two inpaint steps in sequence: the second paints over the first one's output.
+
+The second task's ``image_path`` is ``first.output["output_path"]``, the XCom the first pushes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pendulum
+
+from airflow.sdk import dag
+from airflow_provider_vyro.operators.inpaint import InpaintOperator
+
+DATA = Path(__file__).resolve().parent / "data"
+OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+
+
+@dag(
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["example", "vyro"],
+)
+def example_vyro_inpaint_chain() -> None:
+    """Remove the ball, then paint the same area again with another prompt."""
+    first = InpaintOperator(
+        task_id="remove_ball",
+        image_path=str(DATA / "beach.jpg"),
+        mask_path=str(DATA / "beach_mask.png"),
+        prompt="smooth sand where the ball was",
+        output_path=os.path.join(OUTPUT_DIR, "chain", "step1.png"),
+    )
+    InpaintOperator(
+        task_id="add_shell",
+        image_path=first.output["output_path"],
+        mask_path=str(DATA / "beach_mask.png"),
+        prompt="a large sea shell on the sand",
+        output_path=os.path.join(OUTPUT_DIR, "chain", "step2.png"),
+    )
+
+
+example_vyro_inpaint_chain()

@@ -1,0 +1,81 @@
+"""
+Inpaint every image in a folder or bucket prefix, one mapped task per image.
+
+Pairs are ``NAME.jpg`` (or ``.png``) with ``NAME_mask.png``; ``prompts.json`` beside them gives
+each image its prompt. ``input_dir`` may be a local folder or a URI such as ``s3://bucket/in``.
+Outputs already there are kept (``overwrite=False``), so a re-run pays only for what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pendulum
+
+from airflow.sdk import ObjectStoragePath, Param, dag, task
+from airflow_provider_vyro.operators.inpaint import InpaintOperator
+
+DATA = Path(__file__).resolve().parent / "data"
+OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}"
+
+
+@dag(
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["example", "vyro"],
+    params={
+        "input_dir": Param(str(DATA), type="string"),
+        "output_dir": Param(os.path.join(OUTPUT_DIR, "mapped"), type="string"),
+        "storage_conn_id": Param(None, type=["null", "string"]),
+    },
+)
+def example_vyro_inpaint_mapped() -> None:
+    """List the pairs, inpaint each in its own mapped task instance, then summarise."""
+
+    @task
+    def find_pairs(params: dict[str, Any] | None = None) -> list[dict[str, str | None]]:
+        assert params is not None
+        base: str = params["input_dir"]
+        conn_id = params["storage_conn_id"]
+        folder = ObjectStoragePath(base if "://" in base else Path(base).resolve().as_uri(), conn_id=conn_id)
+        prompts = json.loads((folder / "prompts.json").read_text())
+        names = sorted(p.name for p in folder.iterdir())
+        work = []
+        for mask in (n for n in names if n.endswith("_mask.png")):
+            stem = mask.removesuffix("_mask.png")
+            image = next((n for n in (f"{stem}.jpg", f"{stem}.jpeg", f"{stem}.png") if n in names), None)
+            if image is None:
+                continue
+            work.append(
+                {
+                    "image_path": _join(base, image),
+                    "mask_path": _join(base, mask),
+                    "prompt": prompts[stem],
+                    "output_path": _join(params["output_dir"], f"{stem}.png"),
+                    "storage_conn_id": conn_id,
+                }
+            )
+        return work
+
+    inpaint = InpaintOperator.partial(task_id="inpaint", overwrite=False).expand_kwargs(find_pairs())
+
+    @task
+    def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
+        made = sum(not r["skipped"] for r in results)
+        for r in results:
+            print(f"{r['output_path']}: {r['width']}x{r['height']}, skipped={r['skipped']}")
+        return {"images": len(results), "inpainted": made, "kept": len(results) - made}
+
+    summarise(inpaint.output)
+
+
+example_vyro_inpaint_mapped()

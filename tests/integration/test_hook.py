@@ -1,0 +1,350 @@
+"""VyroHook against the emulator as a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from airflow.sdk.exceptions import AirflowFailException
+from airflow_provider_vyro.emulator.server import EmulatorServer
+from airflow_provider_vyro.exceptions import (
+    VyroAPIError,
+    VyroAuthenticationError,
+    VyroBadRequestError,
+    VyroConnectionError,
+    VyroError,
+    VyroInputError,
+    VyroInsufficientCreditsError,
+    VyroRateLimitError,
+    VyroResponseError,
+    VyroServerError,
+)
+from airflow_provider_vyro.hooks.vyro import VyroHook
+from tests.conftest import TOKEN, conn_json, make_scene
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return image.size
+
+
+@pytest.fixture
+def scene() -> tuple[bytes, bytes]:
+    return make_scene(size=(96, 64), fmt="JPEG")
+
+
+def test_inpaint_returns_png_of_image_size(vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]) -> None:
+    image, mask = scene
+    png = VyroHook().inpaint(image=image, mask=mask, prompt="a hand full of flower petals")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert _png_size(png) == (96, 64)
+    assert vyro_conn.stats()["requests"] == 1
+
+
+def test_request_shape_fields_files_and_bearer_header(
+    vyro_conn: EmulatorServer, scene_files: tuple[Path, Path]
+) -> None:
+    image, mask = scene_files
+    misnamed = image.with_name("looks_like.png")
+    misnamed.write_bytes(image.read_bytes())
+
+    VyroHook().inpaint(image=misnamed, mask=mask, prompt="petals", model_version="1")
+
+    stats = vyro_conn.stats()
+    last = stats["last_request"]
+    assert last["prompt"] == "petals"
+    assert last["model_version"] == "1"
+    assert last["image_content_type"] == "image/jpeg", "content type is sniffed from the bytes"
+    assert last["image_filename"] == "looks_like.jpg"
+    assert last["mask_content_type"] == "image/png"
+    assert last["mask_filename"] == "photo_mask.png"
+    assert last["image_bytes"] == misnamed.stat().st_size
+    assert last["headers"]["content-type"].startswith("multipart/form-data; boundary=")
+    assert last["headers"]["bearer"] == "***"
+    assert "authorization" not in last["headers"]
+    assert stats["auth"]["bearer"] == 1
+
+
+@pytest.mark.parametrize("kind", ["path", "str", "bytes", "file"])
+def test_accepts_path_bytes_and_file_objects(
+    vyro_conn: EmulatorServer, scene_files: tuple[Path, Path], kind: str
+) -> None:
+    image_path, mask_path = scene_files
+    with image_path.open("rb") as image_file, mask_path.open("rb") as mask_file:
+        sources = {
+            "path": (image_path, mask_path),
+            "str": (str(image_path), str(mask_path)),
+            "bytes": (image_path.read_bytes(), mask_path.read_bytes()),
+            "file": (image_file, mask_file),
+        }[kind]
+        png = VyroHook().inpaint(image=sources[0], mask=sources[1], prompt="sand")
+    assert _png_size(png) == (96, 64)
+
+
+def test_wrong_token_raises_authentication_error_after_one_request(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, token="wrong-token"))
+    with pytest.raises(VyroAuthenticationError) as caught:
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.status_code == 401
+    assert isinstance(caught.value, AirflowFailException)
+    assert emulator.stats()["requests"] == 1
+
+
+def test_500_then_503_then_success_returns_png_after_three_requests(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]
+) -> None:
+    vyro_conn.set_faults(script=[500, 503])
+    png = VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert _png_size(png) == (96, 64)
+    stats = vyro_conn.stats()
+    assert stats["requests"] == 3
+    assert stats["by_status"] == {"500": 1, "503": 1, "200": 1}
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, VyroBadRequestError),
+        (422, VyroBadRequestError),
+        (401, VyroAuthenticationError),
+        (403, VyroAuthenticationError),
+        (406, VyroAuthenticationError),
+        (402, VyroInsufficientCreditsError),
+        (424, VyroInsufficientCreditsError),
+    ],
+)
+def test_non_retryable_status_fails_at_once_with_its_error(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes], status: int, error: type[VyroAPIError]
+) -> None:
+    vyro_conn.set_faults(script=[status])
+    with pytest.raises(error) as caught:
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.status_code == status
+    assert caught.value.message, "the server's message is kept"
+    assert isinstance(caught.value, AirflowFailException)
+    assert vyro_conn.stats()["requests"] == 1
+
+
+def test_server_errors_longer_than_max_retries_raise_server_error(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]
+) -> None:
+    vyro_conn.set_faults(script=[500, 502, 503, 504, 500])
+    with pytest.raises(VyroServerError) as caught:
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.status_code == 504
+    assert not isinstance(caught.value, AirflowFailException), "task-level retries may try again"
+    assert vyro_conn.stats()["requests"] == 4
+
+
+def test_max_retries_from_hook_argument_overrides_connection(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]
+) -> None:
+    vyro_conn.set_faults(script=[500, 500, 500])
+    with pytest.raises(VyroServerError):
+        VyroHook(max_retries=1).inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert vyro_conn.stats()["requests"] == 2
+
+
+def test_429_honours_retry_after(vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]) -> None:
+    vyro_conn.set_faults(script=[{"status": 429, "retry_after": 0.6}])
+    started = time.monotonic()
+    png = VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert time.monotonic() - started >= 0.6
+    assert _png_size(png) == (96, 64)
+    assert vyro_conn.stats()["requests"] == 2
+
+
+def test_429_without_retry_after_backs_off_and_exhausts_to_rate_limit_error(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]
+) -> None:
+    vyro_conn.set_faults(script=[429, 429, 429, 429])
+    with pytest.raises(VyroRateLimitError) as caught:
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.retry_after is None
+    assert vyro_conn.stats()["requests"] == 4
+
+
+@pytest.mark.parametrize("fault", ["drop", "truncate", "json200", "html200", "garbage200"])
+def test_transient_fault_is_retried_then_succeeds(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes], fault: str
+) -> None:
+    vyro_conn.set_faults(script=[fault])
+    png = VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert _png_size(png) == (96, 64)
+    assert vyro_conn.stats()["requests"] == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("drop", VyroConnectionError),
+        ("truncate", VyroResponseError),
+        ("json200", VyroResponseError),
+        ("html200", VyroResponseError),
+        ("garbage200", VyroResponseError),
+    ],
+)
+def test_persistent_fault_raises_its_error_after_all_retries(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes], fault: str, error: type[VyroError]
+) -> None:
+    vyro_conn.set_faults(script=[fault] * 4)
+    with pytest.raises(error):
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert vyro_conn.stats()["requests"] == 4
+
+
+def test_read_timeout_raises_connection_error(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, timeout=0.3, max_retries=1))
+    emulator.set_faults(script=[{"sleep": 2}, {"sleep": 2}])
+    started = time.monotonic()
+    with pytest.raises(VyroConnectionError, match="did not answer within 0.3 s"):
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert time.monotonic() - started < 3, "two 0.3 s timeouts, not the server's 2 s sleeps"
+    assert emulator.stats()["requests"] == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connection_refused_raises_connection_error(
+    monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
+) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(url, max_retries=2))
+    with pytest.raises(VyroConnectionError, match="cannot reach the Vyro API"):
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+
+
+def test_test_connection_tells_good_token_from_bad_without_generating(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url))
+    ok, message = VyroHook().test_connection()
+    assert ok, message
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, token="bad"))
+    ok, message = VyroHook().test_connection()
+    assert not ok
+    assert "refused" in message
+    stats = emulator.stats()
+    assert stats["by_status"] == {"400": 1, "401": 1}, "no image was generated, so no credits spent"
+
+
+def test_test_connection_reports_unreachable_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VYRO_DEFAULT", conn_json(f"http://127.0.0.1:{_closed_port()}", max_retries=0)
+    )
+    ok, message = VyroHook().test_connection()
+    assert not ok
+    assert "cannot reach" in message
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["success", "unauthorised", "server_errors_exhausted"],
+)
+def test_token_never_in_logs_errors_or_repr(
+    emulator: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    scene: tuple[bytes, bytes],
+    scenario: str,
+) -> None:
+    token = TOKEN if scenario != "unauthorised" else "another-secret-token-77"
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, token=token))
+    if scenario == "server_errors_exhausted":
+        emulator.set_faults(script=[500] * 4)
+    caplog.set_level(logging.DEBUG)
+    hook = VyroHook()
+    error: BaseException | None = None
+    try:
+        hook.inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    except VyroError as caught:
+        error = caught
+    assert (error is None) == (scenario == "success")
+    texts = [caplog.text, repr(hook), repr(hook.settings), *capsys.readouterr()]
+    if error is not None:
+        texts += [str(error), repr(error), repr(error.__cause__), repr(error.__context__)]
+    for text in texts:
+        assert token not in text
+
+
+def test_attempts_are_logged_briefly(
+    vyro_conn: EmulatorServer, caplog: pytest.LogCaptureFixture, scene: tuple[bytes, bytes]
+) -> None:
+    caplog.set_level(logging.INFO)
+    long_prompt = "a very long prompt " * 20
+    vyro_conn.set_faults(script=[503])
+    VyroHook().inpaint(image=scene[0], mask=scene[1], prompt=long_prompt)
+    attempts = [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()]
+    assert any("-> 503" in line for line in attempts)
+    assert any("-> 200" in line for line in attempts)
+    assert all(long_prompt not in line for line in attempts), "prompt is shown as a short preview"
+    assert any("retrying in" in line for line in attempts)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"prompt": "   "}, "prompt"),
+        ({"prompt": ""}, "prompt"),
+        ({"mask": make_scene(size=(50, 50))[1]}, "mask"),
+        ({"image": b"GIF89a" + b"\x00" * 64}, "image"),
+        ({"image": b""}, "image"),
+        ({"image": "/no/such/file.png"}, "image"),
+        ({"model_version": "latest"}, "model_version"),
+    ],
+)
+def test_bad_input_fails_before_any_request(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes], kwargs: dict[str, object], field: str
+) -> None:
+    call: dict[str, object] = {"image": scene[0], "mask": scene[1], "prompt": "sand", **kwargs}
+    with pytest.raises(VyroInputError) as caught:
+        VyroHook().inpaint(**call)  # type: ignore[arg-type]
+    assert caught.value.field == field
+    assert vyro_conn.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("conn", "problem"),
+    [
+        (None, "no connection 'vyro_default'"),
+        ({"conn_type": "vyro", "host": "http://127.0.0.1:1"}, "no API token"),
+        ({"conn_type": "vyro", "password": "t", "extra": {"timeout": "soon"}}, "'timeout' must be a number"),
+        ({"conn_type": "vyro", "password": "t", "extra": {"max_retries": -1}}, "must not be negative"),
+        ({"conn_type": "vyro", "password": "t", "extra": {"backoff_factor": "x"}}, "must be a number"),
+    ],
+)
+def test_bad_connection_is_an_input_error(
+    monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes], conn: dict[str, object] | None, problem: str
+) -> None:
+    if conn is None:
+        monkeypatch.delenv("AIRFLOW_CONN_VYRO_DEFAULT", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", json.dumps(conn))
+    with pytest.raises(VyroInputError, match=problem) as caught:
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.field == "vyro_conn_id"
+
+
+def test_connection_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", json.dumps({"conn_type": "vyro", "password": "t"}))
+    settings = VyroHook().settings
+    assert settings.base_url == "https://api.vyro.ai"
+    assert (settings.timeout, settings.max_retries, settings.backoff_factor) == (180.0, 3, 1.0)
+    assert VyroHook().inpaint_url == "https://api.vyro.ai/v1/imagine/api/edits/inpaint"
