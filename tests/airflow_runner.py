@@ -142,7 +142,7 @@ class AirflowSandbox:
                 states[(task, index)] = ti_state
                 tries[(task, index)] = number
             xcoms = {
-                (task, index, key): json.loads(value) if value is not None else None
+                (task, index, key): json.loads(value) if isinstance(value, str | bytes) else value
                 for task, index, key, value in db.execute(
                     "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ?",
                     (dag_id, run_id),

@@ -67,7 +67,7 @@ class Fault:
         if isinstance(item, Fault):
             return item
         if isinstance(item, str) and item.strip().lower() in _NAMED_KINDS:
-            return cls(kind=cast(FaultKind, item.strip().lower()))
+            return cls(kind=cast("FaultKind", item.strip().lower()))
         if isinstance(item, int | str):
             return cls(kind="status", status=_status(item))
         if isinstance(item, Mapping):
@@ -85,11 +85,11 @@ class Fault:
 
     @property
     def label(self) -> str:
-        """The name this fault is counted under in the stats (``"500"``, ``"drop"``, ...)."""
+        """Name this fault is counted under in the stats (``"500"``, ``"drop"``, ...)."""
         return str(self.status) if self.kind == "status" else self.kind
 
     def to_json(self) -> object:
-        """The JSON-friendly form that :meth:`parse` reads back."""
+        """Return the JSON-friendly form that :meth:`parse` reads back."""
         if self.kind == "sleep":
             return {"sleep": self.seconds}
         if self.kind == "status":
@@ -127,7 +127,7 @@ class RandomFaults:
         return cls(rate=rate, kinds=parsed, seed=seed)
 
     def to_json(self) -> dict[str, object]:
-        """The JSON-friendly form that :meth:`parse` reads back."""
+        """Return the JSON-friendly form that :meth:`parse` reads back."""
         return {"rate": self.rate, "kinds": [kind.to_json() for kind in self.kinds], "seed": self.seed}
 
 
@@ -173,7 +173,7 @@ class FaultConfig:
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, object]:
-        """The JSON-friendly form that :meth:`from_dict` reads back."""
+        """Return the JSON-friendly form that :meth:`from_dict` reads back."""
         return {
             "latency": self.latency,
             "script": [fault.to_json() for fault in self.script],
@@ -198,7 +198,7 @@ class FaultInjector:
         return random.Random(None if config.random_faults is None else config.random_faults.seed)
 
     def snapshot(self) -> FaultConfig:
-        """The current configuration, with what is left of the script."""
+        """Return the current configuration, with what is left of the script."""
         with self._lock:
             return self.config
 
@@ -217,7 +217,7 @@ class FaultInjector:
             self._rng = self._new_rng(self.config)
 
     def next_fault(self) -> Fault | None:
-        """The fault for the next inpaint request, consuming the script first."""
+        """Return the fault for the next inpaint request, consuming the script first."""
         with self._lock:
             if self.config.script:
                 fault, *rest = self.config.script

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import io
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image, ImageMath
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Backend = Literal["auto", "opencv", "pillow"]
 
@@ -21,18 +24,19 @@ MASK_THRESHOLD = 127
 """Mask pixels whose luminance is above this are inpainted."""
 
 _HOLE_LUT = [0] * (MASK_THRESHOLD + 1) + [255] * (255 - MASK_THRESHOLD)
+_ANY_HOLE_LUT = [0] + [255] * 255
 _NEUTRAL = (128, 128, 128)
 _TELEA_RADIUS = 5
 _MAX_WORK_PIXELS = 4_000_000
 
 
 def opencv_available() -> bool:
-    """Whether ``cv2`` can be imported."""
+    """Tell whether ``cv2`` can be imported."""
     return importlib.util.find_spec("cv2") is not None
 
 
 def hole_mask(mask: Image.Image) -> Image.Image:
-    """The binary ``L`` mask of pixels to inpaint: 255 where luminance > 127, else 0."""
+    """Return the binary ``L`` mask of pixels to inpaint: 255 where luminance > 127, else 0."""
     return mask.convert("L").point(_HOLE_LUT)
 
 
@@ -69,7 +73,12 @@ def _with_margin(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple
     left, top, right, bottom = box
     margin = max(16, max(right - left, bottom - top) // 2)
     width, height = size
-    return max(0, left - margin), max(0, top - margin), min(width, right + margin), min(height, bottom + margin)
+    return (
+        max(0, left - margin),
+        max(0, top - margin),
+        min(width, right + margin),
+        min(height, bottom + margin),
+    )
 
 
 def _fill_opencv(crop: Image.Image, hole: Image.Image) -> Image.Image:
@@ -89,31 +98,36 @@ def _fill_push_pull(crop: Image.Image, hole: Image.Image) -> Image.Image:
     if scale < 1.0:
         small = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
         work, work_hole = crop.resize(small, Image.Resampling.BOX), hole.resize(small, Image.Resampling.BOX)
-        return _push_pull(work, hole_mask(work_hole)).resize(crop.size, Image.Resampling.BICUBIC)
+        return _push_pull(work, work_hole.point(_ANY_HOLE_LUT)).resize(crop.size, Image.Resampling.BICUBIC)
     return _push_pull(crop, hole)
 
 
 def _push_pull(crop: Image.Image, hole: Image.Image) -> Image.Image:
-    weight = ImageMath.lambda_eval(lambda a: 1.0 - a["h"] / 255.0, h=hole.convert("F"))
     colours = [tuple(band.convert("F") for band in crop.split())]
-    weights = [weight]
-    while weights[-1].size != (1, 1) and weights[-1].getextrema()[0] < 1.0:
+    weights = [_math(lambda a: 1.0 - a["h"] / 255.0, h=hole.convert("F"))]
+    while weights[-1].size != (1, 1) and _minimum(weights[-1]) < 1.0:
         width, height = weights[-1].size
         factor = (2 if width > 1 else 1, 2 if height > 1 else 1)
         fine = weights[-1]
         coverage = fine.reduce(factor)
         colours.append(
             tuple(
-                ImageMath.lambda_eval(lambda a: a["p"] / a["w"], p=_times(fine, band).reduce(factor), w=coverage)
+                _math(
+                    lambda a: a["p"] / a["w"],
+                    p=_math(lambda a: a["w"] * a["c"], w=fine, c=band).reduce(factor),
+                    w=coverage,
+                )
                 for band in colours[-1]
             )
         )
-        weights.append(ImageMath.lambda_eval(lambda a: a["min"](a["w"] * (factor[0] * factor[1]), 1.0), w=coverage))
+        weights.append(
+            _math(lambda a: a["min"](a["w"] * a["n"], 1.0), w=coverage, n=float(factor[0] * factor[1]))
+        )
 
     filled = colours[-1]
     for colour, weight in zip(reversed(colours[:-1]), reversed(weights[:-1]), strict=True):
         filled = tuple(
-            ImageMath.lambda_eval(
+            _math(
                 lambda a: a["w"] * a["c"] + (1.0 - a["w"]) * a["u"],
                 w=weight,
                 c=own,
@@ -124,7 +138,13 @@ def _push_pull(crop: Image.Image, hole: Image.Image) -> Image.Image:
     return Image.merge("RGB", [band.convert("L") for band in filled])
 
 
-def _times(weight: Image.Image, band: Image.Image) -> Image.Image:
-    product = ImageMath.lambda_eval(lambda a: a["w"] * a["c"], w=weight, c=band)
-    assert isinstance(product, Image.Image)
-    return product
+def _minimum(band: Image.Image) -> float:
+    low, _ = band.getextrema()
+    assert isinstance(low, float | int)
+    return float(low)
+
+
+def _math(expression: Callable[[dict[str, Any]], Any], **operands: Image.Image | float) -> Image.Image:
+    result = ImageMath.lambda_eval(expression, **operands)
+    assert isinstance(result, Image.Image)
+    return result

@@ -368,8 +368,8 @@ class VyroHook(BaseHook):
         return retrying(call)
 
     def _wait_strategy(self, backoff_factor: float) -> Callable[[tenacity.RetryCallState], float]:
-        exponential = tenacity.wait_exponential_jitter(
-            initial=backoff_factor, max=MAX_BACKOFF, jitter=backoff_factor
+        exponential = tenacity.wait_exponential(multiplier=backoff_factor, max=MAX_BACKOFF) + tenacity.wait_random(
+            0, backoff_factor
         )
 
         def wait(state: tenacity.RetryCallState) -> float:

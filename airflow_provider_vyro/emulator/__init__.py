@@ -1,0 +1,22 @@
+"""A local emulator of Vyro's Imagine API v1 inpaint endpoint, for tests, demos and benchmarks.
+
+It is a standalone fake of the HTTP API (it imports nothing from the hook or the operators):
+``vyro-emulator --port 8765 --token TOKEN`` on the command line, or
+``with EmulatorServer(token="t") as emulator: ...`` in Python.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_vyro.emulator.app import INPAINT_PATH, create_app
+from airflow_provider_vyro.emulator.faults import Fault, FaultConfig, FaultInjector, RandomFaults
+from airflow_provider_vyro.emulator.server import EmulatorServer
+
+__all__ = [
+    "INPAINT_PATH",
+    "EmulatorServer",
+    "Fault",
+    "FaultConfig",
+    "FaultInjector",
+    "RandomFaults",
+    "create_app",
+]

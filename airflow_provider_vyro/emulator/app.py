@@ -1,0 +1,488 @@
+"""The emulator's ASGI application: Vyro's v1 inpaint endpoint, fault injection and stats.
+
+Order of work for one ``POST /v1/imagine/api/edits/inpaint``: count it, take its fault (the
+script first, then the random faults), read the multipart body (spooled to disk by
+Starlette), wait the latency, then either answer the fault or check the token (401), the
+fields (400) and the files by content (400), and answer the inpainted PNG. Faults answer
+before the token check, as a failing server or network would; ``truncate`` cuts whatever
+the normal answer would have been.
+"""
+
+from __future__ import annotations
+
+import hmac
+import http
+import threading
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from airflow_provider_vyro.emulator.faults import Fault, FaultConfig, FaultInjector
+from airflow_provider_vyro.emulator.inpainting import encode_png, inpaint
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from starlette.types import Receive, Scope, Send
+
+INPAINT_PATH = "/v1/imagine/api/edits/inpaint"
+TRANSPORT_EXTENSION = "vyro.transport"
+"""Key under ``scope["extensions"]`` where the server puts the connection's asyncio transport."""
+
+SUPPORTED_MODEL_VERSIONS = ("1",)
+_FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_OTHER_FORMATS = (
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"%PDF", "PDF"),
+)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, Image.DecompressionBombError)
+_FAULT_MESSAGES = {
+    400: "The request is malformed or incomplete.",
+    401: "Authentication is required or has failed.",
+    402: "Insufficient credits.",
+    403: "This token may not use this endpoint.",
+    406: "The token is not acceptable.",
+    422: "The request could not be processed.",
+    424: "Insufficient credits for this request.",
+    429: "Too many requests; slow down.",
+    500: "An unexpected condition was encountered.",
+    502: "Bad gateway.",
+    503: "The service is temporarily unavailable.",
+    504: "Gateway timeout.",
+}
+_HTML_BODY = (
+    b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><h1>Be right back</h1></body></html>"
+)
+_GARBAGE_BODY = b"GARBAGE, NOT A PNG\x00" + bytes(range(256)) * 4
+_ADMIN_TAG = "emulator admin"
+
+
+class InputError(Exception):
+    """A request field that the real API would reject with 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Stats:
+    """Thread-safe request counters, served by ``GET /_emulator/stats``."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    auth: Counter[str] = field(default_factory=Counter)
+    last_request: dict[str, Any] | None = None
+
+    def request_started(self) -> None:
+        """Count a request that reached the inpaint endpoint."""
+        with self._lock:
+            self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def request_finished(self) -> None:
+        """Mark the end of a request counted by :meth:`request_started`."""
+        with self._lock:
+            self.in_flight -= 1
+
+    def count(self, counter: str, key: str) -> None:
+        """Add one to ``by_status``, ``faults`` or ``auth`` under ``key``."""
+        with self._lock:
+            getattr(self, counter)[key] += 1
+
+    def remember(self, description: dict[str, Any]) -> None:
+        """Keep the description of the latest request."""
+        with self._lock:
+            self.last_request = description
+
+    def reset(self) -> None:
+        """Forget everything except the requests in flight."""
+        with self._lock:
+            self.requests = 0
+            self.max_in_flight = self.in_flight
+            self.by_status.clear()
+            self.faults.clear()
+            self.auth.clear()
+            self.last_request = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a consistent snapshot, as served by the stats endpoint."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "by_status": dict(self.by_status),
+                "faults": dict(self.faults),
+                "auth": {"bearer": self.auth["bearer"], "authorization": self.auth["authorization"]},
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "last_request": self.last_request,
+            }
+
+
+@dataclass
+class EmulatorState:
+    """What the routes share: the token, the fault injector and the stats."""
+
+    token: str
+    faults: FaultInjector
+    stats: Stats
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """Build the JSON error body ``{"status", "code", "error", "message"}`` with that status."""
+    body = {"status": "error", "code": status, "error": _phrase(status), "message": message}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
+    """Build the emulator app that accepts ``token`` and starts with the ``faults`` knobs."""
+    if not token:
+        raise ValueError("the emulator needs a non-empty token")
+    state = EmulatorState(token=token, faults=FaultInjector(faults or FaultConfig()), stats=Stats())
+    app = FastAPI(title="Vyro Imagine API emulator", version="1", docs_url="/_emulator/docs", redoc_url=None)
+    app.state.emulator = state
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(exc.status_code, str(exc.detail), exc.headers)
+
+    @app.post(INPAINT_PATH, response_class=Response, openapi_extra=_INPAINT_OPENAPI)
+    async def edits_inpaint(request: Request) -> Response:
+        """Vyro's v1 inpaint endpoint (multipart: prompt, model_version, image, mask)."""
+        state.stats.request_started()
+        try:
+            return await _inpaint_request(state, request)
+        finally:
+            state.stats.request_finished()
+
+    @app.get("/_emulator/health", tags=[_ADMIN_TAG])
+    async def health() -> dict[str, str]:
+        """Liveness probe."""
+        return {"status": "ok"}
+
+    @app.get("/_emulator/stats", tags=[_ADMIN_TAG])
+    async def stats() -> dict[str, Any]:
+        """Return the counters of the inpaint requests since start or the last reset."""
+        return state.stats.to_json()
+
+    @app.get("/_emulator/faults", tags=[_ADMIN_TAG])
+    async def get_faults() -> dict[str, object]:
+        """Return the fault knobs in force (with what is left of the script)."""
+        return state.faults.snapshot().to_json()
+
+    @app.post("/_emulator/faults", tags=[_ADMIN_TAG], response_model=None)
+    async def set_faults(request: Request) -> Response | dict[str, object]:
+        """Replace the knobs present in the JSON body; the others are kept."""
+        try:
+            knobs = await request.json()
+        except ValueError:
+            return error_response(400, "The body must be a JSON object of fault knobs.")
+        if not isinstance(knobs, dict):
+            return error_response(400, "The body must be a JSON object of fault knobs.")
+        try:
+            return state.faults.configure(knobs).to_json()
+        except ValueError as exc:
+            return error_response(400, str(exc))
+
+    @app.post("/_emulator/reset", tags=[_ADMIN_TAG])
+    async def reset() -> dict[str, str]:
+        """Clear the stats and every fault."""
+        state.stats.reset()
+        state.faults.reset()
+        return {"status": "ok"}
+
+    return app
+
+
+async def _inpaint_request(state: EmulatorState, request: Request) -> Response:
+    fault = state.faults.next_fault()
+    if fault is not None and fault.kind != "ok":
+        state.stats.count("faults", fault.label)
+    try:
+        form, form_error = await _read_form(request)
+    except ClientDisconnect:
+        return _NoResponse()
+    try:
+        state.stats.remember(_describe(request, form, state.token))
+        delay = state.faults.snapshot().latency + (fault.seconds if fault is not None else 0.0)
+        if not await _pause_unless_disconnected(request, delay):
+            return _NoResponse()
+        if fault is not None and fault.kind == "drop":
+            return _DroppedConnection()
+        if fault is not None and fault.kind not in ("ok", "sleep", "truncate"):
+            response = _fault_response(fault, state.faults.snapshot())
+        else:
+            response = await _answer(state, request, form, form_error)
+        state.stats.count("by_status", str(response.status_code))
+        if fault is not None and fault.kind == "truncate":
+            return _TruncatedResponse(response)
+        return response
+    finally:
+        await form.close()
+
+
+async def _read_form(request: Request) -> tuple[FormData, str | None]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _FORM_CONTENT_TYPES:
+        async for _ in request.stream():
+            pass
+        shown = content_type or "no content type"
+        return FormData(), f"The request body must be multipart/form-data, got {shown!r}."
+    try:
+        return await request.form(max_files=8, max_fields=32), None
+    except StarletteHTTPException as exc:
+        return FormData(), f"Malformed multipart body: {exc.detail}"
+
+
+async def _answer(state: EmulatorState, request: Request, form: FormData, form_error: str | None) -> Response:
+    method = _authenticate(request, state.token)
+    if method is None:
+        return error_response(401, "Missing or invalid token: send it in the 'bearer' header.")
+    state.stats.count("auth", method)
+    if form_error is not None:
+        return error_response(400, form_error)
+    try:
+        _prompt(form)
+        _model_version(form)
+        image = _upload(form, "image")
+        mask = _upload(form, "mask")
+        png = await anyio.to_thread.run_sync(_render, image.file, mask.file)
+    except InputError as exc:
+        return error_response(400, exc.message)
+    return Response(png, media_type="image/png")
+
+
+def _authenticate(request: Request, token: str) -> str | None:
+    expected = token.encode()
+    bearer = request.headers.get("bearer")
+    if bearer is not None and hmac.compare_digest(bearer.strip().encode(), expected):
+        return "bearer"
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), expected):
+        return "authorization"
+    return None
+
+
+def _prompt(form: FormData) -> str:
+    prompt = form.get("prompt")
+    if prompt is None:
+        raise InputError("Missing required field 'prompt'.")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("Field 'prompt' must be a non-empty text field.")
+    return prompt
+
+
+def _model_version(form: FormData) -> str:
+    version = form.get("model_version", "1")
+    if not isinstance(version, str) or version.strip() not in SUPPORTED_MODEL_VERSIONS:
+        shown = version if isinstance(version, str) else "a file"
+        supported = ", ".join(repr(v) for v in SUPPORTED_MODEL_VERSIONS)
+        raise InputError(f"Field 'model_version' must be one of {supported}, got {shown!r}.")
+    return version.strip()
+
+
+def _upload(form: FormData, name: str) -> UploadFile:
+    upload = form.get(name)
+    if upload is None:
+        raise InputError(f"Missing required file '{name}'.")
+    if not isinstance(upload, UploadFile):
+        raise InputError(f"Field '{name}' must be a file upload (jpeg/jpg or png), not a text field.")
+    return upload
+
+
+def _render(image_file: IO[bytes], mask_file: IO[bytes]) -> bytes:
+    image = _decode("image", image_file)
+    mask = _decode("mask", mask_file)
+    if mask.size != image.size:
+        raise InputError(
+            f"File 'mask' is {mask.width}x{mask.height} but 'image' is {image.width}x{image.height}; "
+            "they must have the same size."
+        )
+    return encode_png(inpaint(image, mask))
+
+
+def _decode(name: str, file: IO[bytes]) -> Image.Image:
+    file.seek(0)
+    head = file.read(16)
+    detected = _sniff(head)
+    if detected not in ("PNG", "JPEG"):
+        raise InputError(f"File '{name}' must be a JPEG or PNG image (by content), got {detected}.")
+    file.seek(0)
+    try:
+        image = Image.open(file, formats=[detected])
+        image.load()
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"File '{name}' is not a valid {detected} image: {exc}.") from None
+    return image
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(_PNG_MAGIC):
+        return "PNG"
+    if head.startswith(_JPEG_MAGIC):
+        return "JPEG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    for magic, name in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return name
+    return "an empty file" if not head else "content that is not an image"
+
+
+def _describe(request: Request, form: FormData, token: str) -> dict[str, Any]:
+    description: dict[str, Any] = {}
+    for field_name in ("prompt", "model_version"):
+        value = form.get(field_name)
+        description[field_name] = value if isinstance(value, str) else None
+    for file_name in ("image", "mask"):
+        upload = form.get(file_name)
+        if isinstance(upload, UploadFile):
+            filename, content_type, size = upload.filename, upload.content_type, upload.size
+        else:
+            filename = content_type = size = None
+        description[f"{file_name}_filename"] = filename
+        description[f"{file_name}_content_type"] = content_type
+        description[f"{file_name}_bytes"] = size
+    description["headers"] = {name: _redact(name, value, token) for name, value in request.headers.items()}
+    return description
+
+
+def _redact(name: str, value: str, token: str) -> str:
+    if name == "bearer":
+        return "***"
+    if name == "authorization":
+        scheme, _, credentials = value.partition(" ")
+        return f"{scheme} ***" if credentials else "***"
+    return value.replace(token, "***")
+
+
+def _fault_response(fault: Fault, config: FaultConfig) -> Response:
+    if fault.kind == "json200":
+        return JSONResponse(
+            {"status": "success", "code": 200, "message": "Emulated fault: JSON instead of an image."}
+        )
+    if fault.kind == "html200":
+        return Response(_HTML_BODY, media_type="text/html; charset=utf-8")
+    if fault.kind == "garbage200":
+        return Response(_GARBAGE_BODY, media_type="image/png")
+    status = fault.status or 500
+    headers: dict[str, str] = {}
+    retry_after = fault.retry_after if fault.retry_after is not None else config.retry_after
+    if status == 429 and retry_after is not None:
+        headers["Retry-After"] = f"{retry_after:g}"
+    message = _FAULT_MESSAGES.get(status, f"Emulated fault: {_phrase(status)}.")
+    return error_response(status, message, headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _pause_unless_disconnected(request: Request, seconds: float) -> bool:
+    if seconds <= 0:
+        return True
+    with anyio.move_on_after(seconds):
+        await _until_disconnected(request.receive)
+        return False
+    return True
+
+
+async def _until_disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _transport_of(scope: Scope) -> Any:
+    transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
+    if transport is None:
+        raise RuntimeError(
+            "This fault needs the connection's transport: serve the app with EmulatorServer, "
+            "the vyro-emulator CLI, or uvicorn with http=EmulatorH11Protocol."
+        )
+    return transport
+
+
+class _NoResponse(Response):
+    """Nothing to send: the client is already gone."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=499)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
+class _DroppedConnection(Response):
+    """Close the TCP connection without sending a single byte of response."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=499)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        _transport_of(scope).abort()
+        with anyio.move_on_after(5):
+            await _until_disconnected(receive)
+
+
+class _TruncatedResponse(Response):
+    """Send the status and headers of ``full`` (its Content-Length too), half its body, then close."""
+
+    def __init__(self, full: Response) -> None:
+        super().__init__(status_code=full.status_code)
+        self.body = bytes(full.body)
+        self.raw_headers = list(full.raw_headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True}
+        )
+        _transport_of(scope).close()
+        with anyio.move_on_after(5):
+            await _until_disconnected(receive)
+
+
+_INPAINT_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["prompt", "image", "mask"],
+                    "properties": {
+                        "prompt": {"type": "string"},
+                        "model_version": {"type": "string", "default": "1"},
+                        "image": {"type": "string", "format": "binary"},
+                        "mask": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {"200": {"description": "The inpainted image.", "content": {"image/png": {}}}},
+}

@@ -1,0 +1,162 @@
+"""Every example DAG, run through Airflow itself (``airflow dags test``) against the emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from airflow_provider_vyro.emulator.server import EmulatorServer
+from tests.airflow_runner import EXAMPLES, AirflowSandbox
+from tests.moto_server import MotoS3Server, aws_conn_env
+
+DATA = EXAMPLES / "data"
+XCOM_KEYS = {
+    "output_path": str,
+    "image_path": str,
+    "mask_path": str,
+    "prompt": str,
+    "model_version": str,
+    "width": int,
+    "height": int,
+    "bytes": int,
+    "sha256": str,
+    "skipped": bool,
+}
+COVERED = {
+    "example_vyro_inpaint.py",
+    "example_vyro_inpaint_s3.py",
+    "example_vyro_inpaint_mapped.py",
+    "example_vyro_inpaint_chain.py",
+}
+
+
+def assert_xcom_shape(result: dict[str, Any]) -> None:
+    assert set(result) == set(XCOM_KEYS)
+    for key, kind in XCOM_KEYS.items():
+        assert isinstance(result[key], kind), key
+
+
+def assert_png_matches(data: bytes, result: dict[str, Any]) -> None:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        assert image.size == (result["width"], result["height"])
+    assert len(data) == result["bytes"]
+    assert hashlib.sha256(data).hexdigest() == result["sha256"]
+
+
+def test_every_example_dag_is_run_by_this_module() -> None:
+    assert {p.name for p in EXAMPLES.glob("*.py")} == COVERED
+
+
+def test_example_vyro_inpaint(airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path) -> None:
+    run = airflow_sandbox.dags_test("example_vyro_inpaint", conf={"output_dir": str(tmp_path / "o")})
+    assert run.state == "success", run.describe()
+
+    result = run.xcom("inpaint")
+    assert_xcom_shape(result)
+    assert result["output_path"] == str(tmp_path / "o" / "beach_inpainted.png")
+    assert result["image_path"] == str(DATA / "beach.jpg")
+    assert result["prompt"] == "smooth sand where the ball was"
+    assert (result["width"], result["height"], result["skipped"]) == (384, 256, False)
+    assert_png_matches(Path(result["output_path"]).read_bytes(), result)
+    for key, value in result.items():
+        assert run.xcom("inpaint", key) == value, f"each key is its own XCom too: {key}"
+    assert run.xcom("report") == result["output_path"], "the downstream task got the dict"
+    assert emulator.stats()["requests"] == 1
+
+
+def test_example_vyro_inpaint_chain(airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path) -> None:
+    run = airflow_sandbox.dags_test("example_vyro_inpaint_chain")
+    assert run.state == "success", run.describe()
+
+    first, second = run.xcom("remove_ball"), run.xcom("add_shell")
+    assert second["image_path"] == first["output_path"] == str(tmp_path / "out" / "chain" / "step1.png")
+    assert second["output_path"] == str(tmp_path / "out" / "chain" / "step2.png")
+    for result in (first, second):
+        assert_xcom_shape(result)
+        assert_png_matches(Path(result["output_path"]).read_bytes(), result)
+    assert emulator.stats()["requests"] == 2
+
+
+def test_example_vyro_inpaint_mapped_and_rerun_pays_nothing(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    conf = {"output_dir": str(tmp_path / "mapped")}
+    run = airflow_sandbox.dags_test("example_vyro_inpaint_mapped", conf=conf)
+    assert run.state == "success", run.describe()
+
+    results = run.mapped_xcoms("inpaint")
+    assert [Path(r["image_path"]).name for r in results] == ["beach.jpg", "lake.jpg", "meadow.jpg"]
+    assert len({r["prompt"] for r in results}) == 3, "one prompt per image"
+    for result in results:
+        assert_xcom_shape(result)
+        assert_png_matches(Path(result["output_path"]).read_bytes(), result)
+    assert run.xcom("summarise") == {"images": 3, "inpainted": 3, "kept": 0}
+    assert emulator.stats()["requests"] == 3
+
+    rerun = airflow_sandbox.dags_test("example_vyro_inpaint_mapped", conf=conf)
+    assert rerun.state == "success", rerun.describe()
+    assert rerun.xcom("summarise") == {"images": 3, "inpainted": 0, "kept": 3}
+    kept = rerun.mapped_xcoms("inpaint")
+    assert all(r["skipped"] for r in kept)
+    assert [r["sha256"] for r in kept] == [r["sha256"] for r in results]
+    assert emulator.stats()["requests"] == 3, "overwrite=False: the re-run made no request"
+
+
+@pytest.fixture
+def s3() -> Iterator[MotoS3Server]:
+    with MotoS3Server(conn_id="aws_default") as server:
+        client = server.client()
+        client.create_bucket(Bucket="vyro-examples")
+        for name in ("beach.jpg", "beach_mask.png", "lake.jpg", "lake_mask.png", "prompts.json"):
+            client.upload_file(str(DATA / name), "vyro-examples", f"in/{name}")
+        yield server
+
+
+def _s3_sandbox(sandbox: AirflowSandbox, s3: MotoS3Server) -> AirflowSandbox:
+    sandbox.env["AIRFLOW_CONN_AWS_DEFAULT"] = aws_conn_env(s3.endpoint_url)
+    return sandbox
+
+
+def test_example_vyro_inpaint_s3(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, s3: MotoS3Server
+) -> None:
+    run = _s3_sandbox(airflow_sandbox, s3).dags_test("example_vyro_inpaint_s3", logical_date="2026-11-20")
+    assert run.state == "success", run.describe()
+
+    result = run.xcom("inpaint")
+    assert_xcom_shape(result)
+    assert result["output_path"] == "s3://vyro-examples/out/2026-11-20/beach.png", "{{ ds }} rendered"
+    assert result["image_path"] == "s3://vyro-examples/in/beach.jpg"
+    body = s3.client().get_object(Bucket="vyro-examples", Key="out/2026-11-20/beach.png")["Body"].read()
+    assert_png_matches(body, result)
+    assert emulator.stats()["requests"] == 1
+
+
+def test_example_vyro_inpaint_mapped_over_an_s3_prefix(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, s3: MotoS3Server
+) -> None:
+    conf = {
+        "input_dir": "s3://vyro-examples/in",
+        "output_dir": "s3://vyro-examples/out/mapped",
+        "storage_conn_id": "aws_default",
+    }
+    run = _s3_sandbox(airflow_sandbox, s3).dags_test("example_vyro_inpaint_mapped", conf=conf)
+    assert run.state == "success", run.describe()
+
+    results = run.mapped_xcoms("inpaint")
+    assert [r["output_path"] for r in results] == [
+        "s3://vyro-examples/out/mapped/beach.png",
+        "s3://vyro-examples/out/mapped/lake.png",
+    ]
+    client = s3.client()
+    for result in results:
+        key = result["output_path"].removeprefix("s3://vyro-examples/")
+        assert_png_matches(client.get_object(Bucket="vyro-examples", Key=key)["Body"].read(), result)
+    assert emulator.stats()["requests"] == 2
