@@ -61,7 +61,9 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "description": "Retries of a call after connection errors, timeouts, 429 and 5xx. Default 3.",
+                        "description": (
+                            "Retries of a call after connection errors, timeouts, 429 and 5xx. Default 3."
+                        ),
                         "schema": {"type": ["integer", "null"], "minimum": 0},
                     },
                     "backoff_factor": {

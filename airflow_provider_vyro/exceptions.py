@@ -41,6 +41,8 @@ class VyroAPIError(VyroError):
     :param message: the server's own message, taken from a JSON error body or its text.
     """
 
+    status_code: int  # type: ignore[assignment]  # AirflowException declares an HTTPStatus
+
     def __init__(self, status_code: int, message: str) -> None:
         self.status_code = status_code
         self.message = message

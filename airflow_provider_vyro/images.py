@@ -121,7 +121,7 @@ def _looks_like_text(head: bytes) -> bool:
 
 def content_type(fmt: str) -> str:
     """
-    The MIME type of a supported format.
+    Give the MIME type of a supported format.
 
     :param fmt: ``"JPEG"`` or ``"PNG"``, as returned by :func:`sniff_format`.
     :return: ``"image/jpeg"`` or ``"image/png"``.
@@ -199,15 +199,57 @@ def inspect_image(fileobj: BinaryIO, *, field: str, name: str, size: int | None 
             raise VyroInputError(field, f"'{name}' is {describe_format(head)}, not a JPEG or PNG image")
         if fmt == "PNG":
             try:
-                _check_dimensions(*png_dimensions(head), field=field, name=name)
+                dimensions: tuple[int, int] | None = png_dimensions(head)
             except ValueError as exc:
                 raise VyroInputError(field, f"'{name}' is a corrupt or truncated PNG image: {exc}") from None
+        else:
+            dimensions = _jpeg_dimensions(fileobj)
+        if dimensions is not None:
+            _check_dimensions(*dimensions, field=field, name=name)
         width, height, mode = _read_header(fileobj, fmt, field=field, name=name)
         _check_dimensions(width, height, field=field, name=name)
         _check_complete(fileobj, fmt, size, field=field, name=name)
         return ImageInfo(format=fmt, width=width, height=height, mode=mode, size=size)
     finally:
         fileobj.seek(position)
+
+
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD8)) | {0x01}
+_JPEG_MAX_SEGMENTS = 1000
+
+
+def _jpeg_dimensions(fileobj: BinaryIO) -> tuple[int, int] | None:
+    """Width and height from a JPEG's frame header, or ``None`` if it is not found before the scan."""
+    fileobj.seek(2)
+    for _ in range(_JPEG_MAX_SEGMENTS):
+        byte = fileobj.read(1)
+        if byte != b"\xff":
+            return None
+        marker = 0xFF
+        while marker == 0xFF:
+            byte = fileobj.read(1)
+            if not byte:
+                return None
+            marker = byte[0]
+        if marker in _JPEG_STANDALONE_MARKERS:
+            continue
+        if marker in (0xD9, 0xDA):
+            return None
+        segment = fileobj.read(2)
+        if len(segment) < 2:
+            return None
+        (length,) = struct.unpack(">H", segment)
+        if marker in _JPEG_SOF_MARKERS:
+            frame = fileobj.read(5)
+            if len(frame) < 5:
+                return None
+            _precision, height, width = struct.unpack(">BHH", frame)
+            return width, height
+        if length < 2:
+            return None
+        fileobj.seek(length - 2, io.SEEK_CUR)
+    return None
 
 
 def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str]:
@@ -440,9 +482,7 @@ class PngStreamChecker:
         if zlib.crc32(head[12:29]) != crc:
             raise ValueError("the PNG's IHDR chunk is corrupt (its CRC does not match)")
         if not is_complete_png_tail(self._tail):
-            raise ValueError(
-                f"the PNG is truncated: {self.size} bytes that do not end with the IEND chunk"
-            )
+            raise ValueError(f"the PNG is truncated: {self.size} bytes that do not end with the IEND chunk")
         return width, height
 
 

@@ -18,6 +18,7 @@ from airflow_provider_vyro.exceptions import VyroInputError
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
     from airflow_provider_vyro.hooks.vyro import VyroHook
 
 _HASH_CHUNK = 1024 * 1024
@@ -74,7 +75,7 @@ def _path_string(value: Any, field: str) -> str:
 
 def _inspect(location: ObjectStoragePath, *, field: str, name: str) -> images.ImageInfo:
     size = storage.stat_input(location, field=field)
-    with location.open("rb") as fileobj:
+    with storage.open_for_read(location, field=field, block_size=storage.HEADER_BLOCK_SIZE) as fileobj:
         return images.inspect_image(fileobj, field=field, name=name, size=size)
 
 
@@ -147,8 +148,8 @@ def run(item: PreparedItem, hook: VyroHook) -> InpaintXCom:
     if item.keep_existing:
         return describe_existing(item)
     with (
-        item.image.open("rb") as image,
-        item.mask.open("rb") as mask,
+        storage.open_for_read(item.image, field="image_path") as image,
+        storage.open_for_read(item.mask, field="mask_path") as mask,
         storage.atomic_writer(item.output) as destination,
     ):
         result = hook.inpaint_to(
@@ -166,7 +167,7 @@ def describe_existing(item: PreparedItem) -> InpaintXCom:
     checker = images.PngStreamChecker()
     digest = hashlib.sha256()
     size = 0
-    with item.output.open("rb") as existing:
+    with storage.open_for_read(item.output, field="output_path") as existing:
         while chunk := existing.read(_HASH_CHUNK):
             checker.feed(chunk)
             digest.update(chunk)
@@ -179,11 +180,13 @@ def _is_complete_png(location: ObjectStoragePath) -> bool:
     if not storage.exists(location):
         return False
     try:
-        with location.open("rb") as existing:
+        with storage.open_for_read(
+            location, field="output_path", block_size=storage.HEADER_BLOCK_SIZE
+        ) as existing:
             head = existing.read(64)
             existing.seek(-12, 2)
             return images.png_dimensions(head) is not None and images.is_complete_png_tail(existing.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, VyroInputError):
         return False
 
 

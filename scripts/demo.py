@@ -70,7 +70,9 @@ def main() -> int:
         return 1
     xcom = result.xcom("inpaint")
     png = Path(xcom["output_path"]).resolve()
-    picture = side_by_side(Path(xcom["image_path"]), Path(xcom["mask_path"]), png, SCRATCH / "side_by_side.png")
+    picture = side_by_side(
+        Path(xcom["image_path"]), Path(xcom["mask_path"]), png, SCRATCH / "side_by_side.png"
+    )
     print(f"Prompt: {xcom['prompt']!r}; {xcom['width']}x{xcom['height']} PNG, {xcom['bytes']} bytes")
     print(f"Input, mask and result side by side: {picture}")
     print(f"Inpainted PNG: {png}")

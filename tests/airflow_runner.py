@@ -136,7 +136,8 @@ class AirflowSandbox:
             states: dict[tuple[str, int], str] = {}
             tries: dict[tuple[str, int], int] = {}
             for task, index, ti_state, number in db.execute(
-                "SELECT task_id, map_index, state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                "SELECT task_id, map_index, state, try_number FROM task_instance "
+                "WHERE dag_id = ? AND run_id = ?",
                 (dag_id, run_id),
             ):
                 states[(task, index)] = ti_state

@@ -89,9 +89,7 @@ def airflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def airflow_sandbox(
-    tmp_path: Path, airflow_template_db: Path, emulator: EmulatorServer
-) -> AirflowSandbox:
+def airflow_sandbox(tmp_path: Path, airflow_template_db: Path, emulator: EmulatorServer) -> AirflowSandbox:
     """A fresh AIRFLOW_HOME whose ``vyro_default`` points at the emulator; runs dags/examples."""
     return AirflowSandbox(
         tmp_path / "airflow",

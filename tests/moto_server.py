@@ -25,17 +25,25 @@ apache-airflow-providers-amazon 9.x):
   ``.path`` is ``bucket/key``.
 * moto keeps its backends in process-global state, so every server in one process sees the same
   buckets: the server is reset (``POST /moto-api/reset``) when it starts and stops.
+* moto accepts any credentials unless told otherwise; :meth:`MotoS3Server.enforce_auth` turns its
+  IAM check on (``POST /moto-api/reset-auth`` with body ``0``, sent as ``text/plain``: a form
+  content type leaves the body empty and moto answers 500), so S3 answers 403 and s3fs raises
+  ``PermissionError``.
+* Bucket names must be valid S3 names (3 to 63 characters), or moto answers ``InvalidBucketName``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.request
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+
     from moto.server import ThreadedMotoServer
 
 ACCESS_KEY = "testing"
@@ -120,6 +128,30 @@ class MotoS3Server:
     def reset(self) -> None:
         """Forget every bucket and object (moto's state is process-global)."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    @contextlib.contextmanager
+    def enforce_auth(self) -> Iterator[None]:
+        """
+        Make the server check credentials, inside the block.
+
+        The connection's ``testing`` keys are unknown to moto's IAM, so every S3 request is
+        answered 403. moto holds this switch in process-global state; it is restored on exit.
+        """
+        self._set_auth_after(b"0")
+        try:
+            yield
+        finally:
+            self._set_auth_after(b"inf")
+
+    def _set_auth_after(self, count: bytes) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/reset-auth",
+            data=count,
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 

@@ -7,19 +7,18 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypeVar, cast
 
 import requests
 import tenacity
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
-from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow_provider_vyro import __version__
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
@@ -45,6 +44,8 @@ from airflow_provider_vyro.images import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.sdk import Connection
 
 ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]"
@@ -350,9 +351,7 @@ class VyroHook(BaseHook):
                 attempts += 1
                 destination.seek(start)
                 destination.truncate()
-                return self._post_inpaint(
-                    destination, image_part, mask_part, prompt, model_version, attempts
-                )
+                return self._post_inpaint(destination, image_part, mask_part, prompt, model_version, attempts)
 
             return self._with_retries(attempt)
 
@@ -368,9 +367,9 @@ class VyroHook(BaseHook):
         return retrying(call)
 
     def _wait_strategy(self, backoff_factor: float) -> Callable[[tenacity.RetryCallState], float]:
-        exponential = tenacity.wait_exponential(multiplier=backoff_factor, max=MAX_BACKOFF) + tenacity.wait_random(
-            0, backoff_factor
-        )
+        exponential = tenacity.wait_exponential(
+            multiplier=backoff_factor, max=MAX_BACKOFF
+        ) + tenacity.wait_random(0, backoff_factor)
 
         def wait(state: tenacity.RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
@@ -424,7 +423,8 @@ class VyroHook(BaseHook):
                 result = self._receive_png(response, destination, attempt)
             finally:
                 self.log.info(
-                    "POST %s attempt %d: image %s %dx%d %d B, mask %d B, prompt %r (%d chars) -> %d in %.2f s",
+                    "POST %s attempt %d: image %s %dx%d %d B, mask %d B, prompt %r (%d chars) "
+                    "-> %d in %.2f s",
                     INPAINT_ENDPOINT,
                     attempt,
                     image.info.format,
@@ -510,7 +510,7 @@ class VyroHook(BaseHook):
         return text.replace(token, "***") if token else text
 
     def _scrubbed(self, err: Exception) -> Exception | None:
-        """The cause to chain: kept only when its text cannot carry the token."""
+        """Return the cause to chain, or ``None`` when its text carries the token."""
         return err if self.settings.token not in str(err) else None
 
     def test_connection(self) -> tuple[bool, str]:
@@ -529,7 +529,11 @@ class VyroHook(BaseHook):
         except VyroError as err:
             return False, str(err)
         if status in (400, 422):
-            return True, f"Token accepted by {self.settings.base_url} (a request without an image was refused with {status}, as expected)."
+            return (
+                True,
+                f"Token accepted by {self.settings.base_url} "
+                f"(a request without an image was refused with {status}, as expected).",
+            )
         if status in (401, 403, 406):
             return False, f"Token refused by {self.settings.base_url} ({status}: {message})."
         return False, f"Unexpected answer {status} from {self.settings.base_url}: {message}"
@@ -572,7 +576,7 @@ def _retry_after(value: str | None) -> float | None:
 def _open_part(stack: ExitStack, source: ImageSource, field: str) -> _Part:
     fileobj, name = _open_source(stack, source, field)
     start = fileobj.tell()
-    info = inspect_image(fileobj, field=field, name=name)
+    info = inspect_image(cast("BinaryIO", fileobj), field=field, name=name)
     stem = os.path.splitext(os.path.basename(name))[0] if not name.startswith("<") else field
     extension = ".png" if info.format == "PNG" else ".jpg"
     return _Part(fileobj, start, info, f"{stem or field}{extension}")

@@ -5,6 +5,9 @@ Run it: ``airflow dags test example_vyro_inpaint`` (``make demo`` does, against 
 Params choose the scene (``name``, from ``data/``), and where the result goes (``output_dir``).
 """
 
+# mypy: disable-error-code="index,arg-type"
+# (TaskFlow hands an XComArg where mypy sees the task function's return type.)
+
 from __future__ import annotations
 
 import json
@@ -14,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import Param, dag, task
+
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -4,6 +4,9 @@ Two inpaint steps in sequence: the second paints over the first one's output.
 The second task's ``image_path`` is ``first.output["output_path"]``, the XCom the first pushes.
 """
 
+# mypy: disable-error-code="index,arg-type"
+# (TaskFlow hands an XComArg where mypy sees the task function's return type.)
+
 from __future__ import annotations
 
 import os
@@ -11,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 import pendulum
-
 from airflow.sdk import dag
+
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -8,8 +8,8 @@ paths go through Airflow's ObjectStoragePath with the ``aws_default`` connection
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import Param, dag
+
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 

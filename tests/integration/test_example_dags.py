@@ -54,7 +54,9 @@ def test_every_example_dag_is_run_by_this_module() -> None:
     assert {p.name for p in EXAMPLES.glob("*.py")} == COVERED
 
 
-def test_example_vyro_inpaint(airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path) -> None:
+def test_example_vyro_inpaint(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
     run = airflow_sandbox.dags_test("example_vyro_inpaint", conf={"output_dir": str(tmp_path / "o")})
     assert run.state == "success", run.describe()
 
@@ -71,7 +73,9 @@ def test_example_vyro_inpaint(airflow_sandbox: AirflowSandbox, emulator: Emulato
     assert emulator.stats()["requests"] == 1
 
 
-def test_example_vyro_inpaint_chain(airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path) -> None:
+def test_example_vyro_inpaint_chain(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
     run = airflow_sandbox.dags_test("example_vyro_inpaint_chain")
     assert run.state == "success", run.describe()
 

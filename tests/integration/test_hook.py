@@ -8,11 +8,12 @@ import logging
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from PIL import Image
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
@@ -79,12 +80,13 @@ def test_accepts_path_bytes_and_file_objects(
 ) -> None:
     image_path, mask_path = scene_files
     with image_path.open("rb") as image_file, mask_path.open("rb") as mask_file:
-        sources = {
+        choices: dict[str, tuple[Any, Any]] = {
             "path": (image_path, mask_path),
             "str": (str(image_path), str(mask_path)),
             "bytes": (image_path.read_bytes(), mask_path.read_bytes()),
             "file": (image_file, mask_file),
-        }[kind]
+        }
+        sources = choices[kind]
         png = VyroHook().inpaint(image=sources[0], mask=sources[1], prompt="sand")
     assert _png_size(png) == (96, 64)
 
@@ -209,7 +211,7 @@ def test_read_timeout_raises_connection_error(
     monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, timeout=0.3, max_retries=1))
     emulator.set_faults(script=[{"sleep": 2}, {"sleep": 2}])
     started = time.monotonic()
-    with pytest.raises(VyroConnectionError, match="did not answer within 0.3 s"):
+    with pytest.raises(VyroConnectionError, match=r"did not answer within 0\.3 s"):
         VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
     assert time.monotonic() - started < 3, "two 0.3 s timeouts, not the server's 2 s sleeps"
     assert emulator.stats()["requests"] == 2

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from importlib.metadata import distribution, entry_points
 
-import airflow_provider_vyro
 from airflow.providers_manager import ProvidersManager
 from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+import airflow_provider_vyro
 
 DIST = "airflow-provider-vyro"
 
 
 def test_entry_point_returns_provider_info() -> None:
-    (entry,) = [ep for ep in entry_points(group="apache_airflow_provider") if ep.dist and ep.dist.name == DIST]
+    (entry,) = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.dist and ep.dist.name == DIST
+    ]
     info = entry.load()()
     assert info["package-name"] == DIST
     assert info["versions"] == [airflow_provider_vyro.__version__]

@@ -1,0 +1,524 @@
+"""
+Where images come from and results go: local paths, ``file://`` and remote URIs such as ``s3://``.
+
+Paths are resolved to Airflow's :class:`~airflow.sdk.ObjectStoragePath`, so any scheme for which
+an installed Airflow provider registers a filesystem works (``s3://`` with the amazon provider),
+authenticated by an Airflow connection. Problems a user can fix (a missing file, a missing
+bucket, a folder where a file should be, an unknown scheme) raise
+:class:`~airflow_provider_vyro.exceptions.VyroInputError`; failures that may pass (network
+errors, throttling) propagate unchanged.
+
+``airflow.sdk.ObjectStoragePath`` pulls in fsspec and universal_pathlib, so it is imported
+inside the functions: importing this module stays cheap for DAG parsing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import secrets
+import tempfile
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+from airflow_provider_vyro.exceptions import VyroInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow.sdk import ObjectStoragePath
+
+LOCAL_SCHEMES: frozenset[str] = frozenset({"", "file", "local"})
+"""Schemes of local files: a plain path (no scheme), ``file://`` and ``local://``."""
+
+OUTPUT_SUFFIX = "_inpainted.png"
+"""What :func:`default_output_path` puts after the image's stem."""
+
+HEADER_BLOCK_SIZE = 256 * 1024
+"""A read-ahead block size suited to reading only an image's header from remote storage."""
+
+_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
+_BROKEN_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/(?!/)")
+_S3_SCHEMES = frozenset({"s3", "s3a", "s3n"})
+
+
+def supported_schemes() -> frozenset[str]:
+    """
+    List the schemes :func:`resolve` accepts.
+
+    Local paths (no scheme), ``file://`` and ``local://``, plus every scheme for which an
+    installed Airflow provider registers a filesystem (``s3``, ``s3a`` and ``s3n`` with
+    ``apache-airflow-providers-amazon``; ``gs`` with the google provider, ...). A scheme fsspec
+    knows but no provider registers (``http``, ``memory``, ...) is not supported, because
+    ``ObjectStoragePath`` cannot open it.
+    """
+    try:
+        from airflow.sdk.io.fs import _register_filesystems
+    except ImportError:
+        import fsspec
+        from airflow.sdk.io import has_fs
+
+        return LOCAL_SCHEMES | frozenset(s for s in fsspec.available_protocols() if has_fs(s))
+    return LOCAL_SCHEMES | frozenset(_register_filesystems())
+
+
+def is_supported_scheme(scheme: str) -> bool:
+    """
+    Tell whether :func:`resolve` accepts a scheme (see :func:`supported_schemes`).
+
+    :param scheme: the scheme without ``://``, in lower case; ``""`` for a plain path.
+    """
+    from airflow.sdk.io import has_fs
+
+    return scheme in LOCAL_SCHEMES or has_fs(scheme)
+
+
+def _split_uri(path: str) -> tuple[str, str] | None:
+    match = _URI.match(path)
+    if match is None:
+        return None
+    return match["scheme"].lower(), match["rest"]
+
+
+def _normalise_local(path: str) -> str:
+    absolute = os.path.abspath(path)
+    if absolute.startswith("//"):
+        absolute = "/" + absolute.lstrip("/")
+    return absolute
+
+
+def _is_local(p: ObjectStoragePath) -> bool:
+    return (p.protocol or "") in LOCAL_SCHEMES
+
+
+def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = None) -> ObjectStoragePath:
+    """
+    Turn a path or URI given by a user into an :class:`~airflow.sdk.ObjectStoragePath`.
+
+    * A plain local path becomes ``file://`` and its absolute path: ``~`` is expanded and a
+      relative path is taken relative to the current working directory of the process running
+      the task.
+    * ``file:///abs/path`` (or ``file://localhost/abs/path``) is taken as is; the rest of the URI
+      is not percent-decoded, so ``file:///a%20b.png`` names a file called ``a%20b.png``.
+    * A remote URI (``s3://bucket/key``) is opened with ``conn_id``, unless the URI names its own
+      connection as ``s3://conn_id@bucket/key``. Without either, the provider's default applies
+      (for S3, boto3's own credential chain).
+
+    :param path: the path or URI.
+    :param field: the argument it was given as, for error messages.
+    :param conn_id: the Airflow connection for remote URIs; ignored for local paths.
+    :raises VyroInputError: if the path is empty or not a string, uses an unsupported scheme,
+        or is malformed.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
+    if not path.strip():
+        raise VyroInputError(field, "is empty; give a local path, a file:// URI or e.g. an s3:// URI")
+    if "\x00" in path:
+        raise VyroInputError(field, f"{path!r} contains a NUL character")
+
+    split = _split_uri(path)
+    if split is None:
+        broken = _BROKEN_URI.match(path)
+        if broken:
+            raise VyroInputError(
+                field,
+                f"'{path}' looks like a URI with a missing slash; write it as {broken['scheme']}://...",
+            )
+        return ObjectStoragePath(_normalise_local(os.path.expanduser(path)), protocol="file")
+
+    scheme, rest = split
+    if scheme in LOCAL_SCHEMES:
+        if rest.startswith("localhost/"):
+            rest = rest[len("localhost") :]
+        if not rest.startswith("/"):
+            raise VyroInputError(
+                field, f"'{path}' is not an absolute {scheme}:// URI; write it as {scheme}:///absolute/path"
+            )
+        return ObjectStoragePath(_normalise_local(rest), protocol="file")
+
+    if not is_supported_scheme(scheme):
+        raise VyroInputError(field, _unsupported_scheme_problem(path, scheme))
+    authority = rest.split("/", 1)[0]
+    userinfo, _, bucket = authority.rpartition("@")
+    if not bucket:
+        raise VyroInputError(field, f"'{path}' has no bucket or container; write it as {scheme}://bucket/key")
+    try:
+        if userinfo:
+            return ObjectStoragePath(path)
+        return ObjectStoragePath(path, conn_id=conn_id)
+    except ValueError as exc:
+        raise VyroInputError(field, f"'{path}' cannot be opened: {exc}") from None
+
+
+def _unsupported_scheme_problem(path: str, scheme: str) -> str:
+    import fsspec
+
+    supported = ", ".join(f"{s}://" for s in sorted(supported_schemes()) if s)
+    problem = f"'{path}' uses the unsupported scheme '{scheme}://'; use a local path or one of: {supported}"
+    if scheme in fsspec.available_protocols():
+        problem += (
+            f" ({scheme}:// needs an installed Airflow provider that registers an object storage "
+            "filesystem for it)"
+        )
+    return problem
+
+
+def _split_for_naming(path: str) -> tuple[str, str]:
+    split = _split_uri(path)
+    if split is None:
+        return "", path
+    scheme, rest = split
+    prefix_len = len(path) - len(rest)
+    if scheme in LOCAL_SCHEMES:
+        return path[:prefix_len], rest
+    authority, slash, key = rest.partition("/")
+    return path[:prefix_len] + authority, slash + key
+
+
+def default_output_path(image_path: str | os.PathLike[str], *, field: str = "image_path") -> str:
+    """
+    Where a result goes when no output path is given: beside the image, as ``<stem>_inpainted.png``.
+
+    The path keeps the form it was given in: ``/data/x.jpg`` gives ``/data/x_inpainted.png``,
+    ``in/x.jpg`` gives ``in/x_inpainted.png``, ``file:///a/x.png`` gives
+    ``file:///a/x_inpainted.png`` and ``s3://b/in/x.jpg`` gives ``s3://b/in/x_inpainted.png``.
+
+    :param image_path: the image's path or URI, as the user gave it.
+    :param field: the argument the image was given as, for error messages.
+    :raises VyroInputError: if the path does not name a file (empty, or ending with ``/``).
+    """
+    path = os.fspath(image_path)
+    if not isinstance(path, str) or not path.strip():
+        raise VyroInputError(field, f"cannot derive an output path from {path!r}")
+    prefix, rest = _split_for_naming(path)
+    parent, name = posixpath.split(rest)
+    if name in ("", ".", ".."):
+        raise VyroInputError(
+            field, f"'{path}' does not name a file, so no output path can be derived from it"
+        )
+    stem = posixpath.splitext(name)[0]
+    return prefix + posixpath.join(parent, stem + OUTPUT_SUFFIX)
+
+
+def check_output_path(path: str | os.PathLike[str], *, field: str = "output_path") -> None:
+    """
+    Check that an output path names a ``.png`` file (the API answers PNG).
+
+    :param path: the output path or URI, as the user gave it.
+    :param field: the argument it was given as.
+    :raises VyroInputError: if it is empty, ends with ``/`` or does not end in ``.png``
+        (in any case).
+    """
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
+    if not path.strip():
+        raise VyroInputError(field, "is empty; give a .png path or URI, or leave it unset")
+    name = posixpath.basename(_split_for_naming(path)[1])
+    if not name:
+        raise VyroInputError(field, f"'{path}' names a folder; give the full path of a .png file")
+    if not name.lower().endswith(".png") or name.lower() == ".png":
+        raise VyroInputError(field, f"'{path}' must end in .png: the API answers with a PNG image")
+
+
+def _display(p: ObjectStoragePath) -> str:
+    if _is_local(p):
+        return p.path
+    return f"{p.protocol}://{p.path}"
+
+
+def _bucket(p: ObjectStoragePath) -> str:
+    return p.path.split("/", 1)[0]
+
+
+def _client_error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None
+
+
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+_DENIED_CODES = frozenset(
+    {
+        "403",
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+    }
+)
+
+
+def _translate(exc: BaseException, p: ObjectStoragePath, *, field: str, action: str) -> VyroInputError | None:
+    shown = _display(p)
+    code = _client_error_code(exc) or _client_error_code(exc.__cause__ or exc)
+    if isinstance(exc, FileNotFoundError) or code in _MISSING_CODES:
+        if not _is_local(p) and _bucket(p) and not _bucket_exists(p):
+            return VyroInputError(
+                field, f"'{shown}' cannot be {action}: the bucket '{_bucket(p)}' does not exist"
+            )
+        return VyroInputError(field, f"'{shown}' does not exist")
+    if isinstance(exc, NotADirectoryError):
+        return VyroInputError(field, f"'{shown}' does not exist (a part of the path is a file, not a folder)")
+    if isinstance(exc, IsADirectoryError):
+        return VyroInputError(field, f"'{shown}' is a directory, not a file")
+    if isinstance(exc, PermissionError) or code in _DENIED_CODES:
+        denied = "permission denied" if _is_local(p) else "access denied"
+        return VyroInputError(field, f"'{shown}' cannot be {action}: {denied} ({exc})")
+    if _is_local(p) and isinstance(exc, OSError):
+        return VyroInputError(field, f"'{shown}' cannot be {action}: {exc}")
+    return None
+
+
+def _bucket_exists(p: ObjectStoragePath) -> bool:
+    try:
+        p.fs.info(_bucket(p))
+    except FileNotFoundError:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+def stat_input(p: ObjectStoragePath, *, field: str) -> int:
+    """
+    Check that an input file exists and can be read, and give its size.
+
+    One ``stat`` locally, one ``HEAD`` request on S3.
+
+    :param p: the resolved path (see :func:`resolve`).
+    :param field: the argument it was given as.
+    :return: the file's size in bytes.
+    :raises VyroInputError: if it does not exist (for S3, also when the bucket does not), is a
+        directory or something else than a regular file, or cannot be read (permission denied).
+    """
+    try:
+        info = p.fs.info(p.path)
+    except Exception as exc:
+        translated = _translate(exc, p, field=field, action="read")
+        if translated is None:
+            raise
+        raise translated from exc
+    shown = _display(p)
+    kind = info.get("type")
+    if kind == "directory":
+        if _is_local(p):
+            raise VyroInputError(field, f"'{shown}' is a directory, not a file")
+        raise VyroInputError(field, f"'{shown}' is a folder (a key prefix), not an object")
+    if kind not in (None, "file"):
+        raise VyroInputError(field, f"'{shown}' is not a regular file")
+    if _is_local(p) and not os.access(p.path, os.R_OK):
+        raise VyroInputError(field, f"'{shown}' cannot be read: permission denied")
+    return int(info.get("size") or 0)
+
+
+def open_for_read(p: ObjectStoragePath, *, field: str, block_size: int | None = None) -> BinaryIO:
+    """
+    Open an input file for reading in binary mode.
+
+    Reads are recorded as Airflow hook lineage, as with :meth:`ObjectStoragePath.open`. Remote
+    filesystems read ahead by blocks (s3fs: 50 MiB by default); pass
+    ``block_size=HEADER_BLOCK_SIZE`` when only the header will be read.
+
+    :param p: the resolved path.
+    :param field: the argument it was given as.
+    :param block_size: the read-ahead block size for remote files; ``None`` for the default.
+    :return: a seekable binary file; close it (or use it in a ``with`` block) when done.
+    :raises VyroInputError: as :func:`stat_input`, for the same reasons.
+    """
+    try:
+        return cast("BinaryIO", p.open("rb", block_size=block_size))  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        translated = _translate(exc, p, field=field, action="read")
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def exists(p: ObjectStoragePath) -> bool:
+    """
+    Tell whether something (a file, an object or a folder) exists at ``p``.
+
+    :param p: the resolved path.
+    """
+    return bool(p.fs.exists(p.path))
+
+
+def check_writable_destination(p: ObjectStoragePath, *, field: str) -> None:
+    """
+    Check, without creating anything, that a result can be written to ``p``.
+
+    Locally: ``p`` is not a directory, and its nearest existing ancestor is a writable folder
+    (missing folders below it are created at write time). Remotely: the path names an object
+    in a bucket that exists and can be reached (one ``HEAD`` request on S3).
+
+    :param p: the resolved output path.
+    :param field: the argument it was given as.
+    :raises VyroInputError: if the result could not be written there.
+    """
+    shown = _display(p)
+    if not _is_local(p):
+        bucket = _bucket(p)
+        if not p.path[len(bucket) :].strip("/"):
+            raise VyroInputError(field, f"'{shown}' names a bucket, not an object")
+        try:
+            p.fs.info(bucket)
+        except Exception as exc:
+            if isinstance(exc, FileNotFoundError) or _client_error_code(exc) in _MISSING_CODES:
+                raise VyroInputError(
+                    field, f"'{shown}' cannot be written: the bucket '{bucket}' does not exist"
+                ) from exc
+            if isinstance(exc, PermissionError) or _client_error_code(exc) in _DENIED_CODES:
+                raise VyroInputError(
+                    field, f"'{shown}' cannot be written: access to the bucket '{bucket}' is denied ({exc})"
+                ) from exc
+            raise
+        return
+
+    target = os.path.abspath(p.path)
+    if os.path.isdir(target):
+        raise VyroInputError(field, f"'{shown}' is a directory, not a file")
+    ancestor = os.path.dirname(target)
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise VyroInputError(field, f"'{shown}' cannot be created: '{ancestor}' is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise VyroInputError(field, f"'{shown}' cannot be written: the folder '{ancestor}' is not writable")
+
+
+@contextlib.contextmanager
+def atomic_writer(p: ObjectStoragePath) -> Iterator[BinaryIO]:
+    """
+    Write a file so that it appears at ``p`` complete, or not at all.
+
+    Write the content into the yielded binary file (do not close it). When the ``with`` block
+    ends normally the file is committed; when it raises, nothing appears at ``p`` and the
+    temporary file is removed. Validate the content inside the block and raise to abort::
+
+        with atomic_writer(path) as f:
+            for chunk in chunks:
+                f.write(chunk)
+                checker.feed(chunk)
+            checker.result()  # raises: nothing is written
+
+    Locally the content goes to ``.<name>.<random>.tmp`` beside the target (missing parent
+    folders are created), is flushed to disk and renamed over the target with
+    :func:`os.replace`. Remotely it goes to a local temporary file, uploaded in one go when the
+    block ends (one ``PutObject`` on S3, or one multipart upload for files over 100 MiB), so no
+    partial object is ever visible. The commit is recorded as Airflow hook lineage.
+
+    :param p: the resolved output path.
+    """
+    if _is_local(p):
+        with _local_atomic_writer(os.path.abspath(p.path)) as f:
+            yield f
+    else:
+        suffix = posixpath.splitext(p.path)[1]
+        with tempfile.NamedTemporaryFile(prefix="vyro-", suffix=suffix) as tmp:
+            yield cast("BinaryIO", tmp)
+            tmp.flush()
+            p.fs.put_file(tmp.name, p.path)
+    _record_output_lineage(p)
+
+
+@contextlib.contextmanager
+def _local_atomic_writer(target: str) -> Iterator[BinaryIO]:
+    directory, name = os.path.split(target)
+    os.makedirs(directory, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        break
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _record_output_lineage(p: ObjectStoragePath) -> None:
+    from airflow.sdk.lineage import get_hook_lineage_collector
+
+    get_hook_lineage_collector().add_output_asset(context=p, uri=str(p))
+
+
+def _location(p: ObjectStoragePath) -> tuple[str, str]:
+    protocol = p.protocol or "file"
+    if protocol in LOCAL_SCHEMES:
+        return "file", os.path.realpath(p.path)
+    if protocol in _S3_SCHEMES:
+        protocol = "s3"
+    return protocol, p.path.rstrip("/")
+
+
+def same_location(a: ObjectStoragePath, b: ObjectStoragePath) -> bool:
+    """
+    Tell whether two paths name the same file or object.
+
+    Local paths are compared after resolving symlinks (and by inode when both exist); remote
+    ones by scheme (``s3``, ``s3a`` and ``s3n`` are one), bucket and key. Connection ids are
+    ignored: the same bucket and key through two connections is taken to be the same object.
+
+    :param a: a resolved path.
+    :param b: another resolved path.
+    """
+    if _location(a) == _location(b):
+        return True
+    if _is_local(a) and _is_local(b):
+        try:
+            return os.path.samefile(a.path, b.path)
+        except OSError:
+            return False
+    return False
+
+
+__all__ = [
+    "HEADER_BLOCK_SIZE",
+    "LOCAL_SCHEMES",
+    "OUTPUT_SUFFIX",
+    "atomic_writer",
+    "check_output_path",
+    "check_writable_destination",
+    "default_output_path",
+    "exists",
+    "is_supported_scheme",
+    "open_for_read",
+    "resolve",
+    "same_location",
+    "stat_input",
+    "supported_schemes",
+]
