@@ -89,6 +89,7 @@ class InpaintOperator(BaseOperator):
             self.log.info("%s exists and overwrite is off: kept, no API call", item.output_path)
             return items.describe_existing(item)
         hook = VyroHook(vyro_conn_id=self.vyro_conn_id)
+        self.log.info("Inpainting %s with %s (%r)", item.image_path, hook.inpaint_url, item.prompt[:40])
         try:
             result = items.run(item, hook)
         finally:
