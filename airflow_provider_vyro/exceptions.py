@@ -81,6 +81,26 @@ class VyroResponseError(VyroAPIError):
     """The API answered 200 but the body is not a complete PNG (truncated, JSON, HTML, ...)."""
 
 
+class VyroBatchError(VyroError):
+    """
+    Some items of a batch failed at the API after the hook's retries; the others were written.
+
+    Not an ``AirflowFailException``: a task retry with ``overwrite=False`` redoes only the items
+    whose output is missing.
+
+    :param failures: the failed items' positions in ``items``, with their errors.
+    :param total: how many items the batch had.
+    """
+
+    def __init__(self, failures: dict[int, VyroError], total: int) -> None:
+        self.failures = failures
+        self.total = total
+        lines = [
+            f"  items[{index}]: {type(error).__name__}: {error}" for index, error in sorted(failures.items())
+        ]
+        super().__init__(f"{len(failures)} of {total} items failed:\n" + "\n".join(lines))
+
+
 RETRYABLE_ERRORS: tuple[type[VyroError], ...] = (
     VyroConnectionError,
     VyroRateLimitError,
@@ -94,6 +114,7 @@ __all__ = [
     "VyroAPIError",
     "VyroAuthenticationError",
     "VyroBadRequestError",
+    "VyroBatchError",
     "VyroConnectionError",
     "VyroError",
     "VyroInputError",

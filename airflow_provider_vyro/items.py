@@ -97,9 +97,11 @@ def prepare(
     :param prompt: what to paint where the mask is.
     :param output_path: where the PNG goes; default beside the image as ``<stem>_inpainted.png``.
     :param model_version: the API's model version.
-    :param storage_conn_id: connection for remote paths, handed to ``ObjectStoragePath``.
+    :param storage_conn_id: connection for remote paths, handed to ``ObjectStoragePath``; empty
+        means none (a template that rendered nothing).
     :param overwrite: replace an existing output; if off, an existing output is kept.
     """
+    storage_conn_id = storage_conn_id or None
     image_str = _path_string(image_path, "image_path")
     mask_str = _path_string(mask_path, "mask_path")
     prompt = images.check_prompt(prompt)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import http
 import threading
+import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ TRANSPORT_EXTENSION = "vyro.transport"
 """Key under ``scope["extensions"]`` where the server puts the connection's asyncio transport."""
 
 SUPPORTED_MODEL_VERSIONS = ("1",)
+TIMELINE_LIMIT = 10_000
+"""Requests kept in the stats' timeline (arrival, answer, status) between resets."""
 _FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -93,6 +96,24 @@ class Stats:
     faults: Counter[str] = field(default_factory=Counter)
     auth: Counter[str] = field(default_factory=Counter)
     last_request: dict[str, Any] | None = None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    epoch: float = field(default_factory=time.monotonic)
+
+    def clock(self) -> float:
+        """Seconds since the stats were last reset."""
+        return time.monotonic() - self.epoch
+
+    def record(self, arrived: float, status: int | None, fault: str | None) -> None:
+        """Add one request to the timeline: when it arrived and was answered, and how."""
+        entry = {
+            "arrived": round(arrived, 4),
+            "answered": round(self.clock(), 4),
+            "status": status,
+            "fault": fault,
+        }
+        with self._lock:
+            if len(self.timeline) < TIMELINE_LIMIT:
+                self.timeline.append(entry)
 
     def request_started(self) -> None:
         """Count a request that reached the inpaint endpoint."""
@@ -125,6 +146,8 @@ class Stats:
             self.faults.clear()
             self.auth.clear()
             self.last_request = None
+            self.timeline.clear()
+            self.epoch = time.monotonic()
 
     def to_json(self) -> dict[str, Any]:
         """Return a consistent snapshot, as served by the stats endpoint."""
@@ -137,6 +160,7 @@ class Stats:
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "last_request": self.last_request,
+                "timeline": list(self.timeline),
             }
 
 
@@ -216,9 +240,12 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
 
 
 async def _inpaint_request(state: EmulatorState, request: Request) -> Response:
+    arrived = state.stats.clock()
     fault = state.faults.next_fault()
-    if fault is not None and fault.kind != "ok":
-        state.stats.count("faults", fault.label)
+    label = fault.label if fault is not None and fault.kind != "ok" else None
+    if label is not None:
+        state.stats.count("faults", label)
+    status: int | None = None
     try:
         form, form_error = await _read_form(request)
     except ClientDisconnect:
@@ -234,11 +261,13 @@ async def _inpaint_request(state: EmulatorState, request: Request) -> Response:
             response = _fault_response(fault, state.faults.snapshot())
         else:
             response = await _answer(state, request, form, form_error)
-        state.stats.count("by_status", str(response.status_code))
+        status = response.status_code
+        state.stats.count("by_status", str(status))
         if fault is not None and fault.kind == "truncate":
             return _TruncatedResponse(response)
         return response
     finally:
+        state.stats.record(arrived, status, label)
         await form.close()
 
 

@@ -39,12 +39,19 @@ class InpaintOperator(BaseOperator):
     :param model_version: the API's model version. (templated)
     :param vyro_conn_id: the :ref:`Vyro connection <howto/connection:vyro>` holding the token.
     :param storage_conn_id: connection for remote paths (e.g. an ``aws`` connection), handed to
-        ``ObjectStoragePath``; ``None`` uses the scheme's default connection.
+        ``ObjectStoragePath``; ``None`` or empty uses the scheme's default connection. (templated)
     :param overwrite: replace an existing output. If ``False`` and the output already exists as a
         complete PNG, no call is made and the existing file is reported with ``skipped: True``.
     """
 
-    template_fields: Sequence[str] = ("image_path", "mask_path", "prompt", "output_path", "model_version")
+    template_fields: Sequence[str] = (
+        "image_path",
+        "mask_path",
+        "prompt",
+        "output_path",
+        "model_version",
+        "storage_conn_id",
+    )
     ui_color = "#f4d8f0"
 
     def __init__(
@@ -103,3 +110,93 @@ class InpaintOperator(BaseOperator):
             result["sha256"][:12],
         )
         return result
+
+
+class InpaintBatchOperator(BaseOperator):
+    """
+    Inpaint many images in one task, keeping up to ``max_concurrency`` calls in flight.
+
+    Airflow spends seconds per task instance, so for hundreds of images one batch task is far
+    cheaper than one mapped :class:`InpaintOperator` per image. Each item is checked, called and
+    written exactly as :class:`InpaintOperator` does it.
+
+    Every item is checked before the first request: one bad item fails the task with
+    :class:`~airflow_provider_vyro.exceptions.VyroInputError` naming it, and nothing is spent. An
+    item that fails at the API after the hook's retries does not stop the others; the task then
+    fails with :class:`~airflow_provider_vyro.exceptions.VyroBatchError` listing the failed
+    items, and a task retry with ``overwrite=False`` redoes only those. A 429 slows every worker
+    down, not just the one that saw it. A progress line is logged every ``progress_interval``
+    seconds.
+
+    The return value is the list of per-item dicts (the shape :class:`InpaintOperator` returns),
+    in the order of ``items``.
+
+    :param items: list of dicts with ``image_path``, ``mask_path`` and optionally ``prompt``,
+        ``output_path`` and ``model_version`` (see :class:`InpaintOperator`). (templated)
+    :param prompt: the prompt of items that have none. (templated)
+    :param model_version: the model version of items that have none. (templated)
+    :param max_concurrency: calls in flight at once.
+    :param vyro_conn_id: the :ref:`Vyro connection <howto/connection:vyro>` holding the token.
+    :param storage_conn_id: connection for remote paths, handed to ``ObjectStoragePath``. (templated)
+    :param overwrite: replace existing outputs; if ``False``, complete outputs are kept and not paid for.
+    :param progress_interval: seconds between progress lines in the task log.
+    """
+
+    template_fields: Sequence[str] = ("items", "prompt", "model_version", "storage_conn_id")
+    ui_color = "#e6c8f0"
+
+    def __init__(
+        self,
+        *,
+        items: list[dict[str, Any]],
+        prompt: str | None = None,
+        model_version: str = "1",
+        max_concurrency: int = 8,
+        vyro_conn_id: str = "vyro_default",
+        storage_conn_id: str | None = None,
+        overwrite: bool = True,
+        progress_interval: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be a positive whole number, got {max_concurrency!r}")
+        self.items = items
+        self.prompt = prompt
+        self.model_version = model_version
+        self.max_concurrency = max_concurrency
+        self.vyro_conn_id = vyro_conn_id
+        self.storage_conn_id = storage_conn_id
+        self.overwrite = overwrite
+        self.progress_interval = progress_interval
+
+    def execute(self, context: Context) -> list[InpaintXCom]:
+        """Check every item, then run the calls concurrently and return the dicts in input order."""
+        from airflow_provider_vyro.batch import prepare_all, run_all
+        from airflow_provider_vyro.hooks.vyro import VyroHook
+
+        prepared = prepare_all(
+            self.items,
+            prompt=self.prompt,
+            model_version=self.model_version,
+            storage_conn_id=self.storage_conn_id,
+            overwrite=self.overwrite,
+        )
+        hook = VyroHook(vyro_conn_id=self.vyro_conn_id, pool_maxsize=self.max_concurrency)
+        self.log.info(
+            "Inpainting %d items with %s, %d at a time (%d kept)",
+            len(prepared),
+            hook.inpaint_url,
+            self.max_concurrency,
+            sum(item.keep_existing for item in prepared),
+        )
+        try:
+            return run_all(
+                prepared,
+                hook,
+                max_concurrency=self.max_concurrency,
+                progress_interval=self.progress_interval,
+                log=self.log,
+            )
+        finally:
+            hook.close()

@@ -11,23 +11,19 @@ Outputs already there are kept (``overwrite=False``), so a re-run pays only for 
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import ObjectStoragePath, Param, dag, task
+from airflow.sdk import Param, dag, task
+from vyro_example_pairs import list_pairs
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 DATA = Path(__file__).resolve().parent / "data"
 OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base.rstrip('/')}/{name}"
 
 
 @dag(
@@ -47,27 +43,9 @@ def example_vyro_inpaint_mapped() -> None:
     @task
     def find_pairs(params: dict[str, Any] | None = None) -> list[dict[str, str | None]]:
         assert params is not None
-        base: str = params["input_dir"]
         conn_id = params["storage_conn_id"]
-        folder = ObjectStoragePath(base if "://" in base else Path(base).resolve().as_uri(), conn_id=conn_id)
-        prompts = json.loads((folder / "prompts.json").read_text())
-        names = sorted(p.name for p in folder.iterdir())
-        work = []
-        for mask in (n for n in names if n.endswith("_mask.png")):
-            stem = mask.removesuffix("_mask.png")
-            image = next((n for n in (f"{stem}.jpg", f"{stem}.jpeg", f"{stem}.png") if n in names), None)
-            if image is None:
-                continue
-            work.append(
-                {
-                    "image_path": _join(base, image),
-                    "mask_path": _join(base, mask),
-                    "prompt": prompts[stem],
-                    "output_path": _join(params["output_dir"], f"{stem}.png"),
-                    "storage_conn_id": conn_id,
-                }
-            )
-        return work
+        pairs = list_pairs(params["input_dir"], params["output_dir"], conn_id)
+        return [{**pair, "storage_conn_id": conn_id} for pair in pairs]
 
     inpaint = InpaintOperator.partial(task_id="inpaint", overwrite=False).expand_kwargs(find_pairs())
 

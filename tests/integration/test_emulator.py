@@ -453,6 +453,7 @@ def test_reset_clears_stats_and_faults(emulator: EmulatorServer) -> None:
         "in_flight": 0,
         "max_in_flight": 0,
         "last_request": None,
+        "timeline": [],
     }
     assert emulator.faults() == {"latency": 0.0, "script": [], "random_faults": None, "retry_after": None}
     assert post(emulator).status_code == 200
@@ -522,3 +523,14 @@ def test_cli_serves_until_sigterm_then_exits_0() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_timeline_records_arrival_answer_and_outcome(emulator: EmulatorServer) -> None:
+    emulator.set_faults(script=[503, "drop"], latency=0.05)
+    for _ in range(3):
+        with contextlib.suppress(requests.ConnectionError):
+            post(emulator)
+    timeline = emulator.stats()["timeline"]
+    assert [(e["status"], e["fault"]) for e in timeline] == [(503, "503"), (None, "drop"), (200, None)]
+    assert all(e["answered"] - e["arrived"] >= 0.05 for e in timeline)
+    assert [e["arrived"] for e in timeline] == sorted(e["arrived"] for e in timeline)

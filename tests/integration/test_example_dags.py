@@ -33,6 +33,7 @@ COVERED = {
     "example_vyro_inpaint_s3.py",
     "example_vyro_inpaint_mapped.py",
     "example_vyro_inpaint_chain.py",
+    "example_vyro_inpaint_batch.py",
 }
 
 
@@ -51,7 +52,10 @@ def assert_png_matches(data: bytes, result: dict[str, Any]) -> None:
 
 
 def test_every_example_dag_is_run_by_this_module() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.py")} == COVERED
+    assert {p.name for p in EXAMPLES.glob("example_*.py")} == COVERED
+    assert {p.name for p in EXAMPLES.glob("*.py")} - COVERED == {"vyro_example_pairs.py"}, (
+        "a helper, not a DAG"
+    )
 
 
 def test_example_vyro_inpaint(

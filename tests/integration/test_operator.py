@@ -298,6 +298,7 @@ def test_templated_fields() -> None:
         "prompt",
         "output_path",
         "model_version",
+        "storage_conn_id",
     }
 
 

@@ -1,0 +1,42 @@
+"""Shared by the mapped and batch examples: list image/mask pairs under a folder or prefix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from airflow.sdk import ObjectStoragePath
+
+EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base.rstrip('/')}/{name}"
+
+
+def list_pairs(input_dir: str, output_dir: str, conn_id: str | None) -> list[dict[str, str]]:
+    """
+    Pair every ``NAME_mask.png`` under ``input_dir`` with ``NAME.jpg`` (or ``.jpeg``/``.png``).
+
+    Each pair gets its prompt from ``prompts.json`` beside the images and its output at
+    ``output_dir/NAME.png``. Paths keep the form of ``input_dir`` (a local folder or a URI).
+    """
+    folder = ObjectStoragePath(
+        input_dir if "://" in input_dir else Path(input_dir).resolve().as_uri(), conn_id=conn_id
+    )
+    prompts = json.loads((folder / "prompts.json").read_text())
+    names = {p.name for p in folder.iterdir()}
+    work = []
+    for mask in sorted(n for n in names if n.endswith("_mask.png")):
+        stem = mask.removesuffix("_mask.png")
+        image = next((stem + ext for ext in EXTENSIONS if stem + ext in names), None)
+        if image is not None:
+            work.append(
+                {
+                    "image_path": _join(input_dir, image),
+                    "mask_path": _join(input_dir, mask),
+                    "prompt": prompts[stem],
+                    "output_path": _join(output_dir, f"{stem}.png"),
+                }
+            )
+    return work
