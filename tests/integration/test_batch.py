@@ -36,7 +36,7 @@ def make_items(folder: Path, count: int) -> list[dict[str, Any]]:
 
 def run_batch(items: list[dict[str, Any]], **kwargs: Any) -> list[dict[str, Any]]:
     operator = InpaintBatchOperator(task_id="batch", items=items, progress_interval=0.2, **kwargs)
-    return list(operator.execute(context={}))
+    return [dict(result) for result in operator.execute(context={})]
 
 
 def outputs(folder: Path) -> list[str]:

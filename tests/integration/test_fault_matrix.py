@@ -81,7 +81,7 @@ def matrix_conn(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Em
 
 
 @pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, str]:
+def inputs(tmp_path: Path) -> dict[str, Any]:
     image, mask = make_scene()
     (tmp_path / "in.png").write_bytes(image)
     (tmp_path / "mask.png").write_bytes(mask)
@@ -95,7 +95,7 @@ def inputs(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", MATRIX, ids=list(MATRIX))
-def test_fault(matrix_conn: EmulatorServer, inputs: dict[str, str], name: str) -> None:
+def test_fault(matrix_conn: EmulatorServer, inputs: dict[str, Any], name: str) -> None:
     row = MATRIX[name]
     matrix_conn.set_faults(script=row.script)
     operator = InpaintOperator(task_id="inpaint", **inputs)
@@ -114,7 +114,7 @@ def test_fault(matrix_conn: EmulatorServer, inputs: dict[str, str], name: str) -
     assert written == ([] if row.error else ["result.png"])
 
 
-def test_connection_refused(monkeypatch: pytest.MonkeyPatch, inputs: dict[str, str]) -> None:
+def test_connection_refused(monkeypatch: pytest.MonkeyPatch, inputs: dict[str, Any]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
