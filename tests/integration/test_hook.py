@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
@@ -361,3 +363,23 @@ def test_connection_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.base_url == "https://api.vyro.ai"
     assert (settings.timeout, settings.max_retries, settings.backoff_factor) == (180.0, 3, 1.0)
     assert VyroHook().inpaint_url == "https://api.vyro.ai/v1/imagine/api/edits/inpaint"
+
+
+_PROMPTS = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=300,
+).filter(lambda text: text.strip() != "")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    prompt=st.one_of(_PROMPTS, st.sampled_from(['say "hi"\r\n--boundary\r\n', "é" * 10_000, "x\n" * 4_000]))
+)
+def test_any_valid_prompt_arrives_intact(
+    emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, prompt: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator_server.url))
+    image, mask = make_scene(size=(16, 16))
+    VyroHook().inpaint(image=image, mask=mask, prompt=prompt)
+    assert emulator_server.stats()["last_request"]["prompt"] == prompt
