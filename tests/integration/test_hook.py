@@ -366,7 +366,7 @@ def test_connection_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 _PROMPTS = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
     min_size=1,
     max_size=300,
 ).filter(lambda text: text.strip() != "")
