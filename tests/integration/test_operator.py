@@ -330,3 +330,29 @@ def test_bad_inputs_fail_mapped_tasks_in_a_real_dag_run_without_retries(
         assert words in run.output, name
     assert emulator.stats()["requests"] == 0
     assert workspace.outputs() == []
+
+
+def test_expand_and_a_mapped_second_step_fed_by_output_path(
+    airflow_template_db: Path, airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    image, mask = make_scene(size=(64, 48), fmt="JPEG")
+    names = ["a.jpg", "b.jpg", "c.jpg"]
+    for name in names:
+        (tmp_path / name).write_bytes(image)
+    (tmp_path / "mask.png").write_bytes(mask)
+    sandbox = AirflowSandbox(tmp_path / "airflow-chain", airflow_template_db, TEST_DAGS, airflow_sandbox.env)
+    conf = {"images": [str(tmp_path / n) for n in names], "mask": str(tmp_path / "mask.png")}
+
+    run = sandbox.dags_test("vyro_mapped_chain", conf=conf)
+
+    assert run.state == "success", run.describe()
+    first = run.mapped_xcoms("first")
+    second = run.mapped_xcoms("second")
+    assert [r["output_path"] for r in first] == [str(tmp_path / f"{n[0]}_inpainted.png") for n in names]
+    assert [r["image_path"] for r in second] == [r["output_path"] for r in first]
+    assert [r["output_path"] for r in second] == [
+        str(tmp_path / f"{n[0]}_inpainted_inpainted.png") for n in names
+    ]
+    assert run.mapped_xcoms("first", key="output_path") == [r["output_path"] for r in first]
+    assert run.xcom("gather") == [r["output_path"] for r in first], 'output["output_path"] of a mapped task'
+    assert emulator.stats()["requests"] == 6
