@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import dag, task
+
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 
