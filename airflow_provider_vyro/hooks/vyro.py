@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import threading
 import time
@@ -107,15 +108,14 @@ class _Settings:
 
 @dataclass(frozen=True)
 class _Part:
-    """One file of the multipart upload: an open file, where it starts, and how it is sent."""
+    """One file of the multipart upload: the open file (sent whole) and how it is named."""
 
     fileobj: IO[bytes]
-    start: int
     info: ImageInfo
     filename: str
 
     def reader(self) -> _PartReader:
-        self.fileobj.seek(self.start)
+        self.fileobj.seek(0)
         return _PartReader(self.fileobj, self.info.size)
 
     def as_field(self) -> tuple[str, _PartReader, str]:
@@ -303,7 +303,8 @@ class VyroHook(BaseHook):
 
         Holds the answer in memory; for large images use :meth:`inpaint_to`, which streams it.
 
-        :param image: the image (JPEG or PNG by content): a local path, its bytes, or a binary file.
+        :param image: the image (JPEG or PNG by content): a local path, its bytes, or a binary file
+            (read whole, from its start; a file that cannot seek is read into memory first).
         :param mask: the mask, of the image's size, in the same forms.
         :param prompt: what to put where the mask is.
         :param model_version: the API's model version.
@@ -540,8 +541,6 @@ class VyroHook(BaseHook):
 
 
 def _message_from_json(text: str) -> str | None:
-    import json
-
     try:
         body = json.loads(text)
     except ValueError:
@@ -575,11 +574,10 @@ def _retry_after(value: str | None) -> float | None:
 
 def _open_part(stack: ExitStack, source: ImageSource, field: str) -> _Part:
     fileobj, name = _open_source(stack, source, field)
-    start = fileobj.tell()
     info = inspect_image(cast("BinaryIO", fileobj), field=field, name=name)
     stem = os.path.splitext(os.path.basename(name))[0] if not name.startswith("<") else field
     extension = ".png" if info.format == "PNG" else ".jpg"
-    return _Part(fileobj, start, info, f"{stem or field}{extension}")
+    return _Part(fileobj, info, f"{stem or field}{extension}")
 
 
 def _open_source(stack: ExitStack, source: ImageSource, field: str) -> tuple[IO[bytes], str]:
@@ -596,7 +594,7 @@ def _open_source(stack: ExitStack, source: ImageSource, field: str) -> tuple[IO[
         except OSError as err:
             raise VyroInputError(field, f"{path!r} cannot be read: {err.strerror or err}") from None
     if hasattr(source, "read"):
-        name = str(getattr(source, "name", "") or f"<{field} file>")
+        name = str(getattr(source, "name", "") or getattr(source, "path", "") or f"<{field} file>")
         if not (hasattr(source, "seekable") and source.seekable()):
             return io.BytesIO(source.read()), name
         return source, name

@@ -383,3 +383,15 @@ def test_any_valid_prompt_arrives_intact(
     image, mask = make_scene(size=(16, 16))
     VyroHook().inpaint(image=image, mask=mask, prompt=prompt)
     assert emulator_server.stats()["last_request"]["prompt"] == prompt
+
+
+def test_file_objects_are_sent_whole_whatever_their_position(
+    vyro_conn: EmulatorServer, scene_files: tuple[Path, Path]
+) -> None:
+    image_path, mask_path = scene_files
+    with image_path.open("rb") as image, mask_path.open("rb") as mask:
+        image.seek(100)
+        mask.read()
+        png = VyroHook().inpaint(image=image, mask=mask, prompt="sand")
+    assert _png_size(png) == (96, 64)
+    assert vyro_conn.stats()["last_request"]["image_bytes"] == image_path.stat().st_size
