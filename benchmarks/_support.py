@@ -78,14 +78,11 @@ class EmulatorProcess:
 
     :param token: the token it accepts.
     :param latency: seconds added before every answer.
-    :param nodelay: run it through :mod:`benchmarks._emulator_cli`, which sets TCP_NODELAY on
-        its connections (without it, every kept-alive request waits ~40 ms for a delayed ACK).
     """
 
-    def __init__(self, token: str = TOKEN, *, latency: float = 0.0, nodelay: bool = True) -> None:
+    def __init__(self, token: str = TOKEN, *, latency: float = 0.0) -> None:
         self.token = token
         self.latency = latency
-        self.nodelay = nodelay
         self._process: subprocess.Popen[str] | None = None
         self._url: str | None = None
         self._output: list[str] = []
@@ -109,7 +106,7 @@ class EmulatorProcess:
         command = [
             sys.executable,
             "-m",
-            "benchmarks._emulator_cli" if self.nodelay else "airflow_provider_vyro.emulator",
+            "airflow_provider_vyro.emulator",
             "--port",
             "0",
             "--token",

@@ -534,3 +534,29 @@ def test_timeline_records_arrival_answer_and_outcome(emulator: EmulatorServer) -
     assert [(e["status"], e["fault"]) for e in timeline] == [(503, "503"), (None, "drop"), (200, None)]
     assert all(e["answered"] - e["arrived"] >= 0.05 for e in timeline)
     assert [e["arrived"] for e in timeline] == sorted(e["arrived"] for e in timeline)
+
+
+def test_accepted_connections_have_tcp_nodelay() -> None:
+    """Without TCP_NODELAY every kept-alive answer waits ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from airflow_provider_vyro.emulator.server import bind_socket
+
+    async def nodelay_of_accepted_connection() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listening = bind_socket("127.0.0.1", 0)
+        server = await asyncio.start_server(on_connection, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            flag = await asyncio.wait_for(accepted, timeout=5)
+            writer.close()
+            return flag
+
+    assert asyncio.run(nodelay_of_accepted_connection()) != 0
