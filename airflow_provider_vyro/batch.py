@@ -33,27 +33,40 @@ def prepare_all(
     model_version: str,
     storage_conn_id: str | None,
     overwrite: bool,
+    max_concurrency: int = 1,
 ) -> list[PreparedItem]:
     """
     Check every item without calling the API; raise one :class:`VyroInputError` listing all bad ones.
+
+    The checks of different items run ``max_concurrency`` at a time (on object storage each one
+    waits on a few requests); all of them finish before this returns.
 
     :param entries: the ``items`` argument, a list of dicts.
     :param prompt: the prompt of items without one.
     :param model_version: the model version of items without one.
     :param storage_conn_id: connection for remote paths.
     :param overwrite: whether existing outputs are replaced.
+    :param max_concurrency: items checked at once.
     """
     if not isinstance(entries, list | tuple):
         raise VyroInputError("items", f"expected a list of dicts, got {type(entries).__name__}")
     if not entries:
         raise VyroInputError("items", "is empty; there is nothing to inpaint")
-    prepared: list[PreparedItem] = []
-    problems: list[str] = []
-    for index, entry in enumerate(entries):
+
+    def check(entry: Any) -> PreparedItem | VyroInputError:
         try:
-            prepared.append(_prepare_one(entry, prompt, model_version, storage_conn_id, overwrite))
+            return _prepare_one(entry, prompt, model_version, storage_conn_id, overwrite)
         except VyroInputError as error:
-            problems.append(f"items[{index}].{error.field}: {error.problem}")
+            return error
+
+    with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="vyro-check") as pool:
+        checked = list(pool.map(check, entries))
+    prepared = [outcome for outcome in checked if not isinstance(outcome, VyroInputError)]
+    problems = [
+        f"items[{index}].{outcome.field}: {outcome.problem}"
+        for index, outcome in enumerate(checked)
+        if isinstance(outcome, VyroInputError)
+    ]
     outputs: dict[str, int] = {}
     for index, item in enumerate(prepared):
         if (first := outputs.setdefault(item.output_path, index)) != index:

@@ -63,6 +63,7 @@ CONNECT_TIMEOUT = 10.0
 MAX_BACKOFF = 60.0
 MAX_RETRY_AFTER = 300.0
 _CHUNK = 1024 * 1024
+_IN_MEMORY_UPLOAD = 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
 _MESSAGE_LIMIT = 500
 _PROMPT_PREVIEW = 40
@@ -441,11 +442,13 @@ class VyroHook(BaseHook):
         return result
 
     def _send(self, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
+        """Post the form: small bodies in one write, large ones streamed from their files."""
         settings = self.settings
+        body = encoder.to_string() if encoder.len <= _IN_MEMORY_UPLOAD else encoder
         try:
             return self.get_conn().post(
                 self.inpaint_url,
-                data=encoder,
+                data=body,
                 headers={"Content-Type": encoder.content_type, "Accept": "image/png"},
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,

@@ -181,6 +181,7 @@ class InpaintBatchOperator(BaseOperator):
             model_version=self.model_version,
             storage_conn_id=self.storage_conn_id,
             overwrite=self.overwrite,
+            max_concurrency=self.max_concurrency,
         )
         hook = VyroHook(vyro_conn_id=self.vyro_conn_id, pool_maxsize=self.max_concurrency)
         self.log.info(

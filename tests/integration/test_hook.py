@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import socket
 import time
 from pathlib import Path
@@ -395,3 +396,20 @@ def test_file_objects_are_sent_whole_whatever_their_position(
         png = VyroHook().inpaint(image=image, mask=mask, prompt="sand")
     assert _png_size(png) == (96, 64)
     assert vyro_conn.stats()["last_request"]["image_bytes"] == image_path.stat().st_size
+
+
+def test_large_upload_streams_from_the_file_and_arrives_whole(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    noise = Image.frombytes("RGB", (1024, 768), os.urandom(1024 * 768 * 3))
+    noise.save(tmp_path / "noise.png")
+    size = (tmp_path / "noise.png").stat().st_size
+    assert size > 2 * 1024 * 1024, "above the in-memory upload limit, so the encoder streams"
+    mask = Image.new("L", (1024, 768), 0)
+    mask.paste(255, (100, 100, 200, 200))
+    mask.save(tmp_path / "mask.png")
+
+    png = VyroHook().inpaint(image=tmp_path / "noise.png", mask=tmp_path / "mask.png", prompt="sand")
+
+    assert _png_size(png) == (1024, 768)
+    assert vyro_conn.stats()["last_request"]["image_bytes"] == size
