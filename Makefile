@@ -26,7 +26,7 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/pip install --quiet uv
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-groups --python $(PYTHON)
 	@touch $@
 
 install: $(STAMP)
@@ -43,6 +43,7 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory e2e e2e-celery
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
@@ -71,5 +72,4 @@ e2e-celery: $(STAMP)
 		echo "redis-server missing: installing Debian's package"; \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
-	$(UV) sync --frozen --inexact --group e2e
 	$(PY) -m e2e.run --executor celery $(E2E_FLAGS)

@@ -1,0 +1,177 @@
+"""
+What the end-to-end run triggers and what it expects: one :class:`Case` per DAG run.
+
+Adding a DAG to the run is one entry of :data:`CASES`. String values in ``conf``, ``outputs``
+and ``xcoms`` may use these placeholders, filled in per run:
+
+``{out}``
+    a local folder of the scratch directory (``VYRO_EXAMPLES_OUTPUT_DIR`` points there too);
+``{bucket}``
+    the S3 bucket seeded with every file of ``dags/examples/data`` under ``in/``;
+``{worker_disk}``
+    a folder that each Celery worker sees as its own private disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+Executor = Literal["local", "celery"]
+BOTH: frozenset[Executor] = frozenset({"local", "celery"})
+LOCAL: frozenset[Executor] = frozenset({"local"})
+CELERY: frozenset[Executor] = frozenset({"celery"})
+
+XCOM_SHAPE: dict[str, type] = {
+    "output_path": str,
+    "image_path": str,
+    "mask_path": str,
+    "prompt": str,
+    "model_version": str,
+    "width": int,
+    "height": int,
+    "bytes": int,
+    "sha256": str,
+    "skipped": bool,
+}
+"""The keys and types of an inpaint result dict (DESIGN.md, "Public Python API")."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """
+    Where a case's inpaint result dicts are: the ``return_value`` XCom of ``task_id``.
+
+    :param task_id: the task.
+    :param kind: ``single`` (one dict), ``mapped`` (one dict per map index) or ``list`` (one
+        XCom holding a list of dicts, as a batch task returns).
+    :param count: how many dicts in all.
+    """
+
+    task_id: str
+    kind: Literal["single", "mapped", "list"] = "single"
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Case:
+    """
+    One DAG run of the end-to-end check, and everything asserted about it.
+
+    :param name: a unique label (also part of the run id).
+    :param dag_id: the DAG to unpause and trigger.
+    :param calls: inpaint requests the emulator must receive during the run, exactly.
+    :param executors: the ``--executor`` values that run this case.
+    :param conf: the run's ``conf`` (placeholders allowed in string values).
+    :param logical_date: the run's logical date (ISO 8601, UTC), or ``None``.
+    :param results: the tasks whose ``return_value`` holds inpaint result dicts. Each dict must
+        have the DESIGN.md shape, and its ``output_path`` must hold a PNG of that width, height,
+        size and sha256 (read from local disk or from S3).
+    :param outputs: the ``output_path`` values expected across all ``results``, exactly.
+    :param xcoms: other tasks' expected ``return_value``, exactly.
+    :param state: the run's expected final state.
+    :param task_states: expected final state of some tasks (any map index).
+    :param log_contains: per task id, text its log must contain (first try).
+    :param dag_file: for a DAG another change adds: the case runs only if this file exists
+        under ``dags/examples/``.
+    """
+
+    name: str
+    dag_id: str
+    calls: int
+    executors: frozenset[Executor] = BOTH
+    conf: Mapping[str, Any] = field(default_factory=dict)
+    logical_date: str | None = None
+    results: tuple[Results, ...] = ()
+    outputs: tuple[str, ...] = ()
+    xcoms: Mapping[str, Any] = field(default_factory=dict)
+    state: str = "success"
+    task_states: Mapping[str, str] = field(default_factory=dict)
+    log_contains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    dag_file: str | None = None
+
+
+S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
+SCENES = ("beach", "lake", "meadow")
+
+CASES: tuple[Case, ...] = (
+    Case(
+        name="inpaint",
+        dag_id="example_vyro_inpaint",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/inpaint"},
+        results=(Results("inpaint"),),
+        outputs=("{out}/inpaint/beach_inpainted.png",),
+        xcoms={"report": "{out}/inpaint/beach_inpainted.png"},
+        calls=1,
+    ),
+    Case(
+        name="chain",
+        dag_id="example_vyro_inpaint_chain",
+        executors=LOCAL,
+        results=(Results("remove_ball"), Results("add_shell")),
+        outputs=("{out}/chain/step1.png", "{out}/chain/step2.png"),
+        calls=2,
+    ),
+    Case(
+        name="s3",
+        dag_id="example_vyro_inpaint_s3",
+        logical_date="2026-11-20T00:00:00Z",
+        results=(Results("inpaint"),),
+        outputs=("s3://{bucket}/out/2026-11-20/beach.png",),
+        calls=1,
+    ),
+    Case(
+        name="mapped",
+        dag_id="example_vyro_inpaint_mapped",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/mapped"},
+        results=(Results("inpaint", "mapped", 3),),
+        outputs=tuple(f"{{out}}/mapped/{scene}.png" for scene in SCENES),
+        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
+        calls=3,
+    ),
+    Case(
+        name="mapped-s3",
+        dag_id="example_vyro_inpaint_mapped",
+        conf={**S3_CONF, "output_dir": "s3://{bucket}/out/mapped"},
+        results=(Results("inpaint", "mapped", 3),),
+        outputs=tuple(f"s3://{{bucket}}/out/mapped/{scene}.png" for scene in SCENES),
+        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
+        calls=3,
+    ),
+    Case(
+        name="batch",
+        dag_id="example_vyro_inpaint_batch",
+        dag_file="example_vyro_inpaint_batch.py",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/batch"},
+        results=(Results("inpaint", "list", 3),),
+        outputs=tuple(f"{{out}}/batch/{scene}.png" for scene in SCENES),
+        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
+        calls=3,
+    ),
+    Case(
+        name="batch-s3",
+        dag_id="example_vyro_inpaint_batch",
+        dag_file="example_vyro_inpaint_batch.py",
+        conf={**S3_CONF, "output_dir": "s3://{bucket}/out/batch"},
+        results=(Results("inpaint", "list", 3),),
+        outputs=tuple(f"s3://{{bucket}}/out/batch/{scene}.png" for scene in SCENES),
+        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
+        calls=3,
+    ),
+    Case(
+        name="local-path-across-workers",
+        dag_id="e2e_vyro_local_path_across_workers",
+        executors=CELERY,
+        conf={"local_dir": "{worker_disk}"},
+        state="failed",
+        task_states={"on_worker_a": "success", "on_worker_b": "failed"},
+        log_contains={"on_worker_b": ("VyroInputError", "image_path", "does not exist")},
+        calls=1,
+    ),
+)
