@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -492,10 +493,18 @@ def test_a_mask_covering_everything_still_answers() -> None:
 # --- command line --------------------------------------------------------------------------------
 
 
-def test_cli_serves_until_sigterm_then_exits_0() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(Path(sys.executable).with_name("vyro-emulator"))],
+        [sys.executable, "-m", "airflow_provider_vyro.emulator"],
+    ],
+    ids=["console script", "python -m"],
+)
+def test_cli_serves_until_sigterm_then_exits_0(command: list[str]) -> None:
     environment = dict(os.environ, VYRO_EMULATOR_TOKEN="cli-token")
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_vyro.emulator", "--port", "0", "--script", "503"],
+        [*command, "--port", "0", "--script", "503"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
