@@ -15,7 +15,9 @@ and ``xcoms`` may use these placeholders, filled in per run:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+
+from airflow_provider_vyro.items import InpaintXCom
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,18 +27,7 @@ BOTH: frozenset[Executor] = frozenset({"local", "celery"})
 LOCAL: frozenset[Executor] = frozenset({"local"})
 CELERY: frozenset[Executor] = frozenset({"celery"})
 
-XCOM_SHAPE: dict[str, type] = {
-    "output_path": str,
-    "image_path": str,
-    "mask_path": str,
-    "prompt": str,
-    "model_version": str,
-    "width": int,
-    "height": int,
-    "bytes": int,
-    "sha256": str,
-    "skipped": bool,
-}
+XCOM_SHAPE: dict[str, type] = get_type_hints(InpaintXCom)
 """The keys and types of an inpaint result dict (DESIGN.md, "Public Python API")."""
 
 

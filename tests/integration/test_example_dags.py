@@ -6,28 +6,18 @@ import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import pytest
 from PIL import Image
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
+from airflow_provider_vyro.items import InpaintXCom
 from tests.airflow_runner import EXAMPLES, AirflowSandbox
 from tests.moto_server import MotoS3Server, aws_conn_env
 
 DATA = EXAMPLES / "data"
-XCOM_KEYS = {
-    "output_path": str,
-    "image_path": str,
-    "mask_path": str,
-    "prompt": str,
-    "model_version": str,
-    "width": int,
-    "height": int,
-    "bytes": int,
-    "sha256": str,
-    "skipped": bool,
-}
+XCOM_KEYS = get_type_hints(InpaintXCom)
 COVERED = {
     "example_vyro_inpaint.py",
     "example_vyro_inpaint_s3.py",
