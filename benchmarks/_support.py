@@ -9,23 +9,15 @@ Nothing here imports Airflow at module level: an entry point calls
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-3b9d41c07e"
@@ -55,138 +47,6 @@ def use_scratch_airflow_home(prefix: str = "vyro-bench-", *, log_level: str = "W
     os.environ.setdefault("NO_PROXY", "*")
     os.environ.setdefault("no_proxy", "*")
     return home
-
-
-def conn_json(url: str, token: str = TOKEN, **extra: Any) -> str:
-    """
-    Return an ``AIRFLOW_CONN_*`` value for a vyro connection to ``url``.
-
-    :param url: base URL of the API (the emulator's).
-    :param token: the API token.
-    :param extra: connection extras (``timeout``, ``max_retries``, ``backoff_factor``).
-    """
-    return json.dumps({"conn_type": "vyro", "host": url, "password": token, "extra": extra})
-
-
-class EmulatorProcess:
-    """
-    The emulator CLI in a child process, so that its CPU and memory are not the client's.
-
-    ``with EmulatorProcess(latency=0.1) as emulator: ...`` starts ``python -m
-    airflow_provider_vyro.emulator --port 0`` and waits for its ``listening on`` line;
-    :meth:`stats`, :meth:`set_faults` and :meth:`reset` use its admin endpoints.
-
-    :param token: the token it accepts.
-    :param latency: seconds added before every answer.
-    """
-
-    def __init__(self, token: str = TOKEN, *, latency: float = 0.0) -> None:
-        self.token = token
-        self.latency = latency
-        self._process: subprocess.Popen[str] | None = None
-        self._url: str | None = None
-        self._output: list[str] = []
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        if self._url is None:
-            raise RuntimeError("the emulator is not running")
-        return self._url
-
-    @property
-    def pid(self) -> int:
-        """The emulator's process id."""
-        if self._process is None:
-            raise RuntimeError("the emulator is not running")
-        return self._process.pid
-
-    def start(self) -> EmulatorProcess:
-        """Start the process and return once it accepts requests."""
-        command = [
-            sys.executable,
-            "-m",
-            "airflow_provider_vyro.emulator",
-            "--port",
-            "0",
-            "--token",
-            self.token,
-            "--latency",
-            str(self.latency),
-        ]
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=REPO,
-        )
-        self._process = process
-        found: list[str] = []
-
-        def read() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                self._output.append(line)
-                match = _LISTENING.search(line)
-                if match and not found:
-                    found.append(match.group(1))
-
-        threading.Thread(target=read, name="emulator-output", daemon=True).start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not found:
-            if process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the emulator did not start:\n" + "".join(self._output))
-            time.sleep(0.02)
-        self._url = found[0]
-        return self
-
-    def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL) and wait for it (idempotent)."""
-        process, self._process, self._url = self._process, None, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-    def __enter__(self) -> EmulatorProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def stats(self) -> dict[str, Any]:
-        """Return ``GET /_emulator/stats``."""
-        return self._admin("GET", "/_emulator/stats")
-
-    def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        """Replace the given fault knobs (``latency``, ``script``, ``random_faults``, ``retry_after``)."""
-        return self._admin("POST", "/_emulator/faults", knobs)
-
-    def reset(self) -> None:
-        """Clear the stats and every fault (latency included)."""
-        self._admin("POST", "/_emulator/reset", {})
-
-    def _admin(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(request, timeout=_ADMIN_TIMEOUT) as response:
-                answer: dict[str, Any] = json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise ValueError(
-                f"emulator rejected {method} {path}: {exc.read().decode(errors='replace')}"
-            ) from None
-        return answer
 
 
 def scene_png(size: tuple[int, int], seed: int = 0) -> tuple[bytes, bytes]:

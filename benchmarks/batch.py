@@ -31,7 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks._support import REPO, TOKEN, EmulatorProcess, Figure, conn_json, fmt_seconds, write_scenes
+from airflow_provider_vyro.emulator import EmulatorProcess
+from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds, write_scenes
 
 TARGET_EFFICIENCY = 0.8
 TARGET_SPEEDUP = 20.0
@@ -153,7 +154,7 @@ def measure_in_process(folder: Path, emulator: EmulatorProcess, figures: BatchFi
     """The 200-image batch in this process (median of 3, after a warm-up), and the bare ceiling."""
     from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 
-    os.environ[CONN_ENV] = conn_json(emulator.url, timeout=30, max_retries=3, backoff_factor=0.01)
+    os.environ[CONN_ENV] = emulator.connection_json(timeout=30, max_retries=3, backoff_factor=0.01)
     warmup = InpaintBatchOperator(
         task_id="warmup", items=make_items(folder / "warmup", WARMUP), max_concurrency=CONCURRENCY
     )
@@ -215,7 +216,7 @@ def measure_dags(folder: Path, emulator: EmulatorProcess, figures: BatchFigures)
     from tests.airflow_runner import AirflowSandbox, migrate_template
 
     template = migrate_template(folder / "template")
-    env = {CONN_ENV: conn_json(emulator.url, timeout=30, max_retries=3, backoff_factor=0.01)}
+    env = {CONN_ENV: emulator.connection_json(timeout=30, max_retries=3, backoff_factor=0.01)}
     for dag_id, count in (("bench_vyro_mapped", MAPPED), ("bench_vyro_batch", IMAGES)):
         items = make_items(folder / dag_id, count)
         sandbox = AirflowSandbox(folder / dag_id / "airflow", template, DAGS, env=env)

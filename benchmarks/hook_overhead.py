@@ -16,7 +16,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from benchmarks._support import TOKEN, EmulatorProcess, Figure, conn_json, fmt_seconds, scene_png
+from airflow_provider_vyro.emulator import EmulatorProcess
+from benchmarks._support import TOKEN, Figure, fmt_seconds, scene_png
 
 TARGET = 1.05
 CALLS = 200
@@ -88,7 +89,7 @@ def measure(calls: int = CALLS, warmup: int = WARMUP) -> HookOverhead:
 
     image, mask = scene_png(SIZE)
     with EmulatorProcess(TOKEN, latency=0.0) as emulator:
-        os.environ["AIRFLOW_CONN_VYRO_DEFAULT"] = conn_json(emulator.url, timeout=30)
+        os.environ["AIRFLOW_CONN_VYRO_DEFAULT"] = emulator.connection_json(timeout=30)
         url = emulator.url + INPAINT_ENDPOINT
         hook = VyroHook(pool_maxsize=1)
         session = requests.Session()

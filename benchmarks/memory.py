@@ -29,7 +29,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchmarks._support import REPO, TOKEN, EmulatorProcess, Figure, conn_json, fmt_seconds
+from airflow_provider_vyro.emulator import EmulatorProcess
+from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -178,8 +179,8 @@ def measure(folder: Path, sizes_mib: tuple[int, ...] = SIZES_MIB) -> dict[int, M
     with EmulatorProcess(TOKEN) as emulator:
         env = {
             **os.environ,
-            "AIRFLOW_CONN_VYRO_DEFAULT": conn_json(
-                emulator.url, timeout=300, max_retries=1, backoff_factor=0.01
+            "AIRFLOW_CONN_VYRO_DEFAULT": emulator.connection_json(
+                timeout=300, max_retries=1, backoff_factor=0.01
             ),
         }
         for mib in sizes_mib:

@@ -32,11 +32,14 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_vyro.emulator import EmulatorProcess
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from airflow_provider_vyro.emulator import EmulatorAdmin
     from airflow_provider_vyro.hooks.vyro import VyroHook
     from airflow_provider_vyro.items import InpaintXCom, PreparedItem
 
@@ -47,19 +50,6 @@ SCENE_SIZES: list[tuple[int, int]] = [(64, 48), (96, 64), (120, 80), (80, 80), (
 """Sizes of the input images; call ``i`` uses image ``i % len(SCENE_SIZES)``."""
 
 CONN_ENV = "AIRFLOW_CONN_VYRO_DEFAULT"
-
-
-class Emulator(Protocol):
-    """What the soak needs of an emulator: the in-thread ``EmulatorServer`` or an ``EmulatorProcess``."""
-
-    @property
-    def url(self) -> str: ...
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def set_faults(self, **knobs: Any) -> dict[str, Any]: ...
-
-    def reset(self) -> None: ...
 
 
 @dataclass
@@ -152,8 +142,7 @@ def run_soak(
     seed: int = 1,
     max_retries: int = 5,
     backoff_factor: float = 0.01,
-    emulator: Emulator | None = None,
-    token: str | None = None,
+    emulator: EmulatorAdmin | None = None,
 ) -> SoakReport:
     """
     Run the soak and check its invariants; the problems found are in ``report.problems``.
@@ -169,11 +158,10 @@ def run_soak(
     :param max_retries: the connection's ``max_retries``.
     :param backoff_factor: the connection's ``backoff_factor`` (seconds).
     :param emulator: a running emulator to use (it is reset); ``None`` starts one in a child process.
-    :param token: the token ``emulator`` accepts; default: the benchmarks' token.
     """
-    from benchmarks._support import TOKEN, EmulatorProcess, conn_json
-
     if emulator is None:
+        from benchmarks._support import TOKEN
+
         with EmulatorProcess(TOKEN) as own:
             return run_soak(
                 workdir,
@@ -184,11 +172,10 @@ def run_soak(
                 max_retries=max_retries,
                 backoff_factor=backoff_factor,
                 emulator=own,
-                token=TOKEN,
             )
     previous = os.environ.get(CONN_ENV)
-    os.environ[CONN_ENV] = conn_json(
-        emulator.url, token or TOKEN, max_retries=max_retries, backoff_factor=backoff_factor, timeout=30
+    os.environ[CONN_ENV] = emulator.connection_json(
+        max_retries=max_retries, backoff_factor=backoff_factor, timeout=30
     )
     try:
         return _soak(workdir, emulator, calls=calls, rate=rate, concurrency=concurrency, seed=seed)
@@ -200,7 +187,7 @@ def run_soak(
 
 
 def _soak(
-    workdir: Path, emulator: Emulator, *, calls: int, rate: float, concurrency: int, seed: int
+    workdir: Path, emulator: EmulatorAdmin, *, calls: int, rate: float, concurrency: int, seed: int
 ) -> SoakReport:
     from airflow_provider_vyro import items
     from airflow_provider_vyro.hooks.vyro import VyroHook
@@ -376,7 +363,7 @@ def _check_counters(report: SoakReport) -> None:
 
 def _rerun(
     report: SoakReport,
-    emulator: Emulator,
+    emulator: EmulatorAdmin,
     random_faults: dict[str, Any],
     specs: list[dict[str, str]],
     first: dict[int, _Outcome],

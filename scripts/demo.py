@@ -8,16 +8,17 @@ Everything lives in ``.scratch/demo`` (a scratch AIRFLOW_HOME with SQLite, and t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from airflow_provider_vyro.emulator import EmulatorProcess  # noqa: E402
 from scripts.side_by_side import side_by_side  # noqa: E402
 from tests.airflow_runner import AirflowSandbox, migrate_template  # noqa: E402
 
@@ -25,45 +26,23 @@ SCRATCH = REPO / ".scratch" / "demo"
 DAG_ID = "example_vyro_inpaint"
 
 
-def start_emulator(token: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_vyro.emulator", "--port", "0", "--token", token],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if "listening on " not in line:
-        process.kill()
-        raise SystemExit(f"the emulator did not start: {line!r}")
-    return process, line.rsplit(" ", 1)[-1]
-
-
 def main() -> int:
     shutil.rmtree(SCRATCH, ignore_errors=True)
     SCRATCH.mkdir(parents=True)
     real_token = os.environ.get("VYRO_API_TOKEN")
-    emulator = None
-    if real_token:
-        connection = {"conn_type": "vyro", "password": real_token}
-        print("VYRO_API_TOKEN is set: calling the real Vyro API (this spends credits).")
-    else:
-        emulator, url = start_emulator("demo-token")
-        connection = {"conn_type": "vyro", "host": url, "password": "demo-token"}
-        print(f"Started the local Vyro emulator at {url}")
-    try:
+    with contextlib.ExitStack() as stack:
+        if real_token:
+            connection = json.dumps({"conn_type": "vyro", "password": real_token})
+            print("VYRO_API_TOKEN is set: calling the real Vyro API (this spends credits).")
+        else:
+            emulator = stack.enter_context(EmulatorProcess(token="demo-token"))
+            connection = emulator.connection_json()
+            print(f"Started the local Vyro emulator at {emulator.url}")
         print("Preparing a scratch Airflow home (SQLite) ...")
         template = migrate_template(SCRATCH / "template")
-        sandbox = AirflowSandbox(
-            SCRATCH / "airflow", template, env={"AIRFLOW_CONN_VYRO_DEFAULT": json.dumps(connection)}
-        )
-        output_dir = SCRATCH / "output"
+        sandbox = AirflowSandbox(SCRATCH / "airflow", template, env={"AIRFLOW_CONN_VYRO_DEFAULT": connection})
         print(f"Running `airflow dags test {DAG_ID}` ...")
-        result = sandbox.dags_test(DAG_ID, conf={"output_dir": str(output_dir)})
-    finally:
-        if emulator is not None:
-            emulator.terminate()
-            emulator.wait(timeout=10)
+        result = sandbox.dags_test(DAG_ID, conf={"output_dir": str(SCRATCH / "output")})
     if result.state != "success":
         print(result.describe(), file=sys.stderr)
         print(f"The DAG run failed ({result.state}).", file=sys.stderr)

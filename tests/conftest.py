@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ os.environ.setdefault("NO_PROXY", "*")
 import pytest  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from airflow_provider_vyro.emulator.server import EmulatorServer  # noqa: E402
+from airflow_provider_vyro.emulator import EmulatorServer, connection_json  # noqa: E402
 from tests.airflow_runner import EXAMPLES, AirflowSandbox, migrate_template  # noqa: E402
 
 TOKEN = "test-token-5f1c9e0b7a"
@@ -42,8 +41,7 @@ def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
 
 def conn_json(url: str, token: str = TOKEN, **extra: Any) -> str:
     """An ``AIRFLOW_CONN_*`` value for a vyro connection; fast retries unless overridden."""
-    extras = {"backoff_factor": 0.01, "max_retries": 3, "timeout": 10, **extra}
-    return json.dumps({"conn_type": "vyro", "host": url, "password": token, "extra": extras})
+    return connection_json(url, token, **{"backoff_factor": 0.01, "max_retries": 3, "timeout": 10, **extra})
 
 
 @pytest.fixture

@@ -14,20 +14,18 @@ pipelined requests and does not depend on when uvicorn schedules the ASGI task.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from airflow_provider_vyro.emulator.admin import EmulatorAdmin, knobs_to_json
 from airflow_provider_vyro.emulator.app import TRANSPORT_EXTENSION, create_app
-from airflow_provider_vyro.emulator.faults import Fault, FaultConfig, RandomFaults
+from airflow_provider_vyro.emulator.faults import FaultConfig
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
-_ADMIN_TIMEOUT = 10.0
 
 
 class EmulatorH11Protocol(H11Protocol):
@@ -103,7 +100,7 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-class EmulatorServer:
+class EmulatorServer(EmulatorAdmin):
     """The emulator on a real loopback port, served from a background thread.
 
     ``with EmulatorServer(token="t", script=[503, "ok"]) as emulator: ...`` starts it on a
@@ -115,30 +112,12 @@ class EmulatorServer:
     def __init__(
         self, token: str = "test-token", host: str = "127.0.0.1", port: int = 0, **initial_fault_knobs: Any
     ):
-        self.token = token
+        super().__init__(token)
         self.host = host
         self._requested_port = port
-        self._initial_faults = FaultConfig.from_dict(_jsonable(initial_fault_knobs))
+        self._initial_faults = FaultConfig.from_dict(knobs_to_json(initial_fault_knobs))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._url: str | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (available once started)."""
-        if self._url is None:
-            raise RuntimeError("the emulator is not running")
-        return self._url
-
-    @property
-    def port(self) -> int:
-        """The bound port (available once started)."""
-        return int(self.url.rsplit(":", 1)[1])
-
-    @property
-    def inpaint_url(self) -> str:
-        """Full URL of the inpaint endpoint."""
-        return self.url + "/v1/imagine/api/edits/inpaint"
 
     def start(self) -> EmulatorServer:
         """Bind, start serving in a daemon thread, and return once requests are accepted."""
@@ -179,45 +158,3 @@ class EmulatorServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
-
-    def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        """Replace the given fault knobs at run time; returns the knobs now in force."""
-        return self._admin("POST", "/_emulator/faults", _jsonable(knobs))
-
-    def faults(self) -> dict[str, Any]:
-        """Return the fault knobs in force, with what is left of the script."""
-        return self._admin("GET", "/_emulator/faults")
-
-    def stats(self) -> dict[str, Any]:
-        """Return the stats JSON (see ``GET /_emulator/stats``)."""
-        return self._admin("GET", "/_emulator/stats")
-
-    def reset(self) -> None:
-        """Clear the stats and every fault."""
-        self._admin("POST", "/_emulator/reset", {})
-
-    def _admin(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=_ADMIN_TIMEOUT) as response:
-                answer: dict[str, Any] = json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise ValueError(
-                f"emulator rejected {method} {path}: {exc.read().decode(errors='replace')}"
-            ) from None
-        return answer
-
-
-def _jsonable(knobs: dict[str, Any]) -> dict[str, Any]:
-    def convert(value: Any) -> Any:
-        if isinstance(value, Fault | RandomFaults):
-            return value.to_json()
-        if isinstance(value, list | tuple):
-            return [convert(item) for item in value]
-        if isinstance(value, dict):
-            return {key: convert(item) for key, item in value.items()}
-        return value
-
-    return {key: convert(value) for key, value in knobs.items()}

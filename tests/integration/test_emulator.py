@@ -569,3 +569,28 @@ def test_accepted_connections_have_tcp_nodelay() -> None:
             return flag
 
     assert asyncio.run(nodelay_of_accepted_connection()) != 0
+
+
+def test_emulator_process_serves_from_a_child_process_with_the_same_admin_calls() -> None:
+    from airflow_provider_vyro.emulator import EmulatorProcess
+
+    with EmulatorProcess(token="child-token") as child:
+        assert child.pid != os.getpid()
+        child.set_faults(script=[503])
+        answers = [
+            requests.post(
+                child.inpaint_url, headers={"bearer": "child-token"}, files=files(), data={"prompt": "x"}
+            )
+            for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [503, 200]
+        assert child.stats()["by_status"] == {"503": 1, "200": 1}
+        assert json.loads(child.connection_json(timeout=5)) == {
+            "conn_type": "vyro",
+            "host": child.url,
+            "password": "child-token",
+            "extra": {"timeout": 5},
+        }
+        process_id = child.pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(process_id, 0)

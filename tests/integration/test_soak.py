@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from benchmarks.soak import FAULT_KINDS, run_soak
-from tests.conftest import TOKEN
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,9 +23,7 @@ SEED = 1
 def test_soak_every_call_ends_in_a_valid_png_or_a_documented_error(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    report = run_soak(
-        tmp_path, calls=CALLS, rate=0.1, concurrency=8, seed=SEED, emulator=emulator, token=TOKEN
-    )
+    report = run_soak(tmp_path, calls=CALLS, rate=0.1, concurrency=8, seed=SEED, emulator=emulator)
     print(report.format())
 
     assert report.problems == [], report.format()
@@ -53,7 +50,7 @@ def test_soak_every_call_ends_in_a_valid_png_or_a_documented_error(
 
 def test_soak_counts_exhausted_retries_as_documented_errors(emulator: EmulatorServer, tmp_path: Path) -> None:
     report = run_soak(
-        tmp_path, calls=60, rate=0.6, concurrency=8, seed=SEED, max_retries=1, emulator=emulator, token=TOKEN
+        tmp_path, calls=60, rate=0.6, concurrency=8, seed=SEED, max_retries=1, emulator=emulator
     )
 
     assert report.problems == [], report.format()
