@@ -185,9 +185,9 @@ def _is_complete_png(location: ObjectStoragePath) -> bool:
         with storage.open_for_read(
             location, field="output_path", block_size=storage.HEADER_BLOCK_SIZE
         ) as existing:
-            head = existing.read(64)
+            images.png_dimensions(existing.read(64))
             existing.seek(-12, 2)
-            return images.png_dimensions(head) is not None and images.is_complete_png_tail(existing.read())
+            return images.is_complete_png_tail(existing.read())
     except (OSError, ValueError, VyroInputError):
         return False
 

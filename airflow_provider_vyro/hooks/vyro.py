@@ -133,7 +133,7 @@ class _PartReader:
     def read(self, size: int = -1) -> bytes:
         if self.len <= 0:
             return b""
-        size = self.len if size is None or size < 0 else min(size, self.len)
+        size = self.len if size < 0 else min(size, self.len)
         data = self._fileobj.read(size)
         self.len -= len(data)
         return data
