@@ -8,7 +8,7 @@ so Airflow fails the task at once instead of spending task-level retries, and cr
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 class VyroError(AirflowException):

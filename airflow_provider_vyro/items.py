@@ -17,7 +17,7 @@ from airflow_provider_vyro import images, storage
 from airflow_provider_vyro.exceptions import VyroInputError
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     from airflow_provider_vyro.hooks.vyro import VyroHook
 

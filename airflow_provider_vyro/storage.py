@@ -15,6 +15,7 @@ inside the functions: importing this module stays cheap for DAG parsing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import posixpath
 import re
@@ -24,10 +25,12 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from airflow_provider_vyro.exceptions import VyroInputError
 
+_log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 LOCAL_SCHEMES: frozenset[str] = frozenset({"", "file", "local"})
 """Schemes of local files: a plain path (no scheme), ``file://`` and ``local://``."""
@@ -53,14 +56,17 @@ def supported_schemes() -> frozenset[str]:
     knows but no provider registers (``http``, ``memory``, ...) is not supported, because
     ``ObjectStoragePath`` cannot open it.
     """
-    try:
-        from airflow.sdk.io.fs import _register_filesystems
-    except ImportError:
-        import fsspec
-        from airflow.sdk.io import has_fs
+    import fsspec
 
-        return LOCAL_SCHEMES | frozenset(s for s in fsspec.available_protocols() if has_fs(s))
-    return LOCAL_SCHEMES | frozenset(_register_filesystems())
+    return LOCAL_SCHEMES | frozenset(s for s in fsspec.available_protocols() if _has_fs(s))
+
+
+def _has_fs(scheme: str) -> bool:
+    try:
+        from airflow.sdk.io import has_fs
+    except ImportError:  # Airflow 2
+        from airflow.io import has_fs  # type: ignore[attr-defined,no-redef]
+    return bool(has_fs(scheme))
 
 
 def is_supported_scheme(scheme: str) -> bool:
@@ -69,9 +75,7 @@ def is_supported_scheme(scheme: str) -> bool:
 
     :param scheme: the scheme without ``://``, in lower case; ``""`` for a plain path.
     """
-    from airflow.sdk.io import has_fs
-
-    return scheme in LOCAL_SCHEMES or has_fs(scheme)
+    return scheme in LOCAL_SCHEMES or _has_fs(scheme)
 
 
 def _split_uri(path: str) -> tuple[str, str] | None:
@@ -111,7 +115,7 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
     :raises VyroInputError: if the path is empty or not a string, uses an unsupported scheme,
         or is malformed.
     """
-    from airflow.sdk import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
@@ -471,9 +475,13 @@ def _fsync_directory(directory: str) -> None:
 
 
 def _record_output_lineage(p: ObjectStoragePath) -> None:
-    from airflow.sdk.lineage import get_hook_lineage_collector
+    """Record a written output as hook lineage; a failure here is logged, never raised (it is paid for)."""
+    try:
+        from airflow.providers.common.compat.sdk import get_hook_lineage_collector
 
-    get_hook_lineage_collector().add_output_asset(context=p, uri=str(p))
+        get_hook_lineage_collector().add_output_asset(context=p, uri=str(p))
+    except Exception:
+        _log.warning("Could not record %s as hook lineage", _display(p), exc_info=True)
 
 
 def _location(p: ObjectStoragePath) -> tuple[str, str]:

@@ -15,8 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypeVar, cast
 
 import requests
 import tenacity
-from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
@@ -47,7 +46,7 @@ from airflow_provider_vyro.images import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow.sdk import Connection
+    from airflow.providers.common.compat.sdk import Connection
 
 ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]"
 """What the hook accepts for ``image`` and ``mask``: a local path, the bytes, or a binary file object."""

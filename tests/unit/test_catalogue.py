@@ -1,0 +1,103 @@
+"""The catalogue holds the reference's literal values: a typo in the table must fail here."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_vyro import catalogue
+
+
+def test_paths_and_versions_are_the_references():
+    assert {name: (e.path, e.api_version) for name, e in catalogue.ENDPOINTS.items()} == {
+        "inpaint": ("/v1/imagine/api/edits/inpaint", "v1"),
+        "generative_fill": ("/v2/image/edits/generative-fill", "v2"),
+        "text_to_image": ("/v2/image/generations", "v2"),
+        "text_to_png": ("/v2/image/generations/transparent", "v2"),
+        "ai_background": ("/v2/image/generations/ai-background", "v2"),
+    }
+
+
+def test_fields_are_the_references():
+    fields = {name: e.field_names for name, e in catalogue.ENDPOINTS.items()}
+    assert fields == {
+        "inpaint": ("prompt", "model_version", "image", "mask"),
+        "generative_fill": ("prompt", "image", "mask"),
+        "text_to_image": ("prompt", "style", "aspect_ratio", "seed"),
+        "text_to_png": ("prompt", "aspect_ratio", "seed"),
+        "ai_background": ("prompt", "style", "seed", "image"),
+    }
+
+
+def test_enums_and_defaults_are_the_references():
+    tti = catalogue.TEXT_TO_IMAGE
+    style, ratio = tti.text_field("style"), tti.text_field("aspect_ratio")
+    assert style is not None
+    assert ratio is not None
+    assert set(style.choices) == {
+        "realistic",
+        "anime",
+        "flux-schnell",
+        "flux-dev",
+        "flux-dev-fast",
+        "sdxl-1.0",
+        "imagine-turbo",
+    }
+    assert style.default == "imagine-turbo"
+    assert ratio.choices == ("1:1", "3:2", "4:3", "3:4", "16:9", "9:16")
+    assert ratio.default == "1:1"
+    assert catalogue.TEXT_TO_PNG.text_field("style") is None
+    bg_style = catalogue.AI_BACKGROUND.text_field("style")
+    assert bg_style is not None
+    assert bg_style.choices == ("product-shoot",)
+    assert catalogue.INPAINT.text_field("model_version").default == "1"  # type: ignore[union-attr]
+    mask = catalogue.GENERATIVE_FILL.file_field("mask")
+    assert mask is not None
+    assert mask.same_size_as == "image"
+    bg_image = catalogue.AI_BACKGROUND.file_field("image")
+    assert bg_image is not None
+    assert bg_image.needs_alpha
+    assert dict(catalogue.STYLE_TOKEN_COSTS) == {
+        "imagine-turbo": 1,
+        "anime": 5,
+        "realistic": 5,
+        "flux-schnell": 5,
+        "flux-dev-fast": 5,
+        "flux-dev": 15,
+    }
+
+
+def test_answer_types():
+    assert catalogue.INPAINT.answer_formats == ("PNG",)
+    assert catalogue.INPAINT.answer_content_type == "image/png"
+    for name in ("generative_fill", "text_to_image", "text_to_png", "ai_background"):
+        assert catalogue.ENDPOINTS[name].answer_content_type == "application/octet-stream"
+        assert set(catalogue.ENDPOINTS[name].answer_formats) == {"PNG", "JPEG", "WEBP"}
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("v1", ("bearer", "tok")), ("v2", ("Authorization", "Bearer tok"))],
+)
+def test_auth_header(version, expected):
+    assert catalogue.auth_header(version, "tok") == expected
+
+
+def test_api_version_of_path():
+    assert catalogue.api_version_of("/v2/image/background/remover") == "v2"
+    assert catalogue.api_version_of("/v1/imagine/api/edits/inpaint") == "v1"
+    with pytest.raises(ValueError, match="neither"):
+        catalogue.api_version_of("/image/enhance")
+
+
+def test_catalogue_imports_nothing_from_the_provider_or_airflow():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(catalogue))
+    modules = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not {m for m in modules if m and (m.startswith("airflow") or m.startswith("airflow_provider"))}
