@@ -208,7 +208,7 @@ def api_version_of(path: str) -> ApiVersion:
     """
     for version in ("v1", "v2"):
         if path.startswith(f"/{version}/"):
-            return version  # type: ignore[return-value]
+            return version
     raise ValueError(f"{path!r} starts with neither /v1/ nor /v2/")
 
 
