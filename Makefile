@@ -13,11 +13,12 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 
-.PHONY: help install demo test lint typecheck unit bench soak e2e clean
+.PHONY: help install demo test lint typecheck unit bench soak e2e clean matrix
 
 help:
 	@echo "make demo   run the example DAG through Airflow against the local emulator"
-	@echo "make test   lint, type-check and run every test"
+	@echo "make test   lint, type-check and run every test, the Airflow version matrix and e2e"
+	@echo "make matrix the tests on Airflow 2.11, 3.0, 3.1 and 3.2"
 	@echo "make bench  print the performance ratios"
 	@echo "make soak   1,000+ calls against the emulator with injected faults"
 
@@ -43,7 +44,12 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory matrix
 	$(MAKE) --no-print-directory e2e e2e-celery
+
+# Airflow 2.11, 3.0, 3.1 and 3.2, each in its own venv under .scratch/matrix (see matrix/run.py).
+matrix: $(STAMP)
+	UV=$(UV) $(PY) -m matrix.run
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_vyro.connection_form import provider_info_form
+
 __version__ = "0.1.0"
 
 PACKAGE_NAME = "airflow-provider-vyro"
@@ -13,8 +15,8 @@ def get_provider_info() -> dict[str, Any]:
     """
     Describe the provider to Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
-    The connection form is declared here (``ui-field-behaviour`` and ``conn-fields``) so the UI
-    builds it without importing the hook.
+    The connection form is declared here (``ui-field-behaviour`` and ``conn-fields``, from
+    :mod:`airflow_provider_vyro.connection_form`) so Airflow 3.2+ builds it without importing the hook.
     """
     return {
         "package-name": PACKAGE_NAME,
@@ -45,33 +47,7 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "vyro",
                 "hook-class-name": "airflow_provider_vyro.hooks.vyro.VyroHook",
                 "hook-name": "Vyro Imagine API",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"password": "API token", "host": "Base URL"},
-                    "placeholders": {
-                        "host": "https://api.vyro.ai (leave empty for the public API)",
-                        "password": "your Vyro API token",
-                    },
-                },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Read timeout (seconds)",
-                        "description": "How long one call may wait for the answer. Default 180.",
-                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": (
-                            "Retries of a call after connection errors, timeouts, 429 and 5xx. Default 3."
-                        ),
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
-                    },
-                    "backoff_factor": {
-                        "label": "Backoff factor (seconds)",
-                        "description": "Base of the exponential backoff between retries. Default 1.0.",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                    },
-                },
+                **provider_info_form(),
             }
         ],
     }

@@ -16,10 +16,47 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("NO_PROXY", "*")
 
 import pytest  # noqa: E402
+from packaging.specifiers import SpecifierSet  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from airflow_provider_vyro.emulator import EmulatorServer, connection_json  # noqa: E402
+from airflow_provider_vyro.version_compat import AIRFLOW_VERSION  # noqa: E402
 from tests.airflow_runner import EXAMPLES, AirflowSandbox, migrate_template  # noqa: E402
+
+AIRFLOW = ".".join(map(str, AIRFLOW_VERSION))
+_DESELECTED = pytest.StashKey[list[str]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) tests marked ``airflow_versions(SPEC)`` whose SPEC does not admit this Airflow."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("airflow_versions")
+        admitted = marker is None or SpecifierSet(marker.args[0]).contains(AIRFLOW)
+        (keep if admitted else drop).append(item)
+    config.stash[_DESELECTED] = [f"{i.nodeid} (needs Airflow {_spec(i)})" for i in drop]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _spec(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("airflow_versions")
+    return str(marker.args[0]) if marker else ""
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"airflow {AIRFLOW}: tests marked airflow_versions for other versions are deselected"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    deselected = config.stash.get(_DESELECTED, [])
+    if deselected:
+        terminalreporter.section(f"deselected for Airflow {AIRFLOW}")
+        for line in deselected:
+            terminalreporter.write_line(line)
+
 
 TOKEN = "test-token-5f1c9e0b7a"
 """A token distinctive enough that finding it anywhere in output is a real leak."""

@@ -186,6 +186,9 @@ def forget_cached_store(protocol: str, conn_id: str) -> None:
     ``airflow.sdk.io.store.attach`` keeps one store per ``"<protocol>-<conn_id>"`` for the life of
     the process; there is no public API to forget one, so this reaches into that module's cache.
     """
-    from airflow.sdk.io import store
+    try:
+        from airflow.sdk.io import store
+    except ImportError:  # Airflow 2
+        from airflow.io import store  # type: ignore[no-redef]
 
     store._STORE_CACHE.pop(f"{protocol}-{conn_id}", None)

@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
-from airflow_provider_vyro import __version__
+from airflow_provider_vyro import __version__, connection_form
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -42,6 +42,7 @@ from airflow_provider_vyro.images import (
     content_type,
     inspect_image,
 )
+from airflow_provider_vyro.version_compat import AIRFLOW_V_3_2_PLUS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -210,6 +211,19 @@ class VyroHook(BaseHook):
     default_conn_name = "vyro_default"
     conn_type = "vyro"
     hook_name = "Vyro Imagine API"
+
+    if not AIRFLOW_V_3_2_PLUS:
+        # Airflow 3.2+ reads the form from provider info, and warns about hooks that define these.
+
+        @classmethod
+        def get_ui_field_behaviour(cls) -> dict[str, Any]:
+            """Return how the form shows the standard fields (Airflow < 3.2); see :mod:`.connection_form`."""
+            return connection_form.hook_field_behaviour()
+
+        @classmethod
+        def get_connection_form_widgets(cls) -> dict[str, Any]:
+            """Return the form's extra fields (Airflow < 3.2); see :mod:`.connection_form`."""
+            return connection_form.hook_form_widgets()
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag
+from airflow.providers.common.compat.sdk import dag
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 

@@ -8,7 +8,7 @@ paths go through Airflow's ObjectStoragePath with the ``aws_default`` connection
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag
+from airflow.providers.common.compat.sdk import Param, dag
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 

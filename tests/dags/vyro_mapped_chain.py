@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 

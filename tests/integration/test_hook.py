@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image

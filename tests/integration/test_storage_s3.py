@@ -66,14 +66,14 @@ class TestResolve:
     def test_conn_id_is_used(self, s3: MotoS3Server, bucket: str) -> None:
         p = resolve(f"s3://{bucket}/in/x.jpg", field="image_path", conn_id=s3.conn_id)
         assert p.protocol == "s3"
-        assert p.conn_id == s3.conn_id
+        assert p.storage_options["conn_id"] == s3.conn_id
         assert p.path == f"{bucket}/in/x.jpg"
         assert str(p) == f"s3://{s3.conn_id}@{bucket}/in/x.jpg"
         assert p.fs.endpoint_url == s3.endpoint_url
 
     def test_conn_id_in_the_uri_wins(self, s3: MotoS3Server, bucket: str) -> None:
         p = resolve(f"s3://{s3.conn_id}@{bucket}/x.jpg", field="image_path", conn_id="some_other_conn")
-        assert p.conn_id == s3.conn_id
+        assert p.storage_options["conn_id"] == s3.conn_id
         put(s3, bucket, "x.jpg", b"abc")
         assert stat_input(p, field="image_path") == 3
 

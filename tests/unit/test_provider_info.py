@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import distribution, entry_points
 
+import pytest
 from airflow.providers_manager import ProvidersManager
-from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
 import airflow_provider_vyro
 
@@ -26,7 +26,10 @@ def test_package_name_equals_distribution_name() -> None:
     assert distribution(DIST).version == airflow_provider_vyro.__version__
 
 
+@pytest.mark.airflow_versions(">=3.2")
 def test_providers_manager_finds_vyro_connection_type_and_form() -> None:
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
     manager = ProvidersManager()
     assert DIST in manager.providers
     hook = ProvidersManagerTaskRuntime().hooks["vyro"]

@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from airflow.sdk import ObjectStoragePath
-from airflow.sdk.io import attach
+from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+try:
+    from airflow.sdk.io import attach
+except ImportError:  # Airflow 2
+    from airflow.io.store import attach  # type: ignore[no-redef]
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_vyro import storage
@@ -151,7 +155,7 @@ class TestResolve:
         p = resolve(uri, field="image_path", conn_id="ignored_for_local")
         assert p.protocol == "file"
         assert p.path == path
-        assert p.conn_id is None
+        assert p.storage_options.get("conn_id") is None
 
     @pytest.mark.parametrize(
         ("value", "problem"),

@@ -1,0 +1,166 @@
+"""
+The ``vyro`` connection form, defined once for every Airflow version the provider supports.
+
+Airflow builds a connection type's form in the UI from one of two sources, depending on its version:
+
+* from Airflow 3.2 on, ProvidersManager reads the provider info (``ui-field-behaviour`` and
+  ``conn-fields``, see :func:`provider_info_form`) without importing the hook;
+* before, the webserver (2.11) or the api-server (3.0, 3.1) calls the hook's
+  ``get_ui_field_behaviour()`` and ``get_connection_form_widgets()`` (see
+  :func:`hook_field_behaviour` and :func:`hook_form_widgets`).
+
+Both are derived from :data:`EXTRA_FIELDS` and the standard-field settings below. This module is
+pure data and imports nothing from Airflow at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+FieldKind = Literal["string", "integer", "number", "boolean"]
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """
+    One field of the connection's ``extra``, as the form shows it.
+
+    :param label: the field's label in the form.
+    :param description: help text under the field.
+    :param kind: the JSON type of the value; numbers are entered as text on forms that have no
+        number field (the hook reads them as numbers either way).
+    :param minimum: the smallest value allowed, for numbers.
+    :param exclusive_minimum: whether ``minimum`` itself is excluded.
+    :param placeholder: an example value shown in the empty field.
+    """
+
+    label: str
+    description: str
+    kind: FieldKind
+    minimum: float | None = None
+    exclusive_minimum: bool = False
+    placeholder: str | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        """Return the field's JSON schema, as ``conn-fields`` declares it (``null`` means unset)."""
+        schema: dict[str, Any] = {"type": [self.kind, "null"]}
+        if self.minimum is not None:
+            schema["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
+        return schema
+
+
+HIDDEN_FIELDS: tuple[str, ...] = ("schema", "port", "login")
+"""Standard fields the vyro connection does not use."""
+
+RELABELING: dict[str, str] = {"host": "Base URL", "password": "API token"}
+"""Standard fields shown under another label."""
+
+STANDARD_PLACEHOLDERS: dict[str, str] = {
+    "host": "https://api.vyro.ai (leave empty for the public API)",
+    "password": "your Vyro API token",
+}
+"""Example values shown in the empty standard fields."""
+
+EXTRA_FIELDS: dict[str, ExtraField] = {
+    "timeout": ExtraField(
+        label="Read timeout (seconds)",
+        description="How long one call may wait for the answer. Default 180.",
+        kind="number",
+        minimum=0,
+        exclusive_minimum=True,
+    ),
+    "max_retries": ExtraField(
+        label="Max retries",
+        description="Retries of a call after connection errors, timeouts, 429 and 5xx. Default 3.",
+        kind="integer",
+        minimum=0,
+    ),
+    "backoff_factor": ExtraField(
+        label="Backoff factor (seconds)",
+        description="Base of the exponential backoff between retries. Default 1.0.",
+        kind="number",
+        minimum=0,
+    ),
+    "verify": ExtraField(
+        label="TLS verification",
+        description="true (default), false, or the path of a CA bundle on the workers.",
+        kind="string",
+        placeholder="true",
+    ),
+    "cert": ExtraField(
+        label="Client certificate",
+        description='Path of a client certificate for mutual TLS, or a JSON pair ["cert.pem", "key.pem"].',
+        kind="string",
+        placeholder="/etc/ssl/vyro/client.pem",
+    ),
+    "proxies": ExtraField(
+        label="Proxies",
+        description="A JSON object of proxy URLs by scheme; HTTPS_PROXY and friends also work.",
+        kind="string",
+        placeholder='{"https": "http://proxy:3128"}',
+    ),
+    "allow_insecure_http": ExtraField(
+        label="Allow insecure http://",
+        description="Allow an http:// base URL that is not loopback (the token would travel in clear).",
+        kind="boolean",
+    ),
+}
+"""The connection's extra fields, in form order."""
+
+
+def _placeholders() -> dict[str, str]:
+    extras = {name: f.placeholder for name, f in EXTRA_FIELDS.items() if f.placeholder is not None}
+    return {**STANDARD_PLACEHOLDERS, **extras}
+
+
+def provider_info_form() -> dict[str, Any]:
+    """
+    Return the form as provider info declares it: ``ui-field-behaviour`` and ``conn-fields``.
+
+    Read by ProvidersManager from Airflow 3.2 on, which then does not import the hook for it.
+    """
+    return {
+        "ui-field-behaviour": {
+            "hidden-fields": list(HIDDEN_FIELDS),
+            "relabeling": dict(RELABELING),
+            "placeholders": _placeholders(),
+        },
+        "conn-fields": {
+            name: {"label": f.label, "description": f.description, "schema": f.json_schema()}
+            for name, f in EXTRA_FIELDS.items()
+        },
+    }
+
+
+def hook_field_behaviour() -> dict[str, Any]:
+    """Return the standard fields' settings, for the hook's ``get_ui_field_behaviour()`` (Airflow < 3.2)."""
+    return {
+        "hidden_fields": list(HIDDEN_FIELDS),
+        "relabeling": dict(RELABELING),
+        "placeholders": _placeholders(),
+    }
+
+
+def hook_form_widgets() -> dict[str, Any]:
+    """
+    Return the extra fields as WTForms fields, for the hook's ``get_connection_form_widgets()`` (< 3.2).
+
+    WTForms fields, imported here and not at module level: the 2.11 webserver has WTForms and
+    Flask-AppBuilder; the 3.0 and 3.1 api-server substitutes stand-ins for them when it calls this.
+    Only the field classes and the ``Optional`` validator both accept are used; numbers that may be
+    fractional are text fields.
+    """
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import BooleanField, IntegerField, StringField
+    from wtforms.validators import Optional
+
+    classes = {"string": StringField, "number": StringField, "integer": IntegerField, "boolean": BooleanField}
+    widgets: dict[str, Any] = {}
+    for name, f in EXTRA_FIELDS.items():
+        kwargs: dict[str, Any] = {"description": f.description, "validators": [Optional()]}
+        if f.kind != "boolean":
+            kwargs["widget"] = BS3TextFieldWidget()
+        widgets[name] = classes[f.kind](lazy_gettext(f.label), **kwargs)
+    return widgets

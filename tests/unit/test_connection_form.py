@@ -1,0 +1,160 @@
+"""The connection form is defined once; provider info and the hook's methods are derived from it."""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+import pytest
+
+import airflow_provider_vyro
+from airflow_provider_vyro import connection_form
+from airflow_provider_vyro.connection_form import EXTRA_FIELDS, ExtraField
+from airflow_provider_vyro.hooks.vyro import VyroHook
+from airflow_provider_vyro.version_compat import AIRFLOW_V_3_2_PLUS
+
+DOCUMENTED_EXTRAS = {
+    "timeout",
+    "max_retries",
+    "backoff_factor",
+    "verify",
+    "cert",
+    "proxies",
+    "allow_insecure_http",
+}
+
+
+def vyro_connection_type() -> dict[str, Any]:
+    (conn,) = airflow_provider_vyro.get_provider_info()["connection-types"]
+    assert isinstance(conn, dict)
+    return conn
+
+
+def test_every_documented_extra_is_in_the_form() -> None:
+    assert set(EXTRA_FIELDS) == DOCUMENTED_EXTRAS
+
+
+def test_provider_info_carries_the_derived_form() -> None:
+    conn = vyro_connection_type()
+    assert conn["connection-type"] == "vyro"
+    form = connection_form.provider_info_form()
+    assert conn["ui-field-behaviour"] == form["ui-field-behaviour"]
+    assert conn["conn-fields"] == form["conn-fields"]
+
+
+def test_provider_info_standard_fields() -> None:
+    behaviour = connection_form.provider_info_form()["ui-field-behaviour"]
+    assert behaviour["hidden-fields"] == ["schema", "port", "login"]
+    assert behaviour["relabeling"] == {"host": "Base URL", "password": "API token"}
+    assert behaviour["placeholders"]["proxies"] == '{"https": "http://proxy:3128"}'
+    assert behaviour["placeholders"]["host"].startswith("https://api.vyro.ai")
+
+
+def test_provider_info_conn_fields_are_json_schemas() -> None:
+    fields = connection_form.provider_info_form()["conn-fields"]
+    assert list(fields) == list(EXTRA_FIELDS), "form order is kept"
+    assert fields["timeout"] == {
+        "label": "Read timeout (seconds)",
+        "description": "How long one call may wait for the answer. Default 180.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    }
+    assert fields["max_retries"]["schema"] == {"type": ["integer", "null"], "minimum": 0}
+    assert fields["backoff_factor"]["schema"] == {"type": ["number", "null"], "minimum": 0}
+    assert fields["allow_insecure_http"]["schema"] == {"type": ["boolean", "null"]}
+    for name in ("verify", "cert", "proxies"):
+        assert fields[name]["schema"] == {"type": ["string", "null"]}, name
+
+
+def test_hook_behaviour_is_the_provider_info_behaviour_in_python_spelling() -> None:
+    info = connection_form.provider_info_form()["ui-field-behaviour"]
+    assert connection_form.hook_field_behaviour() == {
+        "hidden_fields": info["hidden-fields"],
+        "relabeling": info["relabeling"],
+        "placeholders": info["placeholders"],
+    }
+
+
+class FakeField:
+    """Stands in for a WTForms field class, recording how it was built."""
+
+    def __init__(self, label: str, **kwargs: Any) -> None:
+        self.field_class = type(self)
+        self.label = label
+        self.kwargs = kwargs
+
+
+class FakeStringField(FakeField):
+    pass
+
+
+class FakeIntegerField(FakeField):
+    pass
+
+
+class FakeBooleanField(FakeField):
+    pass
+
+
+class FakeOptional:
+    pass
+
+
+class FakeWidget:
+    pass
+
+
+@pytest.fixture
+def fake_wtforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand-ins for WTForms, Flask-Babel and Flask-AppBuilder, as Airflow 3.0 and 3.1 substitute them."""
+    modules: dict[str, dict[str, Any]] = {
+        "wtforms": {
+            "StringField": FakeStringField,
+            "IntegerField": FakeIntegerField,
+            "BooleanField": FakeBooleanField,
+        },
+        "wtforms.validators": {"Optional": FakeOptional},
+        "flask_babel": {"lazy_gettext": lambda text: f"gettext:{text}"},
+        "flask_appbuilder": {},
+        "flask_appbuilder.fieldwidgets": {"BS3TextFieldWidget": FakeWidget},
+    }
+    for name, attributes in modules.items():
+        module = types.ModuleType(name)
+        for attribute, value in attributes.items():
+            setattr(module, attribute, value)
+        monkeypatch.setitem(sys.modules, name, module)
+
+
+@pytest.mark.usefixtures("fake_wtforms")
+def test_hook_widgets_are_derived_from_the_same_fields() -> None:
+    widgets = connection_form.hook_form_widgets()
+    assert list(widgets) == list(EXTRA_FIELDS)
+    expected_class = {
+        "string": FakeStringField,
+        "number": FakeStringField,
+        "integer": FakeIntegerField,
+        "boolean": FakeBooleanField,
+    }
+    for name, field in EXTRA_FIELDS.items():
+        widget = widgets[name]
+        assert widget.field_class is expected_class[field.kind], name
+        assert widget.label == f"gettext:{field.label}"
+        assert widget.kwargs["description"] == field.description
+        assert [type(v) for v in widget.kwargs["validators"]] == [FakeOptional], "every field may be empty"
+        assert isinstance(widget.kwargs.get("widget"), FakeWidget) == (field.kind != "boolean")
+
+
+def test_json_schema_of_a_field() -> None:
+    assert ExtraField("L", "D", "number", minimum=1).json_schema() == {
+        "type": ["number", "null"],
+        "minimum": 1,
+    }
+    assert ExtraField("L", "D", "string").json_schema() == {"type": ["string", "null"]}
+
+
+def test_hook_form_methods_exist_only_where_airflow_calls_them() -> None:
+    """From 3.2 Airflow warns about hooks that define them (it reads provider info instead)."""
+    for method in ("get_ui_field_behaviour", "get_connection_form_widgets"):
+        assert (method in VyroHook.__dict__) is not AIRFLOW_V_3_2_PLUS, method
+    if not AIRFLOW_V_3_2_PLUS:
+        assert VyroHook.get_ui_field_behaviour() == connection_form.hook_field_behaviour()
