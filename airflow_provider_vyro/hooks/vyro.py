@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 from airflow_provider_vyro import __version__
-from airflow_provider_vyro.catalogue import INPAINT, Endpoint
+from airflow_provider_vyro.catalogue import INPAINT, Endpoint, api_version_of, auth_header
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -199,11 +199,11 @@ class VyroHook(BaseHook):
     """
     Call Vyro's Imagine API with the token of an Airflow connection.
 
-    The hook owns one ``requests.Session`` (connection pooling, the ``bearer`` header) and the
-    retry policy: connection failures, timeouts, 429 (honouring ``Retry-After``), 5xx and 200s
-    whose body is not a complete PNG are retried with exponential backoff and jitter; every other
-    answer fails at once. It is safe to share one hook between threads: a 429 seen by any call
-    delays every call of the hook.
+    The hook owns one ``requests.Session`` (connection pooling; the auth header of each API
+    version is set per request) and the retry policy: connection failures, timeouts, 429
+    (honouring ``Retry-After``), 5xx and 200s whose body is not a complete image are retried with
+    exponential backoff and jitter; every other answer fails at once. It is safe to share one
+    hook between threads: a 429 seen by any call delays every call of the hook.
 
     :param vyro_conn_id: :ref:`Vyro connection <howto/connection:vyro>` whose password is the API
         token and whose host, if set, is the base URL (default ``https://api.vyro.ai``).
@@ -276,13 +276,11 @@ class VyroHook(BaseHook):
         return _Settings(base_url.rstrip("/"), token, timeout, max_retries, backoff)
 
     def get_conn(self) -> requests.Session:
-        """Return the hook's session, created on first use, carrying the ``bearer`` header."""
+        """Return the hook's pooled session, created on first use (auth headers are set per request)."""
         with self._session_lock:
             if self._session is None:
                 session = requests.Session()
-                session.headers.update(
-                    {"bearer": self.settings.token, "User-Agent": f"airflow-provider-vyro/{__version__}"}
-                )
+                session.headers["User-Agent"] = f"airflow-provider-vyro/{__version__}"
                 adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_maxsize, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
@@ -475,6 +473,11 @@ class VyroHook(BaseHook):
                 )
         return result
 
+    def _headers(self, path: str, content_type: str) -> dict[str, str]:
+        """Build one request's headers, with the auth header of the path's API version."""
+        name, value = auth_header(api_version_of(path), self.settings.token)
+        return {name: value, "Content-Type": content_type, "Accept": "image/*"}
+
     def _send(self, path: str, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
         """Post the form: small bodies in one write, large ones streamed from their files."""
         settings = self.settings
@@ -483,7 +486,7 @@ class VyroHook(BaseHook):
             return self.get_conn().post(
                 settings.base_url + path,
                 data=body,
-                headers={"Content-Type": encoder.content_type, "Accept": "image/png"},
+                headers=self._headers(path, encoder.content_type),
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,
             )
