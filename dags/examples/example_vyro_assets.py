@@ -1,10 +1,11 @@
 """
 Data-aware scheduling: one DAG inpaints images, another runs because they were written.
 
-``example_vyro_asset_producer`` inpaints two images (one mapped task each) and announces each
-written PNG as an asset event through the alias ``vyro-inpainted``. ``example_vyro_asset_consumer``
-is scheduled on that alias: Airflow runs it when the producer's task succeeds, and its task reads
-the new images' URIs and details from the triggering asset events.
+``example_vyro_asset_producer`` inpaints two images in one batch task and announces each PNG it
+writes as an asset event through the alias ``vyro-inpainted``. ``example_vyro_asset_consumer`` is
+scheduled on that alias: Airflow runs it when the producer's task succeeds (one run for the events
+of one task), and its task reads the new images' URIs and details from the triggering asset
+events. Outputs already there are kept (``overwrite=False``) and not announced again.
 
 Run it: unpause both DAGs and trigger the producer (``airflow dags trigger
 example_vyro_asset_producer``); the scheduler starts the consumer.
@@ -25,7 +26,7 @@ import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
 
 from airflow_provider_vyro.assets import path_of
-from airflow_provider_vyro.operators.inpaint import InpaintOperator
+from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 
 DATA = Path(__file__).resolve().parent / "data"
 OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
@@ -40,11 +41,14 @@ ALIAS = "vyro-inpainted"
     tags=["example", "vyro"],
     params={
         "names": Param(["beach", "lake"], type="array", description="Images of data/ to inpaint"),
-        "output_dir": Param(os.path.join(OUTPUT_DIR, "assets"), type="string"),
+        "output_dir": Param(
+            os.path.join(OUTPUT_DIR, "assets"), type="string", description="Folder or s3:// prefix"
+        ),
+        "storage_conn_id": Param(None, type=["null", "string"]),
     },
 )
 def example_vyro_asset_producer() -> None:
-    """Inpaint the chosen images; each written PNG becomes an asset event through the alias."""
+    """Inpaint the chosen images in one task; each PNG it writes becomes an asset event through the alias."""
 
     @task
     def list_work(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
@@ -55,14 +59,17 @@ def example_vyro_asset_producer() -> None:
                 "image_path": str(DATA / f"{name}.jpg"),
                 "mask_path": str(DATA / f"{name}_mask.png"),
                 "prompt": prompts[name],
-                "output_path": str(Path(params["output_dir"]) / f"{name}.png"),
+                "output_path": f"{params['output_dir'].rstrip('/')}/{name}.png",
             }
             for name in params["names"]
         ]
 
-    # A mapped task runs its constructor on the worker: outlets= shows the alias in the graph too.
-    InpaintOperator.partial(task_id="inpaint", asset_alias=ALIAS, outlets=[AssetAlias(ALIAS)]).expand_kwargs(
-        list_work()
+    InpaintBatchOperator(
+        task_id="inpaint",
+        items=list_work(),
+        overwrite=False,
+        storage_conn_id="{{ params.storage_conn_id or '' }}",
+        asset_alias=ALIAS,
     )
 
 
