@@ -41,6 +41,9 @@ SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
 MASK_MODES: tuple[str, ...] = ("1", "L", "LA", "P", "RGB", "RGBA")
 """Pillow modes accepted for a mask: black and white, grayscale (with alpha), palette, RGB(A)."""
 
+ALPHA_MODES: tuple[str, ...] = ("RGBA", "LA", "PA", "RGBa", "La")
+"""Pillow modes with an alpha band."""
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 """The eight bytes every PNG file starts with."""
 
@@ -146,6 +149,8 @@ class ImageInfo:
     :param height: height in pixels.
     :param mode: Pillow's mode, e.g. ``"RGB"``, ``"L"``, ``"RGBA"``.
     :param size: size of the file in bytes.
+    :param transparency: the file marks a colour or palette entries as transparent (a PNG
+        ``tRNS`` chunk) although its mode has no alpha band.
     """
 
     format: str
@@ -153,6 +158,12 @@ class ImageInfo:
     height: int
     mode: str
     size: int
+    transparency: bool = False
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether some pixels can be transparent: an alpha band, or a transparent colour."""
+        return self.mode in ALPHA_MODES or self.transparency
 
     @property
     def content_type(self) -> str:
@@ -226,10 +237,12 @@ def inspect_image(fileobj: BinaryIO, *, field: str, name: str, size: int | None 
             dimensions = _jpeg_dimensions(fileobj)
         if dimensions is not None:
             _check_dimensions(*dimensions, field=field, name=name)
-        width, height, mode = _read_header(fileobj, fmt, field=field, name=name)
+        width, height, mode, transparency = _read_header(fileobj, fmt, field=field, name=name)
         _check_dimensions(width, height, field=field, name=name)
         _check_complete(fileobj, fmt, size, field=field, name=name)
-        return ImageInfo(format=fmt, width=width, height=height, mode=mode, size=size)
+        return ImageInfo(
+            format=fmt, width=width, height=height, mode=mode, size=size, transparency=transparency
+        )
     finally:
         fileobj.seek(position)
 
@@ -272,7 +285,7 @@ def _jpeg_dimensions(fileobj: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str]:
+def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str, bool]:
     from PIL import Image
 
     fileobj.seek(0)
@@ -291,7 +304,7 @@ def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple
                 field, f"'{name}' is a corrupt or truncated {fmt} image (its header cannot be read: {exc})"
             ) from None
     width, height = image.size
-    return width, height, image.mode
+    return width, height, image.mode, "transparency" in image.info
 
 
 def _check_dimensions(width: int, height: int, *, field: str, name: str) -> None:
@@ -361,7 +374,9 @@ def _describe_value(value: object) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def check_prompt(prompt: object, *, field: str = "prompt") -> str:
+def check_prompt(
+    prompt: object, *, field: str = "prompt", purpose: str = "what should fill the masked area"
+) -> str:
     """
     Check a prompt: a string, not blank, at most :data:`MAX_PROMPT_CHARS` characters.
 
@@ -370,6 +385,7 @@ def check_prompt(prompt: object, *, field: str = "prompt") -> str:
 
     :param prompt: the prompt to check.
     :param field: the argument the prompt was given as.
+    :param purpose: what the prompt describes, for the message about an empty prompt.
     :return: the prompt.
     :raises VyroInputError: if it is not a string, is empty or whitespace only, is too long,
         contains a NUL character, or cannot be encoded as UTF-8.
@@ -377,9 +393,9 @@ def check_prompt(prompt: object, *, field: str = "prompt") -> str:
     if not isinstance(prompt, str):
         raise VyroInputError(field, f"must be a string, got {_describe_value(prompt)}")
     if not prompt:
-        raise VyroInputError(field, "is empty; describe what should fill the masked area")
+        raise VyroInputError(field, f"is empty; describe {purpose}")
     if prompt.isspace():
-        raise VyroInputError(field, "is only whitespace; describe what should fill the masked area")
+        raise VyroInputError(field, f"is only whitespace; describe {purpose}")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise VyroInputError(
             field, f"is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS} characters"
@@ -832,6 +848,7 @@ def _not_one_of(formats: tuple[str, ...]) -> str:
 
 
 __all__ = [
+    "ALPHA_MODES",
     "ANSWER_FORMATS",
     "JPEG_MAX_TRAILING_PADDING",
     "MASK_MODES",
