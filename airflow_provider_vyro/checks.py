@@ -27,7 +27,17 @@ import difflib
 import re
 from typing import TYPE_CHECKING
 
-from airflow_provider_vyro.catalogue import TEXT_TO_IMAGE, TEXT_TO_PNG, Endpoint, FileField, TextField
+from airflow_provider_vyro.catalogue import (
+    ANSWER_FORMATS,
+    ENDPOINTS,
+    GENERIC_OPERATION,
+    TEXT_TO_IMAGE,
+    TEXT_TO_PNG,
+    Endpoint,
+    FileField,
+    TextField,
+    api_version_of,
+)
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.images import check_mask_matches, check_model_version, check_prompt
 
@@ -37,6 +47,8 @@ if TYPE_CHECKING:
     from airflow_provider_vyro.images import ImageInfo
 
 _DIGITS = re.compile(r"[0-9]+")
+_PATH = re.compile(r"/v[12](/[A-Za-z0-9._~-]+)+")
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _PROMPT_PURPOSES = {
     "inpaint": "what should fill the masked area",
     "generative_fill": "what should fill the masked area",
@@ -268,6 +280,63 @@ def check_files(
             check_mask_matches(files[spec.same_size_as], info, field=argument, name=name)
 
 
+def generic_call(
+    path: object, fields: Mapping[str, object], file_names: tuple[str, ...]
+) -> tuple[Endpoint, dict[str, str]]:
+    """
+    Check the arguments of a generic call (a path the user names) and describe it as an endpoint.
+
+    The path must start with ``/v1/`` or ``/v2/`` (it decides the auth header) and hold only
+    plain path segments: no scheme, host, query, ``..`` or spaces, so the call can only go to the
+    configured base URL. Text values are sent as given: strings, or whole numbers (sent as their
+    digits). Files are checked like any input (JPEG or PNG by content). The answer must be a
+    complete image; on a catalogue path it must be in that operation's answer formats.
+
+    :param path: the path after the base URL, e.g. ``/v2/image/background/remover``.
+    :param fields: the text fields to send.
+    :param file_names: the names of the file fields to send.
+    :return: the endpoint (operation ``image``) and the fields to send.
+    :raises VyroInputError: naming the path or the field refused.
+    """
+    if not isinstance(path, str) or not _PATH.fullmatch(path) or "/../" in f"{path}/" or "/./" in f"{path}/":
+        raise VyroInputError(
+            "path",
+            "must be a path after the base URL starting with /v1/ or /v2/, made of plain segments "
+            "(letters, digits, '.', '_', '-', '~'), such as '/v2/image/background/remover'; "
+            f"got {_shown(path)}",
+        )
+    sent: dict[str, str] = {}
+    for name, value in fields.items():
+        if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+            raise VyroInputError(
+                "fields", f"a field name must be letters, digits or '_.-', got {_shown(name)}"
+            )
+        if isinstance(value, int) and not isinstance(value, bool):
+            sent[name] = str(value)
+        elif isinstance(value, str):
+            sent[name] = value
+        else:
+            raise VyroInputError(name, f"must be a string or a whole number, got {_shown(value)}")
+    for name in file_names:
+        if not _FIELD_NAME.fullmatch(name) or name in sent:
+            raise VyroInputError(
+                "files",
+                f"a file field name must be letters, digits or '_.-' and not also a text field, got {name!r}",
+            )
+    known = next((e for e in ENDPOINTS.values() if e.path == path), None)
+    endpoint = Endpoint(
+        operation=GENERIC_OPERATION,
+        path=path,
+        api_version=api_version_of(path),
+        text_fields=(),
+        file_fields=tuple(FileField(name) for name in file_names),
+        answer_formats=known.answer_formats if known is not None else ANSWER_FORMATS,
+        answer_content_type="application/octet-stream",
+        summary=f"POST {path} (a generic call)",
+    )
+    return endpoint, sent
+
+
 __all__ = [
     "check_choice",
     "check_fields",
@@ -275,5 +344,6 @@ __all__ = [
     "check_files",
     "check_seed",
     "check_value",
+    "generic_call",
     "text_to_image_call",
 ]
