@@ -86,7 +86,7 @@ def image_of(response: requests.Response) -> Image.Image:
     return image
 
 
-def assert_v2_error(response: requests.Response, status: int, code: int, *words: str) -> dict[str, Any]:
+def assert_v2_error(response: requests.Response, status: int, code: int | str, *words: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     assert set(body) == ERROR_KEYS
