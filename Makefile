@@ -49,7 +49,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 soak: $(STAMP)
-	$(PY) -m benchmarks.soak
+	$(PY) -m devtools.soak
 
 clean:
 	rm -rf $(VENV) .scratch .pytest_cache .mypy_cache .ruff_cache
