@@ -64,7 +64,7 @@ soak: $(STAMP)
 	$(PY) -m devtools.soak
 
 clean:
-	rm -rf $(VENV) .scratch .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .scratch dist .pytest_cache .mypy_cache .ruff_cache
 
 # --- End-to-end check on real Airflow services (see e2e/run.py and e2e/README.md) --------------
 # `make e2e`: api-server, scheduler, dag-processor with LocalExecutor (SQLite), the emulator and
