@@ -317,3 +317,12 @@ def test_openapi_lists_every_operation_with_its_enums(emulator: EmulatorServer) 
     form = schema["paths"][TEXT_TO_IMAGE]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["properties"]["style"]["enum"] == STYLES
     assert form["properties"]["aspect_ratio"]["enum"] == list(ASPECT_RATIOS)
+
+
+def test_cli_answer_format_option_becomes_the_knob() -> None:
+    from airflow_provider_vyro.emulator.__main__ import build_parser
+    from airflow_provider_vyro.emulator.faults import FaultConfig
+
+    args = build_parser().parse_args(["--answer-format", "webp"])
+    assert FaultConfig.from_dict({"answer_format": args.answer_format}).answer_format_of("inpaint") == "WEBP"
+    assert build_parser().parse_args([]).answer_format == "PNG"
