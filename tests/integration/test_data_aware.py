@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
-from tests.airflow_runner import REPO, AirflowSandbox
+from devtools.airflow_runner import REPO, AirflowSandbox
 from tests.conftest import make_scene
 
 DATA = REPO / "dags" / "examples" / "data"
