@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow_provider_vyro.connection_form import provider_info_form
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 PACKAGE_NAME = "airflow-provider-vyro"
 

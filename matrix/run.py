@@ -9,7 +9,7 @@ version it
    ``.scratch/matrix/<version>/venv`` with uv, from the committed, fully resolved
    ``matrix/requirements-airflow-<version>.txt``;
 2. installs the provider as a user does: the wheel built from this checkout;
-3. runs pytest from a copy of ``tests/`` and ``dags/`` (so the wheel is imported, not the
+3. runs pytest from a copy of ``tests/``, ``dags/`` and ``devtools/`` (so the wheel is imported, not the
    checkout) on the tests below. Tests marked ``airflow_versions`` that do not apply to the
    version are deselected by ``tests/conftest.py``, and pytest's summary counts them.
 
@@ -155,12 +155,12 @@ def ensure_venv(version: str, wheel: Path) -> tuple[Path, bool]:
 
 
 def workdir(version: str) -> Path:
-    """A fresh copy of the tests, the DAGs and the pytest settings, outside the checkout."""
+    """A fresh copy of the tests, the DAGs, the dev tools and the pytest settings, outside the checkout."""
     work = SCRATCH / version / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("tests", "dags"):
+    for folder in ("tests", "dags", "devtools"):
         shutil.copytree(REPO / folder, work / folder, ignore=ignore)
     shutil.copyfile(REPO / "pyproject.toml", work / "pyproject.toml")
     return work

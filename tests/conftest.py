@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from airflow_provider_vyro.emulator import EmulatorServer, connection_json  # noqa: E402
 from airflow_provider_vyro.version_compat import AIRFLOW_VERSION  # noqa: E402
-from tests.airflow_runner import EXAMPLES, AirflowSandbox, migrate_template  # noqa: E402
+from devtools.airflow_runner import EXAMPLES, AirflowSandbox, migrate_template  # noqa: E402
 
 AIRFLOW = ".".join(map(str, AIRFLOW_VERSION))
 _DESELECTED = pytest.StashKey[list[str]]()

@@ -23,7 +23,7 @@ import pytest
 import airflow_provider_vyro
 from airflow_provider_vyro.connection_form import EXTRA_FIELDS, HIDDEN_FIELDS, RELABELING
 from airflow_provider_vyro.version_compat import AIRFLOW_V_3_2_PLUS
-from tests.airflow_runner import airflow_env
+from devtools.airflow_runner import airflow_env
 
 DIST = "airflow-provider-vyro"
 
