@@ -174,27 +174,35 @@ class AirflowSandbox:
                     (dag_id, run_id),
                 )
             }
-            events = [
-                {
-                    "uri": uri,
-                    "name": name,
-                    "extra": json.loads(extra) if isinstance(extra, str | bytes) else extra,
-                    "task_id": task,
-                    "map_index": index,
-                    "aliases": sorted(
-                        alias
-                        for (alias,) in db.execute(
-                            "SELECT a.name FROM asset_alias a JOIN asset_alias_asset_event e "
-                            "ON e.alias_id = a.id WHERE e.event_id = ?",
-                            (event_id,),
-                        )
-                    ),
-                }
-                for event_id, uri, name, extra, task, index in db.execute(
-                    "SELECT e.id, a.uri, a.name, e.extra, e.source_task_id, e.source_map_index "
-                    "FROM asset_event e JOIN asset a ON e.asset_id = a.id "
-                    "WHERE e.source_dag_id = ? AND e.source_run_id = ? ORDER BY a.uri",
-                    (dag_id, run_id),
-                )
-            ]
+            events = _asset_events(db, dag_id, run_id)
         return DagRunResult(returncode, output, state, states, tries, xcoms, events)
+
+
+def _asset_events(db: sqlite3.Connection, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Read the asset events of one run; Airflow 2 calls assets datasets, and they have no names."""
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    kind = "asset" if "asset_event" in tables else "dataset"
+    name = "a.name" if kind == "asset" else "a.uri"
+    return [
+        {
+            "uri": uri,
+            "name": asset_name,
+            "extra": json.loads(extra) if isinstance(extra, str | bytes) else extra,
+            "task_id": task,
+            "map_index": index,
+            "aliases": sorted(
+                alias
+                for (alias,) in db.execute(
+                    f"SELECT a.name FROM {kind}_alias a JOIN {kind}_alias_{kind}_event e "
+                    "ON e.alias_id = a.id WHERE e.event_id = ?",
+                    (event_id,),
+                )
+            ),
+        }
+        for event_id, uri, asset_name, extra, task, index in db.execute(
+            f"SELECT e.id, a.uri, {name}, e.extra, e.source_task_id, e.source_map_index "
+            f"FROM {kind}_event e JOIN {kind} a ON e.{kind}_id = a.id "
+            "WHERE e.source_dag_id = ? AND e.source_run_id = ? ORDER BY a.uri",
+            (dag_id, run_id),
+        )
+    ]

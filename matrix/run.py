@@ -44,13 +44,19 @@ PINS: dict[str, list[str]] = {
     ],
     # 3.0's api-server builds provider connection forms only where Flask-AppBuilder and WTForms
     # are installed (it calls the hooks with stand-ins for them): the FAB provider brings them.
-    # With FastAPI 0.118+ its in-process execution API refuses every task's state update (422):
-    # the bound Airflow 3.1 declares itself.
-    "3.0": ["apache-airflow==3.0.6", "apache-airflow-providers-fab", "fastapi<0.118"],
+    # With FastAPI 0.118+ its in-process execution API refuses every task's state update (422),
+    # and its ObjectStoragePath refuses s3:// under universal-pathlib 0.3: the bounds Airflow 3.1
+    # declares itself.
+    "3.0": [
+        "apache-airflow==3.0.6",
+        "apache-airflow-providers-fab",
+        "fastapi<0.118",
+        "universal-pathlib<0.3",
+    ],
     "3.1": ["apache-airflow==3.1.8"],
     # With svcs 26 the in-process execution API of ``airflow dags test`` has no service registry
     # and fails every task.
-    "3.2": ["apache-airflow==3.2.2", "svcs<26"],
+    "3.2": ["apache-airflow==3.2.2", "svcs<26", "apache-airflow-providers-openlineage"],
 }
 """Per version, added to the requirements: its Airflow (the latest patch) and what else must be pinned."""
 
@@ -61,6 +67,18 @@ TESTS = [
     "tests/integration/test_discovery.py",
 ]
 """Unit tests, the hook against the emulator, one example DAG through ``airflow dags test``, discovery."""
+
+_NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"
+_NEEDS_TASK_SDK = "tests/unit/test_assets.py"
+IGNORED: dict[str, list[str]] = {
+    "2.11": [_NEEDS_SDK_LINEAGE, _NEEDS_TASK_SDK],
+    "3.0": [_NEEDS_SDK_LINEAGE],
+    "3.1": [_NEEDS_SDK_LINEAGE],
+}
+"""
+Test modules left out per version, because they import at module level what that Airflow lacks:
+``airflow.sdk.lineage`` (3.2+) and the Task SDK's outlet-event internals (3.0+).
+"""
 
 _SUMMARY = re.compile(r"^=* ?(\d+ (?:passed|failed|errors?|deselected)\b.*? in [\d.]+s)", re.MULTILINE)
 
@@ -176,7 +194,8 @@ def run_version(version: str, wheel: Path) -> Outcome:
     start = time.monotonic()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "VIRTUAL_ENV"))}
     env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
-    cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS]
+    ignored = [f"--ignore={path}" for path in IGNORED.get(version, [])]
+    cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *ignored, *TESTS]
     print("+", " ".join(cmd), flush=True)
     lines: list[str] = []
     with subprocess.Popen(
