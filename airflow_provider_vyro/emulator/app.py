@@ -173,9 +173,16 @@ class EmulatorState:
     stats: Stats
 
 
-def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """Build the JSON error body ``{"status", "code", "error", "message"}`` with that status."""
-    body = {"status": "error", "code": status, "error": _phrase(status), "message": message}
+def error_response(
+    status: int, message: str, headers: Mapping[str, str] | None = None, code: int | str | None = None
+) -> JSONResponse:
+    """Build the JSON error body ``{"status", "code", "error", "message"}`` (``code``: default the status)."""
+    body = {
+        "status": "error",
+        "code": status if code is None else code,
+        "error": _phrase(status),
+        "message": message,
+    }
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 
@@ -415,13 +422,16 @@ def _fault_response(fault: Fault, config: FaultConfig) -> Response:
         return Response(_HTML_BODY, media_type="text/html; charset=utf-8")
     if fault.kind == "garbage200":
         return Response(_GARBAGE_BODY, media_type="image/png")
+    if fault.kind == "redirect":
+        status = fault.status or 307
+        return Response(status_code=status, headers={"Location": fault.location or ""})
     status = fault.status or 500
     headers: dict[str, str] = {}
     retry_after = fault.retry_after if fault.retry_after is not None else config.retry_after
     if status == 429 and retry_after is not None:
         headers["Retry-After"] = f"{retry_after:g}"
     message = _FAULT_MESSAGES.get(status, f"Emulated fault: {_phrase(status)}.")
-    return error_response(status, message, headers)
+    return error_response(status, message, headers, fault.code)
 
 
 def _phrase(status: int) -> str:

@@ -6,6 +6,11 @@ A fault is written in a small JSON-friendly grammar, the same on the command lin
 * an int HTTP status (``500``, ``503``, ``429``, ``402``, ...): answer with that status and
   the JSON error body;
 * ``{"status": 429, "retry_after": 1.5}``: the same, with a ``Retry-After`` header;
+* ``{"status": 400, "code": 1000}``: the same, with that ``code`` in the JSON body (an int or a
+  string of digits, as the API sends either; the default code is the status);
+* ``{"redirect": 307, "location": "https://elsewhere.example/"}``: answer with that 3xx status
+  and ``Location`` (default ``https://moved.invalid/``), as a misconfigured proxy or a moved
+  host would;
 * ``"drop"``: close the TCP connection without any response;
 * ``"truncate"``: announce the full ``Content-Length`` but send only part of the body;
 * ``"json200"`` / ``"html200"`` / ``"garbage200"``: a 200 whose body is JSON, HTML, or bytes
@@ -22,7 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
-FaultKind = Literal["status", "drop", "truncate", "json200", "html200", "garbage200", "sleep", "ok"]
+FaultKind = Literal[
+    "status", "redirect", "drop", "truncate", "json200", "html200", "garbage200", "sleep", "ok"
+]
+DEFAULT_REDIRECT_LOCATION = "https://moved.invalid/"
 
 _NAMED_KINDS: frozenset[str] = frozenset({"drop", "truncate", "json200", "html200", "garbage200", "ok"})
 _KNOB_NAMES: frozenset[str] = frozenset({"latency", "script", "random_faults", "retry_after"})
@@ -52,6 +60,21 @@ def _status(value: object) -> int:
     return status
 
 
+def _redirect_status(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError(f"a redirect status must be an int, got {value!r}")
+    status = int(value)
+    if not 300 <= status <= 399:
+        raise ValueError(f"a redirect status must be a 3xx code, got {status}")
+    return status
+
+
+def _code(value: object) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError(f"a fault code must be a whole number or a string of digits, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Fault:
     """One fault to inject into one inpaint request."""
@@ -60,6 +83,8 @@ class Fault:
     status: int | None = None
     retry_after: float | None = None
     seconds: float = 0.0
+    code: int | str | None = None
+    location: str | None = None
 
     @classmethod
     def parse(cls, item: object) -> Fault:
@@ -74,28 +99,42 @@ class Fault:
             keys = set(item)
             if keys == {"sleep"}:
                 return cls(kind="sleep", seconds=_number(item["sleep"], "sleep"))
-            if "status" in keys and keys <= {"status", "retry_after"}:
+            if "status" in keys and keys <= {"status", "retry_after", "code"}:
                 retry_after = item.get("retry_after")
+                code = item.get("code")
                 return cls(
                     kind="status",
                     status=_status(item["status"]),
                     retry_after=None if retry_after is None else _number(retry_after, "retry_after"),
+                    code=None if code is None else _code(code),
                 )
+            if "redirect" in keys and keys <= {"redirect", "location"}:
+                location = item.get("location", DEFAULT_REDIRECT_LOCATION)
+                if not isinstance(location, str) or not location:
+                    raise ValueError(f"a redirect location must be a non-empty string, got {location!r}")
+                return cls(kind="redirect", status=_redirect_status(item["redirect"]), location=location)
         raise ValueError(f"unknown fault {item!r}")
 
     @property
     def label(self) -> str:
         """Name this fault is counted under in the stats (``"500"``, ``"drop"``, ...)."""
-        return str(self.status) if self.kind == "status" else self.kind
+        return str(self.status) if self.kind in ("status", "redirect") else self.kind
 
     def to_json(self) -> object:
         """Return the JSON-friendly form that :meth:`parse` reads back."""
         if self.kind == "sleep":
             return {"sleep": self.seconds}
+        if self.kind == "redirect":
+            return {"redirect": self.status, "location": self.location}
         if self.kind == "status":
+            if self.retry_after is None and self.code is None:
+                return self.status
+            form: dict[str, object] = {"status": self.status}
             if self.retry_after is not None:
-                return {"status": self.status, "retry_after": self.retry_after}
-            return self.status
+                form["retry_after"] = self.retry_after
+            if self.code is not None:
+                form["code"] = self.code
+            return form
         return self.kind
 
 
