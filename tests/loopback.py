@@ -67,6 +67,7 @@ class ScriptedServer:
     ):
         self.answer = answer
         self.seen: list[Seen] = []
+        self.connections = 0
         self.handshake_failures = 0
         outer = self
 
@@ -101,6 +102,7 @@ class ScriptedServer:
 
             def get_request(self) -> tuple[socket.socket, Any]:
                 sock, address = super().get_request()
+                outer.connections += 1
                 if tls is None:
                     return sock, address
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

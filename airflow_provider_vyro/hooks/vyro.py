@@ -29,6 +29,7 @@ from airflow_provider_vyro.exceptions import (
     VyroInputError,
     VyroRateLimitError,
     VyroResponseError,
+    VyroServerError,
     VyroTLSError,
     VyroUnexpectedResponseError,
     is_retryable,
@@ -652,6 +653,11 @@ def _probe_verdict(base: str, api: str, error: VyroAPIError | None) -> tuple[boo
         )
     if isinstance(error, VyroUnexpectedResponseError) and 300 <= status < 400:
         return False, f"{base} answered {status}: {error.message}"
+    if isinstance(error, VyroRateLimitError | VyroServerError):
+        return False, (
+            f"{base} could not check the token now ({api} API answered {status}{code}: "
+            f"{error.message}); try again later"
+        )
     if status == 404:
         return False, (
             f"Neither the v2 nor the v1 API answers at {base} (404 on both): check the connection's host"
@@ -684,7 +690,7 @@ def _reason(err: BaseException) -> str:
         if nested is None:
             break
         inner = nested
-    text = str(inner) or type(inner).__name__
+    text = " ".join(str(inner).split()) or type(inner).__name__
     if "): " in text and text.startswith(("HTTPConnection(", "HTTPSConnection(", "<urllib3")):
         text = text.split("): ", 1)[1]
     return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -25,7 +26,7 @@ from airflow_provider_vyro.exceptions import (
     VyroUnexpectedResponseError,
 )
 from airflow_provider_vyro.hooks.vyro import VyroHook
-from airflow_provider_vyro.network import KEEPALIVE_IDLE
+from airflow_provider_vyro.network import KEEPALIVE_IDLE, KeepAliveAdapter
 from tests.conftest import conn_json, make_scene
 from tests.loopback import ScriptedServer
 
@@ -36,7 +37,7 @@ def scene() -> tuple[bytes, bytes]:
 
 
 @pytest.fixture
-def elsewhere() -> ScriptedServer:
+def elsewhere() -> Iterator[ScriptedServer]:
     """A server on another loopback address (127.0.0.2): the token must never reach it."""
     with ScriptedServer(host="127.0.0.2") as server:
         yield server
@@ -183,7 +184,9 @@ def test_408_every_time_is_a_server_error_task_retries_may_repeat(
 def test_pooled_connections_use_tcp_keepalive(vyro_conn: EmulatorServer, scene: tuple[bytes, bytes]) -> None:
     hook = VyroHook()
     hook.inpaint(image=scene[0], mask=scene[1], prompt="sand")
-    manager = hook.get_conn().get_adapter(vyro_conn.url).poolmanager
+    adapter = hook.get_conn().get_adapter(vyro_conn.url)
+    assert isinstance(adapter, KeepAliveAdapter)
+    manager = adapter.poolmanager
     pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 (not a dict)
     sockets = [conn.sock for pool in pools for conn in list(pool.pool.queue) if conn and conn.sock]
     assert len(sockets) == 1, "the call's connection went back to the pool"
@@ -197,6 +200,7 @@ def test_pooled_connections_use_tcp_keepalive(vyro_conn: EmulatorServer, scene: 
 
 def test_proxied_connections_get_the_same_socket_options() -> None:
     adapter = VyroHook().get_conn().get_adapter("https://api.vyro.ai")
+    assert isinstance(adapter, KeepAliveAdapter)
     manager = adapter.proxy_manager_for("http://127.0.0.1:3128")
     options = manager.connection_pool_kw["socket_options"]
     assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options
