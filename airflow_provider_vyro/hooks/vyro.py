@@ -192,11 +192,15 @@ class VyroHook(BaseHook):
     """
     Call Vyro's Imagine API with the token of an Airflow connection.
 
-    The hook owns one ``requests.Session`` (connection pooling; the auth header of each API
-    version is set per request) and the retry policy: connection failures, timeouts, 429
-    (honouring ``Retry-After``), 5xx and 200s whose body is not a complete image are retried with
-    exponential backoff and jitter; every other answer fails at once. It is safe to share one
-    hook between threads: a 429 seen by any call delays every call of the hook.
+    The hook owns one ``requests.Session`` (connection pooling with TCP keep-alive; the auth
+    header of each API version is set per request), the network policy and the retry policy.
+    The token goes to the connection's base URL only: redirects are never followed, and an
+    ``http://`` base URL is refused off this machine unless the connection allows it (see
+    :mod:`airflow_provider_vyro.network`). Connection failures, timeouts, 408, 429 (honouring
+    ``Retry-After``), 500, 502, 503, 504 and 200s whose body is not a complete image are retried
+    with exponential backoff and jitter; every other answer fails at once (see
+    :mod:`airflow_provider_vyro.statuses`). It is safe to share one hook between threads: a 429
+    seen by any call delays every call of the hook.
 
     :param vyro_conn_id: :ref:`Vyro connection <howto/connection:vyro>` whose password is the API
         token and whose host, if set, is the base URL (default ``https://api.vyro.ai``).
@@ -239,7 +243,12 @@ class VyroHook(BaseHook):
 
     @cached_property
     def settings(self) -> _Settings:
-        """The connection's values, checked once; a missing or malformed connection is an input error."""
+        """
+        The connection's values, checked once; a missing or malformed connection is an input error.
+
+        The base URL is checked against the network policy and the token is registered with
+        Airflow's secrets masker, both before any request.
+        """
         try:
             conn: Connection = self.get_connection(self.vyro_conn_id)
         except AirflowNotFoundException:
