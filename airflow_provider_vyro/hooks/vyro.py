@@ -652,7 +652,7 @@ def _probe_verdict(base: str, api: str, error: VyroAPIError | None) -> tuple[boo
             "Vyro API: check the connection's host"
         )
     status = error.status_code
-    code = f", code {error.code}" if error.code is not None else ""
+    code = f", code {error.code}" if error.code is not None and error.code != status else ""
     if isinstance(error, VyroAuthenticationError):
         return False, f"Token refused by {base} ({api} API answered {status}{code}: {error.message})"
     if status in (400, 422):
