@@ -45,16 +45,17 @@ class VyroTLSError(VyroConnectionError, AirflowFailException):
 
 class VyroAPIError(VyroError):
     """
-    The API answered with something other than a complete PNG.
+    The API answered with something other than a complete image.
 
     :param status_code: the HTTP status of the answer.
     :param message: the server's own message, taken from a JSON error body or its text.
-    :param code: the API's numeric error code (``code`` in a JSON error body), when it gave one.
+    :param code: the API's own error code from a JSON error body (e.g. ``1101``: not enough
+        credits), when it gave one.
     """
 
     status_code: int  # type: ignore[assignment]  # AirflowException declares an HTTPStatus
 
-    def __init__(self, status_code: int, message: str, *, code: int | None = None) -> None:
+    def __init__(self, status_code: int, message: str, *, code: int | str | None = None) -> None:
         self.status_code = status_code
         self.message = message
         self.code = code
@@ -76,7 +77,12 @@ class VyroUnexpectedResponseError(VyroAPIError, AirflowFailException):
     """
 
     def __init__(
-        self, status_code: int, message: str, *, code: int | None = None, location: str | None = None
+        self,
+        status_code: int,
+        message: str,
+        *,
+        code: int | str | None = None,
+        location: str | None = None,
     ) -> None:
         super().__init__(status_code, message, code=code)
         self.location = location
@@ -87,7 +93,7 @@ class VyroBadRequestError(VyroAPIError, AirflowFailException):
 
 
 class VyroAuthenticationError(VyroAPIError, AirflowFailException):
-    """The API rejected the token or did not receive it (401, 403, 406, and 400 with code 1000)."""
+    """The API rejected the token (401, 403, 406), or said it is missing (400 with code 1000)."""
 
 
 class VyroInsufficientCreditsError(VyroAPIError, AirflowFailException):
@@ -102,7 +108,12 @@ class VyroRateLimitError(VyroAPIError):
     """
 
     def __init__(
-        self, status_code: int, message: str, retry_after: float | None = None, *, code: int | None = None
+        self,
+        status_code: int,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        code: int | str | None = None,
     ) -> None:
         super().__init__(status_code, message, code=code)
         self.retry_after = retry_after
@@ -113,7 +124,7 @@ class VyroServerError(VyroAPIError):
 
 
 class VyroResponseError(VyroAPIError):
-    """The API answered 200 but the body is not a complete PNG (truncated, JSON, HTML, ...)."""
+    """The API answered 200 but the body is not a complete image (truncated, JSON, HTML, ...)."""
 
 
 class VyroBatchError(VyroError):

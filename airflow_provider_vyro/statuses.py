@@ -30,6 +30,8 @@ from airflow_provider_vyro.exceptions import (
     VyroUnexpectedResponseError,
 )
 
+_CODE_LIMIT = 40
+
 TOKEN_MISSING_CODE = 1000
 """The API's code for "bearer token missing from the request" (sent with a 400)."""
 
@@ -65,7 +67,7 @@ def error_for(
     status: int,
     message: str,
     *,
-    code: int | None = None,
+    code: int | str | None = None,
     retry_after: float | None = None,
     location: str | None = None,
 ) -> VyroAPIError:
@@ -100,12 +102,13 @@ def error_for(
     return error(status, f"{message} ({hint})" if hint else message, code=code)
 
 
-def parse_error_body(text: str) -> tuple[str | None, int | None]:
+def parse_error_body(text: str) -> tuple[str | None, int | str | None]:
     """
-    Return the message and the numeric code of a JSON error body, each ``None`` if absent.
+    Return the message and the code of a JSON error body, each ``None`` if absent.
 
     The API's error bodies look like ``{"status": "error", "code": 1001, "error": "...",
-    "message": "..."}``; ``code`` may be an int or a string of digits.
+    "message": "..."}``; ``code`` may be an int or a string: a string of digits becomes an
+    int, any other string is kept (shortened).
 
     :param text: the body as text (anything that is not a JSON object gives ``(None, None)``).
     """
@@ -128,13 +131,14 @@ def _message(body: dict[str, object]) -> str | None:
     return None
 
 
-def _code(value: object) -> int | None:
+def _code(value: object) -> int | str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isascii() and text.isdigit() else (text[:_CODE_LIMIT] or None)
     return None
 
 

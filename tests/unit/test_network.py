@@ -194,12 +194,12 @@ def test_a_tls_failure_is_a_connection_error_that_is_not_retried() -> None:
         ('{"code": "1101", "message": "Not enough tokens"}', "Not enough tokens", 1101),
         ('{"code": " 1000 ", "detail": "missing"}', "missing", 1000),
         ('{"code": true, "message": "m"}', "m", None),
-        ('{"code": "E12", "message": "m"}', "m", None),
+        ('{"code": "E12", "message": "m"}', "m", "E12"),
         ('{"code": 1.5, "message": "m"}', "m", None),
         ('{"detail": [{"loc": "prompt"}]}', '[{"loc": "prompt"}]', None),
         ("[1, 2]", None, None),
         ("<html>", None, None),
     ],
 )
-def test_parse_error_body(body: str, message: str | None, code: int | None) -> None:
+def test_parse_error_body(body: str, message: str | None, code: int | str | None) -> None:
     assert parse_error_body(body) == (message, code)
