@@ -32,7 +32,7 @@ def _runner(name: str, scratch: Path) -> Callable[[], list[Figure]]:
     if name == "hook_overhead":
         from benchmarks import hook_overhead
 
-        return hook_overhead.run
+        return lambda: hook_overhead.run(scratch / "hook_overhead")
     if name == "batch":
         from benchmarks import batch
 
