@@ -13,12 +13,13 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 
-.PHONY: help install demo test lint typecheck unit bench soak e2e clean
+.PHONY: help install demo test lint typecheck unit bench profile soak e2e clean
 
 help:
 	@echo "make demo   run the example DAG through Airflow against the local emulator"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  print the performance ratios"
+	@echo "make profile  where the client's CPU goes, per call and per batch item (py-spy)"
 	@echo "make soak   1,000+ calls against the emulator with injected faults"
 
 $(TOOLS)/bin/uv:
@@ -47,6 +48,9 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+profile: $(STAMP)
+	$(PY) -m benchmarks.breakdown
 
 soak: $(STAMP)
 	$(PY) -m benchmarks.soak
