@@ -43,7 +43,9 @@ WAIT = "runner: concurrent.futures.wait over every pending future"
 _WAIT = re.compile(r"(^|\.)wait \(concurrent/futures/_base")
 
 RULES: tuple[tuple[str, str], ...] = (
-    ("runner: thread pool (submit, workers)", r"\(concurrent/futures/"),
+    ("runner: submitting to the thread pool", r"(submit|Executor\.map|_adjust_thread_count) \(concurrent/"),
+    ("runner: pool worker, outside any item", r"(^|\.)_WorkItem\.run \(concurrent/futures/"),
+    ("runner: idle pool workers waking (queue, GIL hand-off)", r"(^|\.)_worker \(concurrent/futures/"),
     ("atomic write: temp file, fsync, rename", r"(_local_atomic_writer|atomic_writer|_fsync_directory) \("),
     ("lineage record", r"_record_output_lineage|\(airflow/sdk/lineage"),
     ("answer: PNG check + sha256", r"PngStreamChecker\.|_receive_png \("),
