@@ -15,9 +15,13 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from airflow_provider_vyro.exceptions import VyroInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
 MAX_IMAGE_BYTES = 100 * 1024 * 1024
 """Largest image or mask file accepted, in bytes (100 MiB)."""
@@ -154,6 +158,22 @@ class ImageInfo:
     def content_type(self) -> str:
         """The MIME type to send the file with."""
         return content_type(self.format)
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """
+    An image input that the checks already inspected, handed to the hook so it is not parsed again.
+
+    :param open: opens the image again from its start, for an upload attempt (a context manager
+        giving a binary file; the file may be reopened for each attempt).
+    :param info: what the checks learned from its header and size.
+    :param name: how to show and name the file (usually the path as the user gave it).
+    """
+
+    open: Callable[[], AbstractContextManager[BinaryIO]]
+    info: ImageInfo
+    name: str
 
 
 def _mib(n: int) -> str:
@@ -570,6 +590,7 @@ __all__ = [
     "PNG_IEND_CHUNK",
     "PNG_SIGNATURE",
     "SUPPORTED_FORMATS",
+    "CheckedImage",
     "ImageInfo",
     "PngStreamChecker",
     "check_mask_matches",

@@ -25,7 +25,7 @@ _HASH_CHUNK = 1024 * 1024
 
 
 class InpaintXCom(TypedDict):
-    """What an inpaint task returns per image (DESIGN.md's XCom shape)."""
+    """What an inpaint task returns per image: its XCom ``return_value`` (a list of them for a batch)."""
 
     output_path: str
     image_path: str

@@ -32,8 +32,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds, write_scenes
+from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds
 from benchmarks.fast_server import FastServerProcess
+from devtools.scenes import write_scenes
 
 TARGET_EFFICIENCY = 0.8
 TARGET_SHARE_OF_BARE = 0.95
@@ -225,7 +226,7 @@ def _bare_ceiling(server: FastServerProcess, items: list[dict[str, Any]]) -> tup
 
 def measure_dags(folder: Path, server: FastServerProcess, figures: BatchFigures) -> None:
     """20 mapped images, and the batch of 200, through ``airflow dags test``."""
-    from tests.airflow_runner import AirflowSandbox, migrate_template
+    from devtools.airflow_runner import AirflowSandbox, migrate_template
 
     template = migrate_template(folder / "template")
     env = {CONN_ENV: server.connection_json(timeout=30, max_retries=3, backoff_factor=0.01)}

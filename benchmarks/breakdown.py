@@ -30,8 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._support import REPO, TOKEN, fmt_seconds, use_scratch_airflow_home, write_scenes
+from benchmarks._support import REPO, TOKEN, fmt_seconds
 from benchmarks.fast_server import FastServerProcess
+from devtools.airflow_runner import use_scratch_airflow_home
+from devtools.scenes import write_scenes
 
 CALLS = 2000
 ITEMS = 2000

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    from benchmarks._support import scene_png
+    from devtools.scenes import scene_png
 
     width, height = (int(side) for side in args.answer_size.lower().split("x"))
     answer, _ = scene_png((width, height), seed=7)

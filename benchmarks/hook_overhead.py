@@ -26,8 +26,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchmarks._support import TOKEN, Figure, fmt_seconds, write_scenes
+from benchmarks._support import TOKEN, Figure, fmt_seconds
 from benchmarks.fast_server import FastServerProcess
+from devtools.scenes import write_scenes
 
 if TYPE_CHECKING:
     from collections.abc import Callable

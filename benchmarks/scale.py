@@ -115,7 +115,7 @@ def child(folder: Path, count: int, concurrency: int, server_url: str) -> ScaleR
     import gc
     import urllib.request
 
-    from benchmarks._support import write_scenes
+    from devtools.scenes import write_scenes
 
     scenes = write_scenes(folder / "in", [SCENE] * 8)
     run_batch(make_items(folder / "warmup", WARMUP, scenes), max_concurrency=concurrency, manifest_path=None)

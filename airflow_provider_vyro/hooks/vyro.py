@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 from airflow_provider_vyro import __version__
+from airflow_provider_vyro.catalogue import INPAINT, Endpoint, api_version_of, auth_header
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -34,6 +35,7 @@ from airflow_provider_vyro.exceptions import (
     VyroServerError,
 )
 from airflow_provider_vyro.images import (
+    CheckedImage,
     ImageInfo,
     PngStreamChecker,
     check_mask_matches,
@@ -44,17 +46,20 @@ from airflow_provider_vyro.images import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from airflow.providers.common.compat.sdk import Connection
 
-ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]"
-"""What the hook accepts for ``image`` and ``mask``: a local path, the bytes, or a binary file object."""
+ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | CheckedImage"
+"""
+What the hook accepts for an image or mask: a local path, the bytes, a binary file object, or a
+:class:`~airflow_provider_vyro.images.CheckedImage` whose header the caller already inspected.
+"""
 
 _T = TypeVar("_T")
 
 DEFAULT_BASE_URL = "https://api.vyro.ai"
-INPAINT_ENDPOINT = "/v1/imagine/api/edits/inpaint"
+INPAINT_ENDPOINT = INPAINT.path
 DEFAULT_TIMEOUT = 180.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_FACTOR = 1.0
@@ -79,15 +84,16 @@ _ERRORS_BY_STATUS: dict[int, type[VyroAPIError]] = {
 
 
 @dataclass(frozen=True)
-class InpaintResult:
+class ImageResult:
     """
-    What one successful inpaint call wrote to its destination.
+    What one successful call wrote to its destination.
 
-    :param bytes: size of the PNG in bytes.
-    :param sha256: hex SHA-256 of the PNG.
-    :param width: width of the PNG in pixels.
-    :param height: height of the PNG in pixels.
+    :param bytes: size of the image in bytes.
+    :param sha256: hex SHA-256 of the image.
+    :param width: width of the image in pixels.
+    :param height: height of the image in pixels.
     :param attempts: requests sent, retries included.
+    :param format: the image's format, read from its bytes (``PNG``, ``JPEG`` or ``WEBP``).
     """
 
     bytes: int
@@ -95,6 +101,11 @@ class InpaintResult:
     width: int
     height: int
     attempts: int
+    format: str = "PNG"
+
+
+InpaintResult = ImageResult
+"""The result of :meth:`VyroHook.inpaint_to` (an :class:`ImageResult`)."""
 
 
 @dataclass(frozen=True)
@@ -188,11 +199,11 @@ class VyroHook(BaseHook):
     """
     Call Vyro's Imagine API with the token of an Airflow connection.
 
-    The hook owns one ``requests.Session`` (connection pooling, the ``bearer`` header) and the
-    retry policy: connection failures, timeouts, 429 (honouring ``Retry-After``), 5xx and 200s
-    whose body is not a complete PNG are retried with exponential backoff and jitter; every other
-    answer fails at once. It is safe to share one hook between threads: a 429 seen by any call
-    delays every call of the hook.
+    The hook owns one ``requests.Session`` (connection pooling; the auth header of each API
+    version is set per request) and the retry policy: connection failures, timeouts, 429
+    (honouring ``Retry-After``), 5xx and 200s whose body is not a complete image are retried with
+    exponential backoff and jitter; every other answer fails at once. It is safe to share one
+    hook between threads: a 429 seen by any call delays every call of the hook.
 
     :param vyro_conn_id: :ref:`Vyro connection <howto/connection:vyro>` whose password is the API
         token and whose host, if set, is the base URL (default ``https://api.vyro.ai``).
@@ -265,13 +276,11 @@ class VyroHook(BaseHook):
         return _Settings(base_url.rstrip("/"), token, timeout, max_retries, backoff)
 
     def get_conn(self) -> requests.Session:
-        """Return the hook's session, created on first use, carrying the ``bearer`` header."""
+        """Return the hook's pooled session, created on first use (auth headers are set per request)."""
         with self._session_lock:
             if self._session is None:
                 session = requests.Session()
-                session.headers.update(
-                    {"bearer": self.settings.token, "User-Agent": f"airflow-provider-vyro/{__version__}"}
-                )
+                session.headers["User-Agent"] = f"airflow-provider-vyro/{__version__}"
                 adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_maxsize, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
@@ -338,21 +347,50 @@ class VyroHook(BaseHook):
         :param model_version: see :meth:`inpaint`.
         :return: size, SHA-256, dimensions and attempts of the PNG written.
         """
-        prompt = check_prompt(prompt)
-        model_version = check_model_version(model_version)
+        return self.call_to(
+            INPAINT,
+            destination,
+            fields={"prompt": check_prompt(prompt), "model_version": check_model_version(model_version)},
+            files={"image": image, "mask": mask},
+        )
+
+    def call_to(
+        self,
+        endpoint: Endpoint,
+        destination: IO[bytes],
+        *,
+        fields: Mapping[str, str],
+        files: Mapping[str, ImageSource],
+    ) -> ImageResult:
+        """
+        Make one call of a catalogue operation and stream the answer into ``destination``.
+
+        The text ``fields`` are sent as given (the caller checked them); each file of ``files`` is
+        inspected unless it is a :class:`~airflow_provider_vyro.images.CheckedImage`, and a file
+        the catalogue says must match another's size is checked against it before any request.
+
+        :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
+        :param destination: a writable, seekable binary file; rewound and truncated on each retry.
+        :param fields: the text parts, by form field name.
+        :param files: the file parts, by form field name.
+        :return: size, SHA-256, dimensions, format and attempts of the image written.
+        """
         with ExitStack() as stack:
-            image_part = _open_part(stack, image, "image")
-            mask_part = _open_part(stack, mask, "mask")
-            check_mask_matches(image_part.info, mask_part.info, name=mask_part.filename)
+            parts = {name: _open_part(stack, source, name) for name, source in files.items()}
+            for spec in endpoint.file_fields:
+                if spec.same_size_as and spec.name in parts and spec.same_size_as in parts:
+                    check_mask_matches(
+                        parts[spec.same_size_as].info, parts[spec.name].info, name=parts[spec.name].filename
+                    )
             start = destination.tell()
             attempts = 0
 
-            def attempt() -> InpaintResult:
+            def attempt() -> ImageResult:
                 nonlocal attempts
                 attempts += 1
                 destination.seek(start)
                 destination.truncate()
-                return self._post_inpaint(destination, image_part, mask_part, prompt, model_version, attempts)
+                return self._post(endpoint, destination, fields, parts, attempts)
 
             return self._with_retries(attempt)
 
@@ -397,42 +435,37 @@ class VyroHook(BaseHook):
             delay,
         )
 
-    def _post_inpaint(
+    def _post(
         self,
+        endpoint: Endpoint,
         destination: IO[bytes],
-        image: _Part,
-        mask: _Part,
-        prompt: str,
-        model_version: str,
+        fields: Mapping[str, str],
+        parts: Mapping[str, _Part],
         attempt: int,
-    ) -> InpaintResult:
-        encoder = MultipartEncoder(
-            fields={
-                "prompt": prompt,
-                "model_version": model_version,
-                "image": image.as_field(),
-                "mask": mask.as_field(),
-            }
-        )
+    ) -> ImageResult:
+        form: dict[str, Any] = dict(fields)
+        form.update((name, part.as_field()) for name, part in parts.items())
+        encoder = MultipartEncoder(fields=form)
         self._gate.wait()
         started = time.monotonic()
-        response = self._send(encoder, stream=True)
+        response = self._send(endpoint.path, encoder, stream=True)
         with response:
             try:
                 if response.status_code != 200:
                     raise self._error_from(response)
                 result = self._receive_png(response, destination, attempt)
             finally:
+                prompt = fields.get("prompt", "")
                 self.log.info(
-                    "POST %s attempt %d: image %s %dx%d %d B, mask %d B, prompt %r (%d chars) "
-                    "-> %d in %.2f s",
-                    INPAINT_ENDPOINT,
+                    "%s: POST %s attempt %d: %s, prompt %r (%d chars) -> %d in %.2f s",
+                    endpoint.operation,
+                    endpoint.path,
                     attempt,
-                    image.info.format,
-                    image.info.width,
-                    image.info.height,
-                    image.info.size,
-                    mask.info.size,
+                    ", ".join(
+                        f"{name} {part.info.format} {part.info.width}x{part.info.height} {part.info.size} B"
+                        for name, part in parts.items()
+                    )
+                    or "no files",
                     _preview(prompt),
                     len(prompt),
                     response.status_code,
@@ -440,15 +473,20 @@ class VyroHook(BaseHook):
                 )
         return result
 
-    def _send(self, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
+    def _headers(self, path: str, content_type: str) -> dict[str, str]:
+        """Build one request's headers, with the auth header of the path's API version."""
+        name, value = auth_header(api_version_of(path), self.settings.token)
+        return {name: value, "Content-Type": content_type, "Accept": "image/*"}
+
+    def _send(self, path: str, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
         """Post the form: small bodies in one write, large ones streamed from their files."""
         settings = self.settings
         body = encoder.to_string() if encoder.len <= _IN_MEMORY_UPLOAD else encoder
         try:
             return self.get_conn().post(
-                self.inpaint_url,
+                settings.base_url + path,
                 data=body,
-                headers={"Content-Type": encoder.content_type, "Accept": "image/png"},
+                headers=self._headers(path, encoder.content_type),
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,
             )
@@ -461,9 +499,7 @@ class VyroHook(BaseHook):
                 f"cannot reach the Vyro API at {settings.base_url}: {type(err).__name__}"
             ) from self._scrubbed(err)
 
-    def _receive_png(
-        self, response: requests.Response, destination: IO[bytes], attempt: int
-    ) -> InpaintResult:
+    def _receive_png(self, response: requests.Response, destination: IO[bytes], attempt: int) -> ImageResult:
         checker = PngStreamChecker()
         digest = hashlib.sha256()
         size = 0
@@ -483,7 +519,7 @@ class VyroHook(BaseHook):
         except ValueError as err:
             kind = response.headers.get("Content-Type", "no content type")
             raise VyroResponseError(200, f"the answer is not a complete PNG ({kind}): {err}") from None
-        return InpaintResult(size, digest.hexdigest(), width, height, attempt)
+        return ImageResult(size, digest.hexdigest(), width, height, attempt, "PNG")
 
     def _error_from(self, response: requests.Response) -> VyroAPIError:
         message = self._server_message(response)
@@ -526,7 +562,7 @@ class VyroHook(BaseHook):
         """
         try:
             encoder = MultipartEncoder(fields={"model_version": "1"})
-            with self._send(encoder, stream=False) as response:
+            with self._send(INPAINT.path, encoder, stream=False) as response:
                 status = response.status_code
                 message = self._server_message(response)
         except VyroError as err:
@@ -575,8 +611,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _open_part(stack: ExitStack, source: ImageSource, field: str) -> _Part:
-    fileobj, name = _open_source(stack, source, field)
-    info = inspect_image(cast("BinaryIO", fileobj), field=field, name=name)
+    if isinstance(source, CheckedImage):
+        fileobj: IO[bytes] = stack.enter_context(source.open())
+        name, info = source.name, source.info
+    else:
+        fileobj, name = _open_source(stack, source, field)
+        info = inspect_image(cast("BinaryIO", fileobj), field=field, name=name)
     stem = os.path.splitext(os.path.basename(name))[0] if not name.startswith("<") else field
     extension = ".png" if info.format == "PNG" else ".jpg"
     return _Part(fileobj, info, f"{stem or field}{extension}")
@@ -599,10 +639,10 @@ def _open_source(stack: ExitStack, source: ImageSource, field: str) -> tuple[IO[
         name = str(getattr(source, "name", "") or getattr(source, "path", "") or f"<{field} file>")
         if not (hasattr(source, "seekable") and source.seekable()):
             return io.BytesIO(source.read()), name
-        return source, name
+        return cast("IO[bytes]", source), name
     raise VyroInputError(
         field, f"expected a path, bytes or a binary file object, got {type(source).__name__}"
     )
 
 
-__all__ = ["DEFAULT_BASE_URL", "INPAINT_ENDPOINT", "ImageSource", "InpaintResult", "VyroHook"]
+__all__ = ["DEFAULT_BASE_URL", "INPAINT_ENDPOINT", "ImageResult", "ImageSource", "InpaintResult", "VyroHook"]
