@@ -85,6 +85,6 @@ def test_scale_runs_each_size_in_a_child_and_reports_linearity(tmp_path: Path) -
     runs = scale.measure(tmp_path, (3, 6), latency=0.0, concurrency=2)
     assert all(isinstance(run, scale.ScaleRun) for run in runs.values()), runs
     assert [run.requests for run in runs.values() if isinstance(run, scale.ScaleRun)] == [3, 6]
-    assert len(list((tmp_path / "6" / "out").glob("*.png"))) == 6
+    assert len(list((tmp_path / "6" / "out0").glob("*.png"))) == 6
     figures = scale.report(runs, latency=0.0, concurrency=2)
     assert figures[0].name == "scale: time per item at 6 / at 3"
