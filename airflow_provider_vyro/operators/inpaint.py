@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_vyro import assets
+
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
-    from airflow_provider_vyro.items import InpaintXCom
+    from airflow_provider_vyro.items import InpaintXCom, PreparedItem
 
 
 class InpaintOperator(BaseOperator):
@@ -42,6 +45,9 @@ class InpaintOperator(BaseOperator):
         ``ObjectStoragePath``; ``None`` or empty uses the scheme's default connection. (templated)
     :param overwrite: replace an existing output. If ``False`` and the output already exists as a
         complete PNG, no call is made and the existing file is reported with ``skipped: True``.
+    :param asset_alias: a name: each output the task writes is announced as an asset event
+        through ``AssetAlias(asset_alias)``, which the task declares among its outlets, so a
+        DAG scheduled on the alias runs on the new images (see :doc:`/data-aware`).
     """
 
     template_fields: Sequence[str] = (
@@ -65,10 +71,15 @@ class InpaintOperator(BaseOperator):
         vyro_conn_id: str = "vyro_default",
         storage_conn_id: str | None = None,
         overwrite: bool = True,
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("multiple_outputs", True)
+        # data-aware wiring (1/3): declare the alias among the outlets
+        kwargs["outlets"] = assets.declare_alias(asset_alias, kwargs.get("outlets"))
         super().__init__(**kwargs)
+        self.asset_alias = asset_alias
+        self._vyro_results: list[Mapping[str, Any]] = []
         self.image_path = image_path
         self.mask_path = mask_path
         self.prompt = prompt
@@ -81,7 +92,6 @@ class InpaintOperator(BaseOperator):
     def execute(self, context: Context) -> InpaintXCom:
         """Check the inputs, make the call unless the output is kept, and return the XCom dict."""
         from airflow_provider_vyro import items
-        from airflow_provider_vyro.hooks.vyro import VyroHook
 
         item = items.prepare(
             image_path=self.image_path,
@@ -94,7 +104,18 @@ class InpaintOperator(BaseOperator):
         )
         if item.keep_existing:
             self.log.info("%s exists and overwrite is off: kept, no API call", item.output_path)
-            return items.describe_existing(item)
+            result = items.describe_existing(item)
+        else:
+            result = self._inpaint(item)
+        # data-aware wiring (2/3): keep the results for lineage, announce the written outputs
+        self._vyro_results = [result]
+        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
+        return result
+
+    def _inpaint(self, item: PreparedItem) -> InpaintXCom:
+        from airflow_provider_vyro import items
+        from airflow_provider_vyro.hooks.vyro import VyroHook
+
         hook = VyroHook(vyro_conn_id=self.vyro_conn_id)
         self.log.info("Inpainting %s with %s (%r)", item.image_path, hook.inpaint_url, item.prompt[:40])
         try:
@@ -110,6 +131,17 @@ class InpaintOperator(BaseOperator):
             result["sha256"][:12],
         )
         return result
+
+    # data-aware wiring (3/3): OpenLineage, called by its listener only when it is installed
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """
+        Report the image and mask read and the output written, as OpenLineage datasets.
+
+        :param task_instance: the finished task instance (unused: the operator kept its results).
+        """
+        from airflow_provider_vyro.openlineage import operator_lineage
+
+        return operator_lineage(self._vyro_results, storage_conn_id=self.storage_conn_id)
 
 
 class InpaintBatchOperator(BaseOperator):
@@ -140,6 +172,9 @@ class InpaintBatchOperator(BaseOperator):
     :param storage_conn_id: connection for remote paths, handed to ``ObjectStoragePath``. (templated)
     :param overwrite: replace existing outputs; if ``False``, complete outputs are kept and not paid for.
     :param progress_interval: seconds between progress lines in the task log.
+    :param asset_alias: a name: each output the task writes is announced as an asset event
+        through ``AssetAlias(asset_alias)``, which the task declares among its outlets, so a
+        DAG scheduled on the alias runs on the new images (see :doc:`/data-aware`).
     """
 
     template_fields: Sequence[str] = ("items", "prompt", "model_version", "storage_conn_id")
@@ -156,9 +191,14 @@ class InpaintBatchOperator(BaseOperator):
         storage_conn_id: str | None = None,
         overwrite: bool = True,
         progress_interval: float = 5.0,
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
+        # data-aware wiring (1/3): declare the alias among the outlets
+        kwargs["outlets"] = assets.declare_alias(asset_alias, kwargs.get("outlets"))
         super().__init__(**kwargs)
+        self.asset_alias = asset_alias
+        self._vyro_results: list[Mapping[str, Any]] = []
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive whole number, got {max_concurrency!r}")
         self.items = items
@@ -192,7 +232,7 @@ class InpaintBatchOperator(BaseOperator):
             sum(item.keep_existing for item in prepared),
         )
         try:
-            return run_all(
+            results = run_all(
                 prepared,
                 hook,
                 max_concurrency=self.max_concurrency,
@@ -201,3 +241,21 @@ class InpaintBatchOperator(BaseOperator):
             )
         finally:
             hook.close()
+        # data-aware wiring (2/3): keep the results for lineage, announce the written outputs
+        self._vyro_results = list(results)
+        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
+        return results
+
+    # data-aware wiring (3/3): OpenLineage, called by its listener only when it is installed
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """
+        Report every item's image and mask and every output written, as OpenLineage datasets.
+
+        Past Airflow's ``[lineage] max_assets_per_collector`` datasets per side they are
+        summarised as their folders.
+
+        :param task_instance: the finished task instance (unused: the operator kept its results).
+        """
+        from airflow_provider_vyro.openlineage import operator_lineage
+
+        return operator_lineage(self._vyro_results, storage_conn_id=self.storage_conn_id)
