@@ -39,7 +39,7 @@ PINS: dict[str, list[str]] = {
     # The declared floors of the compat and amazon providers are proven here, with the oldest Airflow.
     "2.11": [
         "apache-airflow==2.11.2",
-        "apache-airflow-providers-common-compat==1.14.0",
+        "apache-airflow-providers-common-compat==1.22.0",
         "apache-airflow-providers-amazon==9.18.0",
     ],
     # 3.0's api-server builds provider connection forms only where Flask-AppBuilder and WTForms
