@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import AssetAlias, Param, dag, task
+from airflow.providers.common.compat.sdk import AssetAlias, Param, dag, task
 
 from airflow_provider_vyro.assets import path_of
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator

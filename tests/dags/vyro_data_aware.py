@@ -10,7 +10,7 @@ go). Both tasks keep existing outputs (``overwrite=False``), so a second run ann
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag
+from airflow.providers.common.compat.sdk import dag
 
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
 

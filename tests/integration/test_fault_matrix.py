@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.exceptions import (

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vyro.catalogue import INPAINT
 from airflow_provider_vyro.emulator.server import EmulatorServer
