@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from airflow_provider_vyro.items import InpaintXCom
+from airflow_provider_vyro.item import InpaintXCom
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
