@@ -579,8 +579,9 @@ def atomic_writer(
     fd, tmp = _create_temp(directory, posixpath.basename(target))
     if temps is not None:
         temps.add(tmp)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             yield cast("BinaryIO", f)
             f.flush()
             if local:

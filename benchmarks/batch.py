@@ -167,6 +167,7 @@ def measure_in_process(folder: Path, emulator: EmulatorProcess, figures: BatchFi
         started = time.perf_counter()
         results = operator.execute(context={})
         elapsed = time.perf_counter() - started
+        assert isinstance(results, list)
         stats = emulator.stats()
         if len(results) != IMAGES or any(r["skipped"] for r in results) or stats["requests"] != IMAGES:
             figures.errors.append(f"batch: {len(results)} results, {stats['requests']} requests")
