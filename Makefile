@@ -13,11 +13,13 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 
-.PHONY: help install demo test lint typecheck unit bench soak e2e clean
+.PHONY: help install demo test lint typecheck docs dist unit bench soak e2e clean
 
 help:
 	@echo "make demo   run the example DAG through Airflow against the local emulator"
-	@echo "make test   lint, type-check and run every test"
+	@echo "make test   lint, type-check, build the docs and the wheel, run every test"
+	@echo "make docs   build the documentation (warnings are errors) into .scratch/docs"
+	@echo "make dist   build the wheel and sdist into dist/, check them, install the wheel in a clean venv"
 	@echo "make bench  print the performance ratios"
 	@echo "make soak   1,000+ calls against the emulator with injected faults"
 
@@ -41,7 +43,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+# Warnings are errors: a dangling :ref:, a missing snippet or a broken docstring fails the build.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -E -q -b html -d .scratch/docs-doctrees docs .scratch/docs
+	@echo "docs: .scratch/docs/index.html"
+
+dist: $(STAMP)
+	rm -rf dist
+	$(UV) build --quiet --out-dir dist
+	$(PY) -m devtools.check_dist dist --uv $(UV) --workdir .scratch/dist-check
+
+test: lint typecheck docs dist
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory e2e e2e-celery
 
@@ -49,12 +61,12 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 soak: $(STAMP)
-	$(PY) -m benchmarks.soak
+	$(PY) -m devtools.soak
 
 clean:
-	rm -rf $(VENV) .scratch .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .scratch dist .pytest_cache .mypy_cache .ruff_cache
 
-# --- End-to-end check on real Airflow services (issue #6; see e2e/run.py) ----------------------
+# --- End-to-end check on real Airflow services (see e2e/run.py and e2e/README.md) --------------
 # `make e2e`: api-server, scheduler, dag-processor with LocalExecutor (SQLite), the emulator and
 # moto's S3 server on loopback; every example DAG triggered through the REST API and checked.
 # `make e2e-celery`: the same with CeleryExecutor, Redis and two workers with private disks.

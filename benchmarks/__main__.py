@@ -19,7 +19,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
-from benchmarks._support import Figure, format_table, use_scratch_airflow_home
+from benchmarks._support import Figure, format_table
+from devtools.airflow_runner import use_scratch_airflow_home
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_vyro.emulator import EmulatorProcess
-from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds, write_scenes
+from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds
+from devtools.scenes import write_scenes
 
 TARGET_EFFICIENCY = 0.8
 TARGET_SPEEDUP = 20.0
@@ -214,7 +215,7 @@ def _bare_ceiling(emulator: EmulatorProcess, items: list[dict[str, Any]]) -> lis
 
 def measure_dags(folder: Path, emulator: EmulatorProcess, figures: BatchFigures) -> None:
     """20 mapped images, and the batch of 200, through ``airflow dags test``."""
-    from tests.airflow_runner import AirflowSandbox, migrate_template
+    from devtools.airflow_runner import AirflowSandbox, migrate_template
 
     template = migrate_template(folder / "template")
     env = {CONN_ENV: emulator.connection_json(timeout=30, max_retries=3, backoff_factor=0.01)}

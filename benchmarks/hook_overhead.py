@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 
 from airflow_provider_vyro.emulator import EmulatorProcess
-from benchmarks._support import TOKEN, Figure, fmt_seconds, scene_png
+from benchmarks._support import TOKEN, Figure, fmt_seconds
+from devtools.scenes import scene_png
 
 TARGET = 1.05
 CALLS = 200

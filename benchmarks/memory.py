@@ -171,7 +171,7 @@ def child(image: str, mask: str, warm_image: str, warm_mask: str, out_dir: str) 
 
 def measure(folder: Path, sizes_mib: tuple[int, ...] = SIZES_MIB) -> dict[int, MemoryRun | str]:
     """Write the images, then measure each size in a fresh child process; errors are kept as text."""
-    from benchmarks._support import write_scenes
+    from devtools.scenes import write_scenes
 
     folder.mkdir(parents=True, exist_ok=True)
     (warm_image, warm_mask, _), *_ = write_scenes(folder / "warm", [(64, 64)])

@@ -1,5 +1,5 @@
 """
-End-to-end check of the provider on real Airflow services (issue #6).
+End-to-end check of the provider on real Airflow services.
 
 ``python -m e2e.run --executor local|celery`` starts an api-server, a scheduler and a
 dag-processor (and, for Celery, Redis and two workers) in a scratch ``AIRFLOW_HOME`` on

@@ -28,7 +28,7 @@ LOCAL: frozenset[Executor] = frozenset({"local"})
 CELERY: frozenset[Executor] = frozenset({"celery"})
 
 XCOM_SHAPE: dict[str, type] = get_type_hints(InpaintXCom)
-"""The keys and types of an inpaint result dict (DESIGN.md, "Public Python API")."""
+"""The keys and types of an inpaint result dict (:class:`~airflow_provider_vyro.item.InpaintXCom`)."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class Case:
     :param conf: the run's ``conf`` (placeholders allowed in string values).
     :param logical_date: the run's logical date (ISO 8601, UTC), or ``None``.
     :param results: the tasks whose ``return_value`` holds inpaint result dicts. Each dict must
-        have the DESIGN.md shape, and its ``output_path`` must hold a PNG of that width, height,
-        size and sha256 (read from local disk or from S3).
+        have the keys and types of ``XCOM_SHAPE``, and its ``output_path`` must hold a PNG of that
+        width, height, size and sha256 (read from local disk or from S3).
     :param outputs: the ``output_path`` values expected across all ``results``, exactly.
     :param xcoms: other tasks' expected ``return_value``, exactly.
     :param state: the run's expected final state.

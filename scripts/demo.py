@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from airflow_provider_vyro.emulator import EmulatorProcess  # noqa: E402
+from devtools.airflow_runner import AirflowSandbox, migrate_template  # noqa: E402
 from scripts.side_by_side import side_by_side  # noqa: E402
-from tests.airflow_runner import AirflowSandbox, migrate_template  # noqa: E402
 
 SCRATCH = REPO / ".scratch" / "demo"
 DAG_ID = "example_vyro_inpaint"

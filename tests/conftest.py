@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from airflow_provider_vyro.emulator import EmulatorServer, connection_json  # noqa: E402
-from tests.airflow_runner import EXAMPLES, AirflowSandbox, migrate_template  # noqa: E402
+from devtools.airflow_runner import EXAMPLES, AirflowSandbox, migrate_template  # noqa: E402
 
 TOKEN = "test-token-5f1c9e0b7a"
 """A token distinctive enough that finding it anywhere in output is a real leak."""

@@ -52,6 +52,7 @@ def example_vyro_inpaint() -> None:
             "output_path": str(Path(params["output_dir"]) / f"{name}_inpainted.png"),
         }
 
+    # [START howto_operator_vyro_inpaint]
     work = list_work()
     inpaint = InpaintOperator(
         task_id="inpaint",
@@ -60,6 +61,7 @@ def example_vyro_inpaint() -> None:
         prompt=work["prompt"],
         output_path=work["output_path"],
     )
+    # [END howto_operator_vyro_inpaint]
 
     @task
     def report(result: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from PIL import Image
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.exceptions import VyroBadRequestError, VyroBatchError, VyroInputError
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
-from tests.airflow_runner import AirflowSandbox
+from devtools.airflow_runner import AirflowSandbox
 from tests.conftest import conn_json, make_scene
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
-from tests.airflow_runner import REPO, AirflowSandbox
+from devtools.airflow_runner import REPO, AirflowSandbox
 from tests.conftest import TOKEN, conn_json
 from tests.integration.test_batch import make_items
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.item import InpaintXCom
-from tests.airflow_runner import EXAMPLES, AirflowSandbox
+from devtools.airflow_runner import EXAMPLES, AirflowSandbox
 from tests.moto_server import MotoS3Server, aws_conn_env
 
 DATA = EXAMPLES / "data"

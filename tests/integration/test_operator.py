@@ -31,7 +31,7 @@ from airflow_provider_vyro.exceptions import (
     VyroServerError,
 )
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
-from tests.airflow_runner import REPO, AirflowSandbox
+from devtools.airflow_runner import REPO, AirflowSandbox
 from tests.conftest import conn_json, encode, make_scene
 from tests.moto_server import MotoS3Server
 

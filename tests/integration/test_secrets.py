@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.hooks.vyro import VyroHook
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
-from tests.airflow_runner import AirflowSandbox
+from devtools.airflow_runner import AirflowSandbox
 from tests.conftest import TOKEN, conn_json
 
 WRONG_TOKEN = "wrong-token-9d4e2a6b1c"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from benchmarks.soak import FAULT_KINDS, run_soak
+from devtools.soak import FAULT_KINDS, run_soak
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,6 +1,8 @@
 """
 Run DAGs through Airflow itself (``airflow dags test``) in a scratch AIRFLOW_HOME with SQLite.
 
+Used by ``make demo``, the tests and the benchmarks; it lives outside the wheel.
+
 The database is migrated once into a template home and copied for each run, so every run starts
 from an empty, current schema in about a second instead of migrating again. Task states and XComs
 are read back from the run's SQLite database: what Airflow stored, not what a task printed.
@@ -14,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,29 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "dags" / "examples"
 
 
+def use_scratch_airflow_home(prefix: str = "vyro-bench-", *, log_level: str = "WARNING") -> Path:
+    """
+    Point ``AIRFLOW_HOME`` at a fresh temporary folder, turn the example DAGs off, set the log level.
+
+    Call it before anything imports Airflow in this process; child processes inherit it.
+
+    :param prefix: prefix of the temporary folder's name.
+    :param log_level: Airflow's logging level in this process and its children (the hook logs
+        one INFO line per request, and a WARNING per retry).
+    :return: the scratch ``AIRFLOW_HOME`` (delete its parent when done).
+    """
+    home = Path(tempfile.mkdtemp(prefix=prefix)) / "airflow-home"
+    home.mkdir()
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = log_level
+    os.environ.setdefault("NO_PROXY", "*")
+    os.environ.setdefault("no_proxy", "*")
+    return home
+
+
 def airflow_env(home: Path, dags_folder: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of an Airflow subprocess in ``home``: no example DAGs, quiet, local."""
+    """Return the environment of an Airflow subprocess in ``home``: no example DAGs, quiet, local."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
     env.update(
         {
@@ -76,7 +100,7 @@ class DagRunResult:
         return self.xcoms[(task_id, map_index, key)]
 
     def mapped_xcoms(self, task_id: str, key: str = "return_value") -> list[Any]:
-        """A mapped task's XComs, in map-index order."""
+        """Return a mapped task's XComs, in map-index order."""
         found = sorted((m, v) for (t, m, k), v in self.xcoms.items() if t == task_id and k == key)
         return [value for _, value in found]
 

@@ -1,7 +1,7 @@
 """
 Soak: 1,000+ inpaint calls through the operator's code path against the emulator with ~10 % faults.
 
-``python -m benchmarks.soak [--calls 1000] [--rate 0.1] [--concurrency 8]`` (``make soak``).
+``python -m devtools.soak [--calls 1000] [--rate 0.1] [--concurrency 8]`` (``make soak``).
 
 Every call goes through :func:`airflow_provider_vyro.item.resolve`, :func:`~airflow_provider_vyro.item.check`
 and :func:`~airflow_provider_vyro.item.run` -- the item life of the operators -- with local input
@@ -51,6 +51,9 @@ SCENE_SIZES: list[tuple[int, int]] = [(64, 48), (96, 64), (120, 80), (80, 80), (
 
 CONN_ENV = "AIRFLOW_CONN_VYRO_DEFAULT"
 
+TOKEN = "soak-token-8e2a61f4d3"
+"""The API token of the emulator the soak starts itself."""
+
 
 @dataclass
 class SoakReport:
@@ -91,7 +94,7 @@ class SoakReport:
         return not self.problems
 
     def format(self) -> str:
-        """The figures as a small table, then the problems if any."""
+        """Format the figures as a small table, then the problems if any."""
         failures = ", ".join(f"{name}: {n}" for name, n in sorted(self.failures.items())) or "none"
         faults = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.faults.items())) or "none"
         rate = self.faults_injected / self.requests if self.requests else 0.0
@@ -167,8 +170,6 @@ def run_soak(
     :param emulator: a running emulator to use (it is reset); ``None`` starts one in a child process.
     """
     if emulator is None:
-        from benchmarks._support import TOKEN
-
         with EmulatorProcess(TOKEN) as own:
             return run_soak(
                 workdir,
@@ -197,7 +198,7 @@ def _soak(
     workdir: Path, emulator: EmulatorAdmin, *, calls: int, rate: float, concurrency: int, seed: int
 ) -> SoakReport:
     from airflow_provider_vyro.hooks.vyro import VyroHook
-    from benchmarks._support import write_scenes
+    from devtools.scenes import write_scenes
 
     report = SoakReport(calls=calls, concurrency=concurrency, fault_rate=rate)
     scenes = write_scenes(workdir / "in", SCENE_SIZES)
@@ -343,7 +344,7 @@ def _check_output_folder(report: SoakReport, out: Path, expected: set[Path]) -> 
 
 
 def _check_counters(report: SoakReport) -> None:
-    """The emulator's counters must agree with what the client saw."""
+    """Check that the emulator's counters agree with what the client saw."""
     complete_200s = report.by_status.get("200", 0) - report.faults.get("truncate", 0)
     if complete_200s != report.succeeded:
         report.problems.append(
@@ -417,7 +418,7 @@ def _stamp(path: str) -> tuple[int, int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the soak from the command line; exit status 1 if an invariant failed."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m devtools.soak", description=__doc__.split("\n")[1])
     parser.add_argument("--calls", type=int, default=1000, help="inpaint calls (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=0.1, help="fault probability (default: %(default)s)")
     parser.add_argument("--concurrency", type=int, default=8, help="threads (default: %(default)s)")
@@ -426,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
 
-    from benchmarks._support import use_scratch_airflow_home
+    from devtools.airflow_runner import use_scratch_airflow_home
 
     # ERROR: the hook's per-retry warnings (a hundred or so) would drown the figures.
     home = use_scratch_airflow_home("vyro-soak-", log_level="ERROR")
