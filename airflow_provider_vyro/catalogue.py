@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ApiVersion: TypeAlias = Literal["v1", "v2"]
 FieldKind: TypeAlias = Literal["prompt", "choice", "seed", "digits"]
@@ -200,6 +203,20 @@ GENERIC_OPERATION = "image"
 """The ``operation`` of a call made through the generic ``post_image`` (a path the user names)."""
 
 
+def token_cost(endpoint: Endpoint, fields: Mapping[str, str]) -> int | None:
+    """
+    Return the documented cost in API tokens of one call, or ``None`` where the reference gives none.
+
+    Only text to image documents a cost (by style, :data:`STYLE_TOKEN_COSTS`).
+
+    :param endpoint: the operation.
+    :param fields: the text fields sent (their ``style`` decides the cost).
+    """
+    if endpoint is not TEXT_TO_IMAGE:
+        return None
+    return STYLE_TOKEN_COSTS.get(fields.get("style") or "imagine-turbo")
+
+
 def api_version_of(path: str) -> ApiVersion:
     """
     Tell the API version of a path from its prefix (``/v1/...`` or ``/v2/...``).
@@ -243,4 +260,5 @@ __all__ = [
     "TextField",
     "api_version_of",
     "auth_header",
+    "token_cost",
 ]

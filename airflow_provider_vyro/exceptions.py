@@ -40,18 +40,22 @@ class VyroConnectionError(VyroError):
 
 class VyroAPIError(VyroError):
     """
-    The API answered with something other than a complete PNG.
+    The API answered with something other than a complete image.
 
     :param status_code: the HTTP status of the answer.
     :param message: the server's own message, taken from a JSON error body or its text.
+    :param code: the API's own error code from a JSON error body (e.g. ``1101``: not enough
+        credits), when it gave one.
     """
 
     status_code: int  # type: ignore[assignment]  # AirflowException declares an HTTPStatus
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(self, status_code: int, message: str, *, code: int | str | None = None) -> None:
         self.status_code = status_code
         self.message = message
-        super().__init__(f"Vyro API answered {status_code}: {message}")
+        self.code = code
+        shown = f" (code {code})" if code is not None else ""
+        super().__init__(f"Vyro API answered {status_code}{shown}: {message}")
 
 
 class VyroBadRequestError(VyroAPIError, AirflowFailException):
@@ -59,7 +63,7 @@ class VyroBadRequestError(VyroAPIError, AirflowFailException):
 
 
 class VyroAuthenticationError(VyroAPIError, AirflowFailException):
-    """The API rejected the token (401, 403, 406)."""
+    """The API rejected the token (401, 403, 406), or said it is missing (400 with code 1000)."""
 
 
 class VyroInsufficientCreditsError(VyroAPIError, AirflowFailException):
@@ -73,8 +77,15 @@ class VyroRateLimitError(VyroAPIError):
     :param retry_after: seconds the server asked us to wait (``Retry-After``), if it said.
     """
 
-    def __init__(self, status_code: int, message: str, retry_after: float | None = None) -> None:
-        super().__init__(status_code, message)
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        code: int | str | None = None,
+    ) -> None:
+        super().__init__(status_code, message, code=code)
         self.retry_after = retry_after
 
 
@@ -83,7 +94,7 @@ class VyroServerError(VyroAPIError):
 
 
 class VyroResponseError(VyroAPIError):
-    """The API answered 200 but the body is not a complete PNG (truncated, JSON, HTML, ...)."""
+    """The API answered 200 but the body is not a complete image (truncated, JSON, HTML, ...)."""
 
 
 class VyroBatchError(VyroError):

@@ -15,7 +15,7 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 from airflow_provider_vyro.exceptions import VyroInputError
 
@@ -40,6 +40,9 @@ SUPPORTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
 
 MASK_MODES: tuple[str, ...] = ("1", "L", "LA", "P", "RGB", "RGBA")
 """Pillow modes accepted for a mask: black and white, grayscale (with alpha), palette, RGB(A)."""
+
+ALPHA_MODES: tuple[str, ...] = ("RGBA", "LA", "PA", "RGBa", "La")
+"""Pillow modes with an alpha band."""
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 """The eight bytes every PNG file starts with."""
@@ -146,6 +149,8 @@ class ImageInfo:
     :param height: height in pixels.
     :param mode: Pillow's mode, e.g. ``"RGB"``, ``"L"``, ``"RGBA"``.
     :param size: size of the file in bytes.
+    :param transparency: the file marks a colour or palette entries as transparent (a PNG
+        ``tRNS`` chunk) although its mode has no alpha band.
     """
 
     format: str
@@ -153,6 +158,12 @@ class ImageInfo:
     height: int
     mode: str
     size: int
+    transparency: bool = False
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether some pixels can be transparent: an alpha band, or a transparent colour."""
+        return self.mode in ALPHA_MODES or self.transparency
 
     @property
     def content_type(self) -> str:
@@ -226,10 +237,12 @@ def inspect_image(fileobj: BinaryIO, *, field: str, name: str, size: int | None 
             dimensions = _jpeg_dimensions(fileobj)
         if dimensions is not None:
             _check_dimensions(*dimensions, field=field, name=name)
-        width, height, mode = _read_header(fileobj, fmt, field=field, name=name)
+        width, height, mode, transparency = _read_header(fileobj, fmt, field=field, name=name)
         _check_dimensions(width, height, field=field, name=name)
         _check_complete(fileobj, fmt, size, field=field, name=name)
-        return ImageInfo(format=fmt, width=width, height=height, mode=mode, size=size)
+        return ImageInfo(
+            format=fmt, width=width, height=height, mode=mode, size=size, transparency=transparency
+        )
     finally:
         fileobj.seek(position)
 
@@ -272,7 +285,7 @@ def _jpeg_dimensions(fileobj: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
-def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str]:
+def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str, bool]:
     from PIL import Image
 
     fileobj.seek(0)
@@ -291,7 +304,7 @@ def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple
                 field, f"'{name}' is a corrupt or truncated {fmt} image (its header cannot be read: {exc})"
             ) from None
     width, height = image.size
-    return width, height, image.mode
+    return width, height, image.mode, "transparency" in image.info
 
 
 def _check_dimensions(width: int, height: int, *, field: str, name: str) -> None:
@@ -361,7 +374,9 @@ def _describe_value(value: object) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def check_prompt(prompt: object, *, field: str = "prompt") -> str:
+def check_prompt(
+    prompt: object, *, field: str = "prompt", purpose: str = "what should fill the masked area"
+) -> str:
     """
     Check a prompt: a string, not blank, at most :data:`MAX_PROMPT_CHARS` characters.
 
@@ -370,6 +385,7 @@ def check_prompt(prompt: object, *, field: str = "prompt") -> str:
 
     :param prompt: the prompt to check.
     :param field: the argument the prompt was given as.
+    :param purpose: what the prompt describes, for the message about an empty prompt.
     :return: the prompt.
     :raises VyroInputError: if it is not a string, is empty or whitespace only, is too long,
         contains a NUL character, or cannot be encoded as UTF-8.
@@ -377,9 +393,9 @@ def check_prompt(prompt: object, *, field: str = "prompt") -> str:
     if not isinstance(prompt, str):
         raise VyroInputError(field, f"must be a string, got {_describe_value(prompt)}")
     if not prompt:
-        raise VyroInputError(field, "is empty; describe what should fill the masked area")
+        raise VyroInputError(field, f"is empty; describe {purpose}")
     if prompt.isspace():
-        raise VyroInputError(field, "is only whitespace; describe what should fill the masked area")
+        raise VyroInputError(field, f"is only whitespace; describe {purpose}")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise VyroInputError(
             field, f"is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS} characters"
@@ -506,6 +522,331 @@ class PngStreamChecker:
         return width, height
 
 
+WEBP_HEAD_BYTES = 30
+"""Bytes of a WebP file that hold its RIFF header, first chunk header and canvas size."""
+
+ANSWER_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
+"""Formats an API answer may come in, recognised by content."""
+
+
+def sniff_answer_format(head: bytes) -> str | None:
+    """
+    Tell the format of an API answer from its first bytes.
+
+    :param head: the first bytes of the body (twelve are enough).
+    :return: ``"PNG"``, ``"JPEG"`` or ``"WEBP"``, or ``None`` for anything else.
+    """
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WEBP"
+    return sniff_format(head)
+
+
+class JpegStreamChecker:
+    """
+    Validate a JPEG as it streams past, keeping a few bytes whatever its size.
+
+    It walks the segments from the start of the stream (skipping their bodies without keeping
+    them) up to the frame header, which gives the size in pixels, and keeps the last bytes, which
+    must be the end-of-image marker (``FF D9``, then at most :data:`JPEG_MAX_TRAILING_PADDING`
+    bytes of zeros or whitespace).
+    """
+
+    __slots__ = (
+        "_dimensions",
+        "_head",
+        "_pending",
+        "_problem",
+        "_segments",
+        "_skip",
+        "_started",
+        "_tail",
+        "size",
+    )
+
+    def __init__(self) -> None:
+        self._head = b""
+        self._started = False
+        self._pending = bytearray()
+        self._skip = 0
+        self._segments = 0
+        self._dimensions: tuple[int, int] | None = None
+        self._problem: str | None = None
+        self._tail = b""
+        self.size = 0
+        """Bytes fed so far."""
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """
+        Take the next chunk of the stream.
+
+        :param chunk: the bytes, possibly empty.
+        """
+        view = memoryview(chunk).cast("B")
+        if not len(view):
+            return
+        if len(self._head) < _SNIFF_BYTES:
+            self._head += bytes(view[: _SNIFF_BYTES - len(self._head)])
+        self.size += len(view)
+        keep = len(JPEG_EOI) + JPEG_MAX_TRAILING_PADDING
+        self._tail = (self._tail + bytes(view[-keep:]))[-keep:]
+        if self._dimensions is None and self._problem is None:
+            skipped = min(self._skip, len(view))
+            self._skip -= skipped
+            self._pending += view[skipped:]
+            self._walk()
+
+    def _walk(self) -> None:
+        data = self._pending
+        if not self._started:
+            if len(data) < len(JPEG_SOI):
+                return
+            if not data.startswith(JPEG_SOI):
+                self._problem = f"the body is {describe_format(self._head)}, not a JPEG image"
+                return
+            del data[:2]
+            self._started = True
+        while len(data) >= 2:
+            if data[0] != 0xFF:
+                self._problem = "the JPEG is corrupt: a segment does not start with a marker"
+                return
+            if data[1] == 0xFF:
+                del data[:1]
+                continue
+            marker = data[1]
+            if marker in _JPEG_STANDALONE_MARKERS:
+                del data[:2]
+                continue
+            if marker in (0xD9, 0xDA):
+                self._problem = "the JPEG is corrupt: it has no frame header before its image data"
+                return
+            if len(data) < 4:
+                return
+            (length,) = struct.unpack(">H", data[2:4])
+            if marker in _JPEG_SOF_MARKERS:
+                if len(data) < 9:
+                    return
+                _precision, height, width = struct.unpack(">BHH", data[4:9])
+                if width == 0 or height == 0:
+                    self._problem = f"the JPEG's frame header gives an empty size ({width}x{height})"
+                    return
+                self._dimensions = (width, height)
+                data.clear()
+                return
+            self._segments += 1
+            if length < 2 or self._segments > _JPEG_MAX_SEGMENTS:
+                self._problem = "the JPEG is corrupt: its segments cannot be read"
+                return
+            if len(data) < 2 + length:
+                self._skip = 2 + length - len(data)
+                data.clear()
+                return
+            del data[: 2 + length]
+
+    def result(self) -> tuple[int, int]:
+        """
+        Check the stream fed so far.
+
+        :return: ``(width, height)`` of the JPEG.
+        :raises ValueError: if the stream is empty, not a JPEG, corrupt or truncated.
+        """
+        if self.size == 0:
+            raise ValueError("the body is empty")
+        if self._problem is not None:
+            raise ValueError(self._problem)
+        if self._dimensions is None:
+            raise ValueError(
+                f"the JPEG is truncated: it ends after {self.size} bytes, before its frame header"
+            )
+        if not self._tail.rstrip(b"\x00 \t\r\n").endswith(JPEG_EOI):
+            raise ValueError(
+                f"the JPEG is truncated: {self.size} bytes that do not end with "
+                "the end-of-image marker (FF D9)"
+            )
+        return self._dimensions
+
+
+class WebpStreamChecker:
+    """
+    Validate a WebP image as it streams past, keeping 30 bytes whatever its size.
+
+    The RIFF header states the file's length, so a complete WebP is exactly that long; the size
+    in pixels comes from the first chunk (``VP8 ``, ``VP8L`` or ``VP8X``).
+    """
+
+    __slots__ = ("_head", "size")
+
+    def __init__(self) -> None:
+        self._head = bytearray()
+        self.size = 0
+        """Bytes fed so far."""
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """
+        Take the next chunk of the stream.
+
+        :param chunk: the bytes, possibly empty.
+        """
+        view = memoryview(chunk).cast("B")
+        missing = WEBP_HEAD_BYTES - len(self._head)
+        if missing > 0:
+            self._head += view[:missing]
+        self.size += len(view)
+
+    def result(self) -> tuple[int, int]:
+        """
+        Check the stream fed so far.
+
+        :return: ``(width, height)`` of the WebP image.
+        :raises ValueError: if the stream is empty, not a WebP image, corrupt or truncated.
+        """
+        if self.size == 0:
+            raise ValueError("the body is empty")
+        head = bytes(self._head)
+        if len(head) >= 12 and not (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
+            raise ValueError(f"the body is {describe_format(head)}, not a WebP image")
+        if len(head) < WEBP_HEAD_BYTES:
+            raise ValueError(
+                f"the WebP image is truncated: it ends after {self.size} bytes, before its header"
+            )
+        (riff_size,) = struct.unpack("<I", head[4:8])
+        expected = riff_size + 8
+        if self.size < expected:
+            raise ValueError(
+                f"the WebP image is truncated: {self.size} of the {expected} bytes its header states"
+            )
+        if self.size > expected:
+            raise ValueError(
+                f"the WebP image is corrupt: {self.size} bytes, but its header states {expected}"
+            )
+        return _webp_dimensions(head)
+
+
+def _webp_dimensions(head: bytes) -> tuple[int, int]:
+    kind = head[12:16]
+    if kind == b"VP8 ":
+        if head[23:26] != b"\x9d\x01\x2a":
+            raise ValueError("the WebP image is corrupt: its VP8 frame has no start code")
+        width, height = struct.unpack("<HH", head[26:30])
+        width, height = width & 0x3FFF, height & 0x3FFF
+    elif kind == b"VP8L":
+        if head[20] != 0x2F:
+            raise ValueError("the WebP image is corrupt: its VP8L signature is wrong")
+        (bits,) = struct.unpack("<I", head[21:25])
+        width, height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif kind == b"VP8X":
+        width = int.from_bytes(head[24:27], "little") + 1
+        height = int.from_bytes(head[27:30], "little") + 1
+    else:
+        raise ValueError(f"the WebP image is corrupt: unknown first chunk {kind!r}")
+    if width == 0 or height == 0:
+        raise ValueError(f"the WebP image gives an empty size ({width}x{height})")
+    return width, height
+
+
+@dataclass(frozen=True)
+class StreamedImage:
+    """
+    What :class:`ImageStreamChecker` learned from a complete image.
+
+    :param format: ``"PNG"``, ``"JPEG"`` or ``"WEBP"``, read from the bytes.
+    :param width: width in pixels.
+    :param height: height in pixels.
+    """
+
+    format: str
+    width: int
+    height: int
+
+
+_StreamChecker: TypeAlias = "PngStreamChecker | JpegStreamChecker | WebpStreamChecker"
+_STREAM_CHECKERS: dict[str, Callable[[], _StreamChecker]] = {
+    "PNG": PngStreamChecker,
+    "JPEG": JpegStreamChecker,
+    "WEBP": WebpStreamChecker,
+}
+
+
+class ImageStreamChecker:
+    """
+    Validate an image of any answer format as it streams past, keeping a few bytes whatever its size.
+
+    The format is read from the first bytes (never from a ``Content-Type``), then the checker of
+    that format (:class:`PngStreamChecker`, :class:`JpegStreamChecker`,
+    :class:`WebpStreamChecker`) takes the stream: the image must be complete.
+
+    :param formats: the formats accepted (a subset of :data:`ANSWER_FORMATS`); an image in
+        another format is refused, naming both.
+    """
+
+    __slots__ = ("_checker", "_formats", "_head", "size")
+
+    def __init__(self, formats: tuple[str, ...] = ANSWER_FORMATS) -> None:
+        self._formats = formats
+        self._head = b""
+        self._checker: _StreamChecker | None = None
+        self.size = 0
+        """Bytes fed so far."""
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """
+        Take the next chunk of the stream.
+
+        :param chunk: the bytes, possibly empty.
+        """
+        view = memoryview(chunk).cast("B")
+        self.size += len(view)
+        if self._checker is not None:
+            self._checker.feed(view)
+            return
+        sniffed = len(self._head)
+        if sniffed < _SNIFF_BYTES:
+            self._head += bytes(view[: _SNIFF_BYTES - sniffed])
+        if len(self._head) < 12:
+            return
+        fmt = sniff_answer_format(self._head)
+        if fmt is not None and sniffed < 12:
+            self._checker = _STREAM_CHECKERS[fmt]()
+            self._checker.feed(self._head[:sniffed])
+            self._checker.feed(view)
+
+    def result(self) -> StreamedImage:
+        """
+        Check the stream fed so far.
+
+        :return: the image's format and size in pixels.
+        :raises ValueError: if the stream is empty, not an image of an accepted format, corrupt or
+            truncated; the message says which.
+        """
+        if self.size == 0:
+            raise ValueError("the body is empty")
+        fmt = sniff_answer_format(self._head)
+        if (
+            fmt is None
+            and len(self._head) < 12
+            and any(magic.startswith(self._head[: len(magic)]) for magic in _MAGICS)
+        ):
+            raise ValueError(f"the image is truncated: it ends after {self.size} bytes")
+        if fmt is None:
+            raise ValueError(f"the body is {describe_format(self._head)}, {_not_one_of(self._formats)}")
+        if fmt not in self._formats:
+            raise ValueError(f"the body is a {_FORMAT_NAMES[fmt]} image, {_not_one_of(self._formats)}")
+        if self._checker is None:
+            self._checker = _STREAM_CHECKERS[fmt]()
+            self._checker.feed(self._head)
+        width, height = self._checker.result()
+        return StreamedImage(fmt, width, height)
+
+
+_MAGICS = (PNG_SIGNATURE, JPEG_SOI, b"RIFF")
+_FORMAT_NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
+
+
+def _not_one_of(formats: tuple[str, ...]) -> str:
+    names = [_FORMAT_NAMES.get(fmt, fmt) for fmt in formats]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"not a {listed} image"
+
+
 class PngChunkValidator:
     """
     Validate a whole PNG as it streams past, in bounded memory whatever its size.
@@ -613,6 +954,8 @@ class PngChunkValidator:
 
 
 __all__ = [
+    "ALPHA_MODES",
+    "ANSWER_FORMATS",
     "JPEG_MAX_TRAILING_PADDING",
     "MASK_MODES",
     "MAX_IMAGE_BYTES",
@@ -622,10 +965,15 @@ __all__ = [
     "PNG_IEND_CHUNK",
     "PNG_SIGNATURE",
     "SUPPORTED_FORMATS",
+    "WEBP_HEAD_BYTES",
     "CheckedImage",
     "ImageInfo",
+    "ImageStreamChecker",
+    "JpegStreamChecker",
     "PngChunkValidator",
     "PngStreamChecker",
+    "StreamedImage",
+    "WebpStreamChecker",
     "check_mask_matches",
     "check_model_version",
     "check_prompt",
@@ -634,5 +982,6 @@ __all__ = [
     "inspect_image",
     "is_complete_png_tail",
     "png_dimensions",
+    "sniff_answer_format",
     "sniff_format",
 ]

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
-from airflow_provider_vyro import images, storage
+from airflow_provider_vyro import checks, images, storage
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -225,37 +225,20 @@ def _path_string(value: Any, argument: str) -> str:
     return value.strip()
 
 
-def _check_seed(value: Any, name: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) >= 1:
-        return str(int(value))
-    raise VyroInputError(name, f"must be a whole number >= 1, got {value!r}")
-
-
-def check_text(spec: TextField, value: Any) -> str | None:
+def check_text(endpoint: Endpoint, spec: TextField, value: Any) -> str | None:
     """
     Check one text field against the catalogue; give the value to send, or ``None`` to leave it out.
 
+    An empty string for an optional field (a template that rendered nothing) counts as not given.
+
+    :param endpoint: the operation.
     :param spec: the field's catalogue entry.
-    :param value: the value given; ``None`` (or ``""`` for an optional field) takes the default.
+    :param value: the value given; ``None`` takes the default.
     :raises VyroInputError: naming the field.
     """
-    if value is None or (value == "" and not spec.required):
-        value = spec.default
-        if value is None:
-            if spec.required:
-                return images.check_prompt(None, field=spec.name)
-            return None
-    if spec.kind == "prompt":
-        return images.check_prompt(value, field=spec.name)
-    if spec.kind == "digits":
-        return images.check_model_version(value, field=spec.name)
-    if spec.kind == "seed":
-        return _check_seed(value, spec.name)
-    if not isinstance(value, str) or value not in spec.choices:
-        raise VyroInputError(spec.name, f"must be one of {list(spec.choices)}, got {value!r}")
-    return value
+    if value == "" and not spec.required:
+        value = None
+    return checks.check_value(endpoint, spec, value)
 
 
 def _check_output_format(endpoint: Endpoint, path: str) -> str:
@@ -294,7 +277,7 @@ def resolve(
     given: dict[str, Any] = {}
     fields: dict[str, str] = {}
     for spec in endpoint.text_fields:
-        checked = check_text(spec, values.get(spec.name))
+        checked = check_text(endpoint, spec, values.get(spec.name))
         given[spec.name] = checked
         if checked is not None:
             fields[spec.name] = checked
@@ -399,14 +382,12 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
         name: _inspect(location, path_argument(name), resolved.given[path_argument(name)])
         for name, location in resolved.inputs.items()
     }
-    for spec in endpoint.file_fields:
-        if spec.same_size_as and spec.name in files and spec.same_size_as in files:
-            images.check_mask_matches(
-                files[spec.same_size_as].info,
-                files[spec.name].info,
-                field=path_argument(spec.name),
-                name=files[spec.name].name,
-            )
+    checks.check_files(
+        endpoint,
+        {name: f.info for name, f in files.items()},
+        names={name: f.name for name, f in files.items()},
+        arguments={name: path_argument(name) for name in files},
+    )
     if not overwrite or earlier_sha256:
         existing, why_not = examine_output(resolved.output)
         if existing is not None and earlier_sha256 == existing.sha256:

@@ -619,11 +619,18 @@ def _fsync_directory(directory: str) -> None:
 
 
 def _record_output_lineage(p: ObjectStoragePath) -> None:
-    """Record a written output as hook lineage; a failure here is logged, never raised (it is paid for)."""
+    """
+    Record a written output as hook lineage; a failure here is logged, never raised (it is paid for).
+
+    The URI is the asset's (``file:///absolute/path``, ``s3://bucket/key``): never a bare local
+    path, which lineage consumers drop, nor one with the connection id in it.
+    """
     try:
         from airflow.providers.common.compat.sdk import get_hook_lineage_collector
 
-        get_hook_lineage_collector().add_output_asset(context=p, uri=str(p))
+        from airflow_provider_vyro.assets import asset_uri
+
+        get_hook_lineage_collector().add_output_asset(context=p, uri=asset_uri(p))
     except Exception:
         _log.warning("Could not record %s as hook lineage", _display(p), exc_info=True)
 

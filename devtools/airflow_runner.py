@@ -94,6 +94,7 @@ class DagRunResult:
     task_states: dict[tuple[str, int], str] = field(default_factory=dict)
     try_numbers: dict[tuple[str, int], int] = field(default_factory=dict)
     xcoms: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    asset_events: list[dict[str, Any]] = field(default_factory=list)
 
     def xcom(self, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
         """One XCom value as Airflow stored it."""
@@ -173,4 +174,27 @@ class AirflowSandbox:
                     (dag_id, run_id),
                 )
             }
-        return DagRunResult(returncode, output, state, states, tries, xcoms)
+            events = [
+                {
+                    "uri": uri,
+                    "name": name,
+                    "extra": json.loads(extra) if isinstance(extra, str | bytes) else extra,
+                    "task_id": task,
+                    "map_index": index,
+                    "aliases": sorted(
+                        alias
+                        for (alias,) in db.execute(
+                            "SELECT a.name FROM asset_alias a JOIN asset_alias_asset_event e "
+                            "ON e.alias_id = a.id WHERE e.event_id = ?",
+                            (event_id,),
+                        )
+                    ),
+                }
+                for event_id, uri, name, extra, task, index in db.execute(
+                    "SELECT e.id, a.uri, a.name, e.extra, e.source_task_id, e.source_map_index "
+                    "FROM asset_event e JOIN asset a ON e.asset_id = a.id "
+                    "WHERE e.source_dag_id = ? AND e.source_run_id = ? ORDER BY a.uri",
+                    (dag_id, run_id),
+                )
+            ]
+        return DagRunResult(returncode, output, state, states, tries, xcoms, events)

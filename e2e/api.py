@@ -95,6 +95,10 @@ class AirflowClient:
         """``PATCH /dags/{dag_id}`` with ``is_paused: false``."""
         self.request("PATCH", f"/dags/{_q(dag_id)}", json={"is_paused": False})
 
+    def pause(self, dag_id: str) -> None:
+        """``PATCH /dags/{dag_id}`` with ``is_paused: true``."""
+        self.request("PATCH", f"/dags/{_q(dag_id)}", json={"is_paused": True})
+
     # --- runs --------------------------------------------------------------------------------
 
     def trigger(
@@ -104,6 +108,12 @@ class AirflowClient:
         body = {"dag_run_id": run_id, "conf": conf, "logical_date": logical_date}
         run: dict[str, Any] = self.request("POST", f"/dags/{_q(dag_id)}/dagRuns", json=body)
         return run
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """``GET /dags/{dag_id}/dagRuns``: every run of the DAG (up to 1000)."""
+        found = self.request("GET", f"/dags/{_q(dag_id)}/dagRuns", params={"limit": 1000})
+        runs: list[dict[str, Any]] = found["dag_runs"]
+        return runs
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """``GET /dags/{dag_id}/dagRuns/{run_id}``."""

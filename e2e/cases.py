@@ -48,6 +48,26 @@ class Results:
 
 
 @dataclass(frozen=True)
+class Triggered:
+    """
+    A DAG that a case's run must start by itself: scheduled on the asset events the run adds.
+
+    Exactly one new run of it must appear after the case's run (``run_type`` ``asset_triggered``)
+    and succeed. Its ``task_id`` returns one dict per image it was told about, with the asset
+    ``uri``, the ``path`` and the event's ``extra``; the URIs must be ``uris`` exactly, and each
+    extra must match the case's result dict of that ``path`` (sha256, bytes, width, height).
+
+    :param dag_id: the DAG scheduled on the assets.
+    :param task_id: its task that returns what the triggering events said.
+    :param uris: the asset URIs it must have received (placeholders allowed).
+    """
+
+    dag_id: str
+    task_id: str
+    uris: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Case:
     """
     One DAG run of the end-to-end check, and everything asserted about it.
@@ -68,6 +88,8 @@ class Case:
     :param log_contains: per task id, text its log must contain (first try).
     :param dag_file: for a DAG another change adds: the case runs only if this file exists
         under ``dags/examples/``.
+    :param triggers: DAGs this run must start through asset events. Such cases run after all
+        others, once the driver has paused every DAG and let the scheduler create runs by itself.
     """
 
     name: str
@@ -83,6 +105,7 @@ class Case:
     task_states: Mapping[str, str] = field(default_factory=dict)
     log_contains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     dag_file: str | None = None
+    triggers: tuple[Triggered, ...] = ()
 
 
 S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
@@ -154,6 +177,22 @@ CASES: tuple[Case, ...] = (
         outputs=tuple(f"s3://{{bucket}}/out/batch/{scene}.png" for scene in SCENES),
         xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
         calls=3,
+    ),
+    Case(
+        name="assets",
+        dag_id="example_vyro_asset_producer",
+        dag_file="example_vyro_assets.py",
+        conf={"output_dir": "s3://{bucket}/out/assets", "storage_conn_id": "aws_default"},
+        results=(Results("inpaint", "list", 2),),
+        outputs=("s3://{bucket}/out/assets/beach.png", "s3://{bucket}/out/assets/lake.png"),
+        triggers=(
+            Triggered(
+                "example_vyro_asset_consumer",
+                "new_images",
+                ("s3://{bucket}/out/assets/beach.png", "s3://{bucket}/out/assets/lake.png"),
+            ),
+        ),
+        calls=2,
     ),
     Case(
         name="local-path-across-workers",

@@ -41,12 +41,12 @@ import time
 import traceback
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from e2e.api import AirflowClient
-from e2e.cases import CASES, XCOM_SHAPE, Case, Executor
+from e2e.cases import CASES, XCOM_SHAPE, Case, Executor, Triggered
 from e2e.stack import Service, ServiceError, Stack, free_port, tail, wait_until
 
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ class Context:
     s3_url: str
     placeholders: dict[str, str]
     isolated_workers: bool
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- set-up ----------------------------------------------------------------------------------
@@ -638,6 +639,9 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
         return report
     client = ctx.client
     before = emulator_stats(ctx.emulator_url)
+    earlier = {t.dag_id: {r["dag_run_id"] for r in client.dag_runs(t.dag_id)} for t in case.triggers}
+    for triggered in case.triggers:
+        client.unpause(triggered.dag_id)
     client.unpause(case.dag_id)
     report.run_id = f"e2e__{case.name}__{datetime.now():%Y%m%dT%H%M%S%f}"
     started = time.monotonic()
@@ -665,7 +669,60 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
         end = datetime.fromisoformat(run["end_date"])
         report.run_seconds = (end - start).total_seconds()
     check_case(ctx, case, report, before)
+    for triggered in case.triggers:
+        try:
+            check_triggered(ctx, case, triggered, earlier[triggered.dag_id], report)
+        except (CheckFailed, TimeoutError, ServiceError) as exc:
+            report.problems.append(f"{triggered.dag_id}: {exc}")
     return report
+
+
+def check_triggered(
+    ctx: Context, case: Case, triggered: Triggered, earlier: set[str], report: CaseReport
+) -> None:
+    """Wait for the one run the case's asset events start, and check what it was told."""
+    client = ctx.client
+
+    def new_runs() -> list[dict[str, Any]] | None:
+        runs = [r for r in client.dag_runs(triggered.dag_id) if r["dag_run_id"] not in earlier]
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    started = time.monotonic()
+    runs = wait_until(
+        f"a run of {triggered.dag_id} started by the asset events",
+        new_runs,
+        ctx.options.run_timeout,
+        interval=1.0,
+        services=ctx.stack.services,
+    )
+    waited = time.monotonic() - started
+    summary = [(r["dag_run_id"], r["run_type"], r["state"]) for r in runs]
+    if len(runs) != 1 or runs[0]["run_type"] != "asset_triggered" or runs[0]["state"] != "success":
+        raise CheckFailed(f"expected one successful asset_triggered run, got {summary}")
+    run_id = runs[0]["dag_run_id"]
+    received = client.xcom(triggered.dag_id, run_id, triggered.task_id)
+    uris = [image.get("uri") for image in received]
+    wanted = list(fill(triggered.uris, ctx.placeholders))
+    if uris != wanted:
+        raise CheckFailed(f"{triggered.task_id} received {uris}, expected {wanted}")
+    produced = {
+        r["output_path"]: r
+        for spec in case.results
+        for r in _as_list(client.xcom(case.dag_id, report.run_id, spec.task_id))
+    }
+    keys = ("sha256", "bytes", "width", "height")
+    for image in received:
+        result = produced.get(image.get("path"))
+        if result is None or any(image.get(k) != result[k] for k in keys):
+            raise CheckFailed(f"{triggered.task_id} got {image}, which matches no result of the run")
+    report.checked.append(
+        f"{triggered.dag_id} started by itself ({runs[0]['run_type']}, {waited:.1f}s after the run), "
+        f"{triggered.task_id} received {json.dumps(received)}"
+    )
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 # --- the whole run ---------------------------------------------------------------------------
@@ -791,7 +848,12 @@ def start_services(
         conns_from = "env" if options.conns_on_workers else "the api-server"
         say(f"{options.workers} celery workers up; private disks: {disks}; connections from {conns_from}")
     client = AirflowClient(f"http://127.0.0.1:{api_port}", USERNAME, password)
-    wanted = {c.dag_id for c in cases if not c.dag_file or (EXAMPLES / c.dag_file).exists()}
+    wanted = {
+        dag_id
+        for c in cases
+        if not c.dag_file or (EXAMPLES / c.dag_file).exists()
+        for dag_id in (c.dag_id, *(t.dag_id for t in c.triggers))
+    }
     wait_for_airflow(client, stack, wanted)
     say(f"airflow ready ({time.monotonic() - began:.0f}s): api-server http://127.0.0.1:{api_port}")
     placeholders = {
@@ -799,7 +861,32 @@ def start_services(
         "bucket": BUCKET,
         "worker_disk": str(scratch / "worker-disk"),
     }
-    return Context(options, scratch, stack, client, emulator_url, s3_url, placeholders, isolated)
+    return Context(options, scratch, stack, client, emulator_url, s3_url, placeholders, isolated, env)
+
+
+def let_scheduler_create_runs(ctx: Context) -> None:
+    """
+    Pause every DAG and restart the scheduler with ``use_job_schedule`` on, for asset-triggered runs.
+
+    Until then the scheduler creates no run by itself (so unpausing the ``@daily`` example starts
+    nothing); runs scheduled on assets need it. Every DAG is paused first, so only the DAGs a
+    case unpauses from here on can be scheduled.
+    """
+    client, stack = ctx.client, ctx.stack
+    for dag_id in client.dag_ids():
+        client.pause(dag_id)
+    restarted = datetime.now(UTC)
+    stack.stop("scheduler")
+    env = {**ctx.env, "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"}
+    stack.start("scheduler-jobs", airflow_argv("scheduler", "--skip-serve-logs"), env)
+
+    def beating() -> bool:
+        scheduler = client.health()["scheduler"]
+        beat = scheduler.get("latest_scheduler_heartbeat")
+        return scheduler["status"] == "healthy" and bool(beat) and datetime.fromisoformat(beat) > restarted
+
+    wait_until("the restarted scheduler's heartbeat", beating, STARTUP_TIMEOUT, services=stack.services)
+    say("scheduler restarted with use_job_schedule on; every DAG paused")
 
 
 def run(options: Options) -> int:
@@ -822,7 +909,11 @@ def run(options: Options) -> int:
         ctx = start_services(options, stack, cases, token, password)
         extra.append(check_provider(ctx.client))
         say(("" if extra[-1][0] else "PROBLEM: ") + extra[-1][1])
-        for case in cases:
+        scheduling = False
+        for case in sorted(cases, key=lambda c: bool(c.triggers)):
+            if case.triggers and not scheduling:
+                let_scheduler_create_runs(ctx)
+                scheduling = True
             say(f"{case.name}: triggering {case.dag_id}")
             current = case
             report = run_case(ctx, case)
@@ -831,7 +922,8 @@ def run(options: Options) -> int:
                 f"{'' if report.passed else ' - PROBLEMS'}")  # fmt: skip
             stack.check_alive()
         if options.executor == "local" and not options.cases:
-            uncovered = ctx.client.dag_ids(bundle="examples") - {c.dag_id for c in cases}
+            covered = {dag_id for c in cases for dag_id in (c.dag_id, *(t.dag_id for t in c.triggers))}
+            uncovered = ctx.client.dag_ids(bundle="examples") - covered
             extra.append(
                 (not uncovered, f"every DAG of dags/examples has a case (missing: {sorted(uncovered)})")
             )

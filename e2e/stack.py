@@ -83,6 +83,7 @@ class Service:
     log: Path
     cwd: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    stopped: bool = False
 
     def start(self) -> Service:
         """Start the process in a new session, output appended to :attr:`log`."""
@@ -109,8 +110,8 @@ class Service:
         return self.process.pid
 
     def check_alive(self) -> None:
-        """Raise :class:`ServiceError` with the log's tail if the process has exited."""
-        if self.process is not None and (code := self.process.poll()) is not None:
+        """Raise :class:`ServiceError` with the log's tail if the process has exited (unless stopped)."""
+        if not self.stopped and self.process is not None and (code := self.process.poll()) is not None:
             raise ServiceError(f"{self.name} exited with status {code}; log {self.log}:\n{tail(self.log)}")
 
     def wait_for_log(self, pattern: str, timeout: float) -> re.Match[str]:
@@ -206,10 +207,26 @@ class Stack:
         SIGTERM goes to all of them at once (process group and descendants), then, after at most
         ``grace`` seconds, SIGKILL to whatever is still there.
         """
-        started = [
-            s for s in reversed(self.services) if s.process is not None and s.name not in self._stopped
-        ]
+        return self._stop(
+            [s for s in reversed(self.services) if s.process is not None and s.name not in self._stopped],
+            grace,
+        )
+
+    def stop(self, name: str, grace: float = STOP_GRACE) -> list[str]:
+        """Stop one service and everything it started, as :meth:`stop_all` does; return its notes."""
+        return self._stop(
+            [
+                s
+                for s in self.services
+                if s.name == name and s.process is not None and s.name not in self._stopped
+            ],
+            grace,
+        )
+
+    def _stop(self, started: list[Service], grace: float) -> list[str]:
         self._stopped.update(s.name for s in started)
+        for service in started:
+            service.stopped = True
         victims: dict[str, list[psutil.Process]] = {s.name: _members(s) for s in started}
         for service in started:
             with contextlib.suppress(ProcessLookupError, PermissionError):

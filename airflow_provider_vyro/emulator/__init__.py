@@ -1,6 +1,7 @@
-"""A local emulator of Vyro's Imagine API v1 inpaint endpoint, for tests, demos and benchmarks.
+"""A local emulator of Vyro's Imagine API (v1 inpaint, v2 image endpoints), for tests, demos and benchmarks.
 
-It is a standalone fake of the HTTP API (it imports nothing from the hook or the operators):
+It is a standalone fake of the HTTP API (it imports nothing from the hook or the operators; it
+reads the endpoint catalogue, pure data, for paths, fields and allowed values):
 ``vyro-emulator --port 8765 --token TOKEN`` on the command line, or
 ``with EmulatorServer(token="t") as emulator: ...`` in Python (a thread), or
 ``with EmulatorProcess(token="t") as emulator: ...`` (a child process).

@@ -79,15 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the command-line interface."""
     parser = argparse.ArgumentParser(
         prog="vyro-emulator",
-        description="Serve a local emulator of Vyro's Imagine API v1 inpaint endpoint.",
+        description="Serve a local emulator of Vyro's Imagine API (v1 inpaint and the v2 image endpoints).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument(
         "--port", type=int, default=8765, help="port; 0 picks a free one (default: %(default)s)"
     )
     parser.add_argument("--token", default=None, help=f"the accepted API token (default: ${TOKEN_ENV})")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every answer")
     parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added before every inpaint answer"
+        "--answer-format",
+        default="PNG",
+        help="image format of successful answers: PNG (default), JPEG or WEBP",
     )
     parser.add_argument(
         "--script",
@@ -115,7 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = args.token or os.environ.get(TOKEN_ENV)
     if not token:
         parser.error(f"a token is required: --token or ${TOKEN_ENV}")
-    knobs: dict[str, Any] = {"latency": args.latency, "script": args.script, "retry_after": args.retry_after}
+    knobs: dict[str, Any] = {
+        "latency": args.latency,
+        "script": args.script,
+        "retry_after": args.retry_after,
+        "answer_format": args.answer_format,
+    }
     if args.random_rate > 0:
         knobs["random_faults"] = {
             "rate": args.random_rate,

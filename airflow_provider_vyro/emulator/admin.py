@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from airflow_provider_vyro.catalogue import ENDPOINTS
 from airflow_provider_vyro.emulator.app import INPAINT_PATH
 from airflow_provider_vyro.emulator.faults import Fault, RandomFaults
 
@@ -55,6 +56,14 @@ class EmulatorAdmin:
     def inpaint_url(self) -> str:
         """Full URL of the inpaint endpoint."""
         return self.url + INPAINT_PATH
+
+    def url_for(self, operation: str) -> str:
+        """
+        Return the full URL of an operation of the catalogue.
+
+        :param operation: its name, e.g. ``"text_to_image"`` (see ``catalogue.ENDPOINTS``).
+        """
+        return self.url + ENDPOINTS[operation].path
 
     def connection_json(self, **extra: Any) -> str:
         """Return an ``AIRFLOW_CONN_<ID>`` value for a vyro connection to this emulator."""

@@ -1,17 +1,25 @@
-"""The emulator's ASGI application: Vyro's v1 inpaint endpoint, fault injection and stats.
+"""The emulator's ASGI application: every operation of the catalogue, fault injection and stats.
 
-Order of work for one ``POST /v1/imagine/api/edits/inpaint``: count it, take its fault (the
-script first, then the random faults), read the multipart body (spooled to disk by
-Starlette), wait the latency, then either answer the fault or check the token (401), the
-fields (400) and the files by content (400), and answer the inpainted PNG. Faults answer
-before the token check, as a failing server or network would; ``truncate`` cuts whatever
-the normal answer would have been.
+Each operation of :mod:`airflow_provider_vyro.catalogue` (the v1 inpaint endpoint and the v2
+image endpoints) is served at its path with its documented fields. Order of work for one
+request: count it, take its fault (the script first, then the random faults), read the
+multipart body (spooled to disk by Starlette), wait the latency, then either answer the fault
+or check the token, the fields and the files by content, and answer the image. Faults answer
+before the token check, as a failing server or network would; ``truncate`` cuts whatever the
+normal answer would have been.
+
+v1 answers as its reference shows: the token in a ``bearer`` header (``Authorization: Bearer``
+is accepted too), errors with the HTTP status as their code, a PNG labelled ``image/png``. v2
+answers as its reference shows: the token in ``Authorization: Bearer`` only (missing: 400 with
+code 1000; wrong: 401 with code 1001), invalid requests 400 with code 1100, the image labelled
+``application/octet-stream``. The ``answer_format`` knob makes an operation answer JPEG or WebP.
 """
 
 from __future__ import annotations
 
 import hmac
 import http
+import io
 import threading
 import time
 import zlib
@@ -28,15 +36,17 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from airflow_provider_vyro.catalogue import ENDPOINTS, INPAINT, Endpoint, TextField
+from airflow_provider_vyro.emulator import scenes
 from airflow_provider_vyro.emulator.faults import Fault, FaultConfig, FaultInjector
-from airflow_provider_vyro.emulator.inpainting import encode_png, inpaint
+from airflow_provider_vyro.emulator.inpainting import inpaint
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from starlette.types import Receive, Scope, Send
 
-INPAINT_PATH = "/v1/imagine/api/edits/inpaint"
+INPAINT_PATH = INPAINT.path
 TRANSPORT_EXTENSION = "vyro.transport"
 """Key under ``scope["extensions"]`` where the server puts the connection's asyncio transport."""
 
@@ -69,6 +79,18 @@ _FAULT_MESSAGES = {
     503: "The service is temporarily unavailable.",
     504: "Gateway timeout.",
 }
+V2_CODES = {400: 1100, 401: 1001, 402: 1101, 406: 1002, 429: 1202, 503: 1200}
+"""The v2 reference's error code for each status the emulator answers on a v2 path."""
+V2_TOKEN_MISSING = 1000
+_V2_MESSAGES = {
+    400: "Invalid request.",
+    401: "The bearer token is invalid.",
+    402: "Not enough tokens (credits) for this request.",
+    406: "The bearer token has expired.",
+    429: "Too many requests.",
+    503: "The service is unavailable.",
+}
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _HTML_BODY = (
     b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><h1>Be right back</h1></body></html>"
 )
@@ -77,7 +99,7 @@ _ADMIN_TAG = "emulator admin"
 
 
 class InputError(Exception):
-    """A request field that the real API would reject with 400."""
+    """A request field that the real API would reject with 400 (v2: code 1100)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -95,6 +117,7 @@ class Stats:
     by_status: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     auth: Counter[str] = field(default_factory=Counter)
+    operations: Counter[str] = field(default_factory=Counter)
     last_request: dict[str, Any] | None = None
     timeline: list[dict[str, Any]] = field(default_factory=list)
     epoch: float = field(default_factory=time.monotonic)
@@ -115,9 +138,10 @@ class Stats:
             if len(self.timeline) < TIMELINE_LIMIT:
                 self.timeline.append(entry)
 
-    def request_started(self) -> None:
-        """Count a request that reached the inpaint endpoint."""
+    def request_started(self, operation: str) -> None:
+        """Count a request that reached an operation's endpoint."""
         with self._lock:
+            self.operations[operation] += 1
             self.requests += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -145,6 +169,7 @@ class Stats:
             self.by_status.clear()
             self.faults.clear()
             self.auth.clear()
+            self.operations.clear()
             self.last_request = None
             self.timeline.clear()
             self.epoch = time.monotonic()
@@ -157,6 +182,7 @@ class Stats:
                 "by_status": dict(self.by_status),
                 "faults": dict(self.faults),
                 "auth": {"bearer": self.auth["bearer"], "authorization": self.auth["authorization"]},
+                "operations": dict(self.operations),
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "last_request": self.last_request,
@@ -173,10 +199,30 @@ class EmulatorState:
     stats: Stats
 
 
-def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """Build the JSON error body ``{"status", "code", "error", "message"}`` with that status."""
-    body = {"status": "error", "code": status, "error": _phrase(status), "message": message}
+def error_response(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    code: int | str | None = None,
+) -> JSONResponse:
+    """
+    Build the JSON error body ``{"status", "code", "error", "message"}`` with that status.
+
+    :param code: the API's error code; default: the status itself (as v1 answers).
+    """
+    body = {
+        "status": "error",
+        "code": status if code is None else code,
+        "error": _phrase(status),
+        "message": message,
+    }
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def code_for(endpoint: Endpoint, status: int) -> int:
+    """Return the error code an operation's API version gives with a status."""
+    return V2_CODES.get(status, status) if endpoint.api_version == "v2" else status
 
 
 def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
@@ -191,14 +237,8 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(exc.status_code, str(exc.detail), exc.headers)
 
-    @app.post(INPAINT_PATH, response_class=Response, openapi_extra=_INPAINT_OPENAPI)
-    async def edits_inpaint(request: Request) -> Response:
-        """Vyro's v1 inpaint endpoint (multipart: prompt, model_version, image, mask)."""
-        state.stats.request_started()
-        try:
-            return await _inpaint_request(state, request)
-        finally:
-            state.stats.request_finished()
+    for endpoint in ENDPOINTS.values():
+        _add_route(app, state, endpoint)
 
     @app.get("/_emulator/health", tags=[_ADMIN_TAG])
     async def health() -> dict[str, str]:
@@ -207,7 +247,7 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
 
     @app.get("/_emulator/stats", tags=[_ADMIN_TAG])
     async def stats() -> dict[str, Any]:
-        """Return the counters of the inpaint requests since start or the last reset."""
+        """Return the counters of the API requests since start or the last reset."""
         return state.stats.to_json()
 
     @app.get("/_emulator/faults", tags=[_ADMIN_TAG])
@@ -239,7 +279,27 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
     return app
 
 
-async def _inpaint_request(state: EmulatorState, request: Request) -> Response:
+def _add_route(app: FastAPI, state: EmulatorState, endpoint: Endpoint) -> None:
+    async def operation(request: Request) -> Response:
+        state.stats.request_started(endpoint.operation)
+        try:
+            return await _operation_request(state, endpoint, request)
+        finally:
+            state.stats.request_finished()
+
+    operation.__doc__ = (
+        f"{endpoint.summary} ({endpoint.api_version}: multipart {', '.join(endpoint.field_names)})"
+    )
+    app.post(
+        endpoint.path,
+        response_class=Response,
+        openapi_extra=_openapi(endpoint),
+        name=endpoint.operation,
+        summary=endpoint.summary,
+    )(operation)
+
+
+async def _operation_request(state: EmulatorState, endpoint: Endpoint, request: Request) -> Response:
     arrived = state.stats.clock()
     fault = state.faults.next_fault()
     label = fault.label if fault is not None and fault.kind != "ok" else None
@@ -251,16 +311,16 @@ async def _inpaint_request(state: EmulatorState, request: Request) -> Response:
     except ClientDisconnect:
         return _NoResponse()
     try:
-        state.stats.remember(_describe(request, form, state.token))
+        state.stats.remember(_describe(endpoint, request, form, state.token))
         delay = state.faults.snapshot().latency + (fault.seconds if fault is not None else 0.0)
         if not await _pause_unless_disconnected(request, delay):
             return _NoResponse()
         if fault is not None and fault.kind == "drop":
             return _DroppedConnection()
         if fault is not None and fault.kind not in ("ok", "sleep", "truncate"):
-            response = _fault_response(fault, state.faults.snapshot())
+            response = _fault_response(endpoint, fault, state.faults.snapshot())
         else:
-            response = await _answer(state, request, form, form_error)
+            response = await _answer(state, endpoint, request, form, form_error)
         status = response.status_code
         state.stats.count("by_status", str(status))
         if fault is not None and fault.kind == "truncate":
@@ -284,28 +344,33 @@ async def _read_form(request: Request) -> tuple[FormData, str | None]:
         return FormData(), f"Malformed multipart body: {exc.detail}"
 
 
-async def _answer(state: EmulatorState, request: Request, form: FormData, form_error: str | None) -> Response:
-    method = _authenticate(request, state.token)
+async def _answer(
+    state: EmulatorState, endpoint: Endpoint, request: Request, form: FormData, form_error: str | None
+) -> Response:
+    method = _authenticate(request, state.token, endpoint)
     if method is None:
-        return error_response(401, "Missing or invalid token: send it in the 'bearer' header.")
+        return _token_refused(request, endpoint)
     state.stats.count("auth", method)
     if form_error is not None:
-        return error_response(400, form_error)
+        return error_response(400, form_error, code=code_for(endpoint, 400))
     try:
-        _prompt(form)
-        _model_version(form)
-        image = _upload(form, "image")
-        mask = _upload(form, "mask")
-        png = await anyio.to_thread.run_sync(_render, image.file, mask.file)
+        fields = _fields(endpoint, form)
+        uploads = {spec.name: _upload(form, spec.name) for spec in endpoint.file_fields}
+        answer_format = state.faults.snapshot().answer_format_of(endpoint.operation)
+        body = await anyio.to_thread.run_sync(_render, endpoint, fields, uploads, answer_format)
     except InputError as exc:
-        return error_response(400, exc.message)
-    return Response(png, media_type="image/png")
+        return error_response(400, exc.message, code=code_for(endpoint, 400))
+    return Response(body, media_type=endpoint.answer_content_type)
 
 
-def _authenticate(request: Request, token: str) -> str | None:
+def _authenticate(request: Request, token: str, endpoint: Endpoint) -> str | None:
     expected = token.encode()
     bearer = request.headers.get("bearer")
-    if bearer is not None and hmac.compare_digest(bearer.strip().encode(), expected):
+    if (
+        endpoint.api_version == "v1"
+        and bearer is not None
+        and hmac.compare_digest(bearer.strip().encode(), expected)
+    ):
         return "bearer"
     scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), expected):
@@ -313,22 +378,51 @@ def _authenticate(request: Request, token: str) -> str | None:
     return None
 
 
-def _prompt(form: FormData) -> str:
-    prompt = form.get("prompt")
-    if prompt is None:
-        raise InputError("Missing required field 'prompt'.")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InputError("Field 'prompt' must be a non-empty text field.")
-    return prompt
+def _token_refused(request: Request, endpoint: Endpoint) -> Response:
+    if endpoint.api_version == "v1":
+        return error_response(401, "Missing or invalid token: send it in the 'bearer' header.")
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return error_response(
+            400,
+            "Bearer token missing: send it as 'Authorization: Bearer <token>'.",
+            code=V2_TOKEN_MISSING,
+        )
+    return error_response(401, "The bearer token is invalid.", code=code_for(endpoint, 401))
 
 
-def _model_version(form: FormData) -> str:
-    version = form.get("model_version", "1")
-    if not isinstance(version, str) or version.strip() not in SUPPORTED_MODEL_VERSIONS:
-        shown = version if isinstance(version, str) else "a file"
+def _fields(endpoint: Endpoint, form: FormData) -> dict[str, str]:
+    known = {spec.name for spec in endpoint.file_fields}
+    for name in form:
+        if endpoint.text_field(name) is None and name not in known:
+            expected = ", ".join(endpoint.field_names)
+            raise InputError(f"Unknown field '{name}'; this endpoint takes {expected}.")
+    fields: dict[str, str] = {}
+    for spec in endpoint.text_fields:
+        value = _field(spec, form.get(spec.name))
+        if value is not None:
+            fields[spec.name] = value
+    return fields
+
+
+def _field(spec: TextField, value: str | UploadFile | None) -> str | None:
+    if isinstance(value, UploadFile):
+        raise InputError(f"Field '{spec.name}' must be a text field, not a file.")
+    if value is None:
+        if spec.required:
+            raise InputError(f"Missing required field '{spec.name}'.")
+        return spec.default
+    if spec.kind == "prompt" and not value.strip():
+        raise InputError(f"Field '{spec.name}' must be a non-empty text field.")
+    if spec.kind == "choice" and value not in spec.choices:
+        allowed = ", ".join(spec.choices)
+        raise InputError(f"Invalid {spec.name} {value!r}: must be one of {allowed}.")
+    if spec.kind == "seed" and not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise InputError(f"Field '{spec.name}' must be an integer >= 1, got {value!r}.")
+    if spec.kind == "digits" and value.strip() not in SUPPORTED_MODEL_VERSIONS:
         supported = ", ".join(repr(v) for v in SUPPORTED_MODEL_VERSIONS)
-        raise InputError(f"Field 'model_version' must be one of {supported}, got {shown!r}.")
-    return version.strip()
+        raise InputError(f"Field '{spec.name}' must be one of {supported}, got {value!r}.")
+    return value.strip() if spec.kind == "digits" else value
 
 
 def _upload(form: FormData, name: str) -> UploadFile:
@@ -340,15 +434,52 @@ def _upload(form: FormData, name: str) -> UploadFile:
     return upload
 
 
-def _render(image_file: IO[bytes], mask_file: IO[bytes]) -> bytes:
-    image = _decode("image", image_file)
-    mask = _decode("mask", mask_file)
-    if mask.size != image.size:
-        raise InputError(
-            f"File 'mask' is {mask.width}x{mask.height} but 'image' is {image.width}x{image.height}; "
-            "they must have the same size."
-        )
-    return encode_png(inpaint(image, mask))
+def _render(
+    endpoint: Endpoint, fields: Mapping[str, str], uploads: Mapping[str, UploadFile], answer_format: str
+) -> bytes:
+    images = {name: _decode(name, upload.file) for name, upload in uploads.items()}
+    for spec in endpoint.file_fields:
+        other = spec.same_size_as
+        if other is not None and images[spec.name].size != images[other].size:
+            mine, theirs = images[spec.name], images[other]
+            raise InputError(
+                f"File '{spec.name}' is {mine.width}x{mine.height} but '{other}' is "
+                f"{theirs.width}x{theirs.height}; they must have the same size."
+            )
+        if (
+            spec.needs_alpha
+            and images[spec.name].mode not in _ALPHA_MODES
+            and ("transparency" not in images[spec.name].info)
+        ):
+            raise InputError(
+                f"File '{spec.name}' must have a transparent background (an alpha channel); "
+                f"got a {images[spec.name].mode} image."
+            )
+    return encode(_picture(endpoint, fields, images), answer_format)
+
+
+def _picture(endpoint: Endpoint, fields: Mapping[str, str], images: Mapping[str, Image.Image]) -> Image.Image:
+    prompt, seed = fields.get("prompt", ""), fields.get("seed")
+    if "mask" in images:
+        return inpaint(images["image"], images["mask"])
+    if "image" in images:
+        return scenes.behind(images["image"], prompt, seed=seed, style=fields.get("style", ""))
+    size = scenes.size_of(fields.get("aspect_ratio", "1:1"))
+    if "style" not in fields:
+        return scenes.transparent_subject(prompt, seed=seed, size=size)
+    return scenes.landscape(prompt, seed=seed, style=fields["style"], size=size)
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    """Encode an answer: PNG (favouring speed over size), JPEG or WebP (lossy, RGB; WebP keeps alpha)."""
+    buffer = io.BytesIO()
+    if fmt == "PNG":
+        image.save(buffer, format="PNG", compress_level=1)
+    elif fmt == "JPEG":
+        image.convert("RGB").save(buffer, format="JPEG", quality=90)
+    else:
+        image.save(buffer, format="WEBP", quality=85, method=0)
+    return buffer.getvalue()
 
 
 def _decode(name: str, file: IO[bytes]) -> Image.Image:
@@ -379,12 +510,18 @@ def _sniff(head: bytes) -> str:
     return "an empty file" if not head else "content that is not an image"
 
 
-def _describe(request: Request, form: FormData, token: str) -> dict[str, Any]:
-    description: dict[str, Any] = {}
-    for field_name in ("prompt", "model_version"):
+def _describe(endpoint: Endpoint, request: Request, form: FormData, token: str) -> dict[str, Any]:
+    description: dict[str, Any] = {"operation": endpoint.operation, "path": endpoint.path}
+    text_names = [spec.name for spec in endpoint.text_fields]
+    text_names += [name for name, value in form.items() if isinstance(value, str) and name not in text_names]
+    for field_name in text_names:
         value = form.get(field_name)
         description[field_name] = value if isinstance(value, str) else None
-    for file_name in ("image", "mask"):
+    file_names = [spec.name for spec in endpoint.file_fields]
+    file_names += [
+        name for name, value in form.items() if isinstance(value, UploadFile) and name not in file_names
+    ]
+    for file_name in file_names:
         upload = form.get(file_name)
         if isinstance(upload, UploadFile):
             filename, content_type, size = upload.filename, upload.content_type, upload.size
@@ -406,7 +543,7 @@ def _redact(name: str, value: str, token: str) -> str:
     return value.replace(token, "***")
 
 
-def _fault_response(fault: Fault, config: FaultConfig) -> Response:
+def _fault_response(endpoint: Endpoint, fault: Fault, config: FaultConfig) -> Response:
     if fault.kind == "json200":
         return JSONResponse(
             {"status": "success", "code": 200, "message": "Emulated fault: JSON instead of an image."}
@@ -420,8 +557,10 @@ def _fault_response(fault: Fault, config: FaultConfig) -> Response:
     retry_after = fault.retry_after if fault.retry_after is not None else config.retry_after
     if status == 429 and retry_after is not None:
         headers["Retry-After"] = f"{retry_after:g}"
-    message = _FAULT_MESSAGES.get(status, f"Emulated fault: {_phrase(status)}.")
-    return error_response(status, message, headers)
+    messages = _V2_MESSAGES if endpoint.api_version == "v2" else {}
+    message = messages.get(status) or _FAULT_MESSAGES.get(status, f"Emulated fault: {_phrase(status)}.")
+    code = fault.code if fault.code is not None else code_for(endpoint, status)
+    return error_response(status, message, headers, code=code)
 
 
 def _phrase(status: int) -> str:
@@ -495,23 +634,29 @@ class _TruncatedResponse(Response):
             await _until_disconnected(receive)
 
 
-_INPAINT_OPENAPI: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["prompt", "image", "mask"],
-                    "properties": {
-                        "prompt": {"type": "string"},
-                        "model_version": {"type": "string", "default": "1"},
-                        "image": {"type": "string", "format": "binary"},
-                        "mask": {"type": "string", "format": "binary"},
-                    },
+def _openapi(endpoint: Endpoint) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for spec in endpoint.text_fields:
+        schema: dict[str, Any] = (
+            {"type": "integer", "minimum": 1} if spec.kind == "seed" else {"type": "string"}
+        )
+        if spec.choices:
+            schema["enum"] = list(spec.choices)
+        if spec.default is not None:
+            schema["default"] = spec.default
+        properties[spec.name] = schema
+    for file_spec in endpoint.file_fields:
+        properties[file_spec.name] = {"type": "string", "format": "binary"}
+    required = [spec.name for spec in endpoint.text_fields if spec.required]
+    required += [spec.name for spec in endpoint.file_fields]
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": required, "properties": properties}
                 }
-            }
+            },
         },
-    },
-    "responses": {"200": {"description": "The inpainted image.", "content": {"image/png": {}}}},
-}
+        "responses": {"200": {"description": "The image.", "content": {endpoint.answer_content_type: {}}}},
+    }

@@ -6,6 +6,8 @@ A fault is written in a small JSON-friendly grammar, the same on the command lin
 * an int HTTP status (``500``, ``503``, ``429``, ``402``, ...): answer with that status and
   the JSON error body;
 * ``{"status": 429, "retry_after": 1.5}``: the same, with a ``Retry-After`` header;
+* ``{"status": 400, "code": 1000}``: the same, with that ``code`` in the body (by default a v2
+  path gives its reference's code for the status, v1 the status itself);
 * ``"drop"``: close the TCP connection without any response;
 * ``"truncate"``: announce the full ``Content-Length`` but send only part of the body;
 * ``"json200"`` / ``"html200"`` / ``"garbage200"``: a 200 whose body is JSON, HTML, or bytes
@@ -25,7 +27,11 @@ from typing import Any, Literal, cast
 FaultKind = Literal["status", "drop", "truncate", "json200", "html200", "garbage200", "sleep", "ok"]
 
 _NAMED_KINDS: frozenset[str] = frozenset({"drop", "truncate", "json200", "html200", "garbage200", "ok"})
-_KNOB_NAMES: frozenset[str] = frozenset({"latency", "script", "random_faults", "retry_after"})
+_KNOB_NAMES: frozenset[str] = frozenset(
+    {"latency", "script", "random_faults", "retry_after", "answer_format"}
+)
+ANSWER_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
+"""Formats the ``answer_format`` knob can choose."""
 
 
 def _number(value: object, what: str, *, minimum: float = 0.0) -> float:
@@ -52,6 +58,22 @@ def _status(value: object) -> int:
     return status
 
 
+def _format(value: object) -> str:
+    fmt = value.strip().upper() if isinstance(value, str) else None
+    fmt = "JPEG" if fmt == "JPG" else fmt
+    if fmt not in ANSWER_FORMATS:
+        raise ValueError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {value!r}")
+    return fmt
+
+
+def _answer_format(value: object) -> str | tuple[tuple[str, str], ...]:
+    if value is None:
+        return "PNG"
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(operation), _format(fmt)) for operation, fmt in value.items()))
+    return _format(value)
+
+
 @dataclass(frozen=True)
 class Fault:
     """One fault to inject into one inpaint request."""
@@ -60,6 +82,7 @@ class Fault:
     status: int | None = None
     retry_after: float | None = None
     seconds: float = 0.0
+    code: int | str | None = None
 
     @classmethod
     def parse(cls, item: object) -> Fault:
@@ -74,12 +97,16 @@ class Fault:
             keys = set(item)
             if keys == {"sleep"}:
                 return cls(kind="sleep", seconds=_number(item["sleep"], "sleep"))
-            if "status" in keys and keys <= {"status", "retry_after"}:
+            if "status" in keys and keys <= {"status", "retry_after", "code"}:
                 retry_after = item.get("retry_after")
+                code = item.get("code")
+                if code is not None and (isinstance(code, bool) or not isinstance(code, int | str)):
+                    raise ValueError(f"a fault code must be an int or a string, got {code!r}")
                 return cls(
                     kind="status",
                     status=_status(item["status"]),
                     retry_after=None if retry_after is None else _number(retry_after, "retry_after"),
+                    code=code,
                 )
         raise ValueError(f"unknown fault {item!r}")
 
@@ -93,9 +120,12 @@ class Fault:
         if self.kind == "sleep":
             return {"sleep": self.seconds}
         if self.kind == "status":
+            extra: dict[str, object] = {}
             if self.retry_after is not None:
-                return {"status": self.status, "retry_after": self.retry_after}
-            return self.status
+                extra["retry_after"] = self.retry_after
+            if self.code is not None:
+                extra["code"] = self.code
+            return {"status": self.status, **extra} if extra else self.status
         return self.kind
 
 
@@ -135,16 +165,25 @@ class RandomFaults:
 class FaultConfig:
     """All fault knobs.
 
-    ``latency`` is added before every inpaint answer; ``script`` is consumed one item per
-    inpaint request, first in first out; requests the script does not cover may get a
+    ``latency`` is added before every answer; ``script`` is consumed one item per API
+    request, first in first out; requests the script does not cover may get a
     ``random_faults`` fault; ``retry_after`` is the ``Retry-After`` sent with a 429 that does
-    not carry its own.
+    not carry its own. ``answer_format`` is not a fault: the image format of successful
+    answers, ``"PNG"`` (the default), ``"JPEG"`` or ``"WEBP"``, for every operation, or a map
+    from operation name (``"text_to_image"``, ...) to format for some.
     """
 
     latency: float = 0.0
     script: tuple[Fault, ...] = ()
     random_faults: RandomFaults | None = None
     retry_after: float | None = None
+    answer_format: str | tuple[tuple[str, str], ...] = "PNG"
+
+    def answer_format_of(self, operation: str) -> str:
+        """Return the format an operation answers in."""
+        if isinstance(self.answer_format, str):
+            return self.answer_format
+        return dict(self.answer_format).get(operation, "PNG")
 
     @classmethod
     def from_dict(cls, knobs: Mapping[str, Any]) -> FaultConfig:
@@ -170,6 +209,8 @@ class FaultConfig:
         if "retry_after" in knobs:
             value = knobs["retry_after"]
             changes["retry_after"] = None if value is None else _number(value, "retry_after")
+        if "answer_format" in knobs:
+            changes["answer_format"] = _answer_format(knobs["answer_format"])
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, object]:
@@ -179,6 +220,9 @@ class FaultConfig:
             "script": [fault.to_json() for fault in self.script],
             "random_faults": None if self.random_faults is None else self.random_faults.to_json(),
             "retry_after": self.retry_after,
+            "answer_format": (
+                self.answer_format if isinstance(self.answer_format, str) else dict(self.answer_format)
+            ),
         }
 
 

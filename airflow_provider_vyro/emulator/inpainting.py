@@ -10,7 +10,6 @@ outside the mask is returned unchanged.
 from __future__ import annotations
 
 import importlib.util
-import io
 from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image, ImageMath
@@ -60,13 +59,6 @@ def inpaint(image: Image.Image, mask: Image.Image, *, backend: Backend = "auto")
     filled = _fill_opencv(crop, hole_crop) if use_opencv else _fill_push_pull(crop, hole_crop)
     result.paste(filled, region[:2], hole_crop)
     return result
-
-
-def encode_png(image: Image.Image) -> bytes:
-    """Encode as PNG, favouring speed over size (the emulator answers large images too)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 def _with_margin(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -11,7 +11,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypeVar, cast, overload
 
 import requests
 import tenacity
@@ -19,8 +19,16 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
-from airflow_provider_vyro import __version__
-from airflow_provider_vyro.catalogue import INPAINT, Endpoint, api_version_of, auth_header
+from airflow_provider_vyro import __version__, checks
+from airflow_provider_vyro.catalogue import (
+    AI_BACKGROUND,
+    GENERATIVE_FILL,
+    INPAINT,
+    Endpoint,
+    api_version_of,
+    auth_header,
+    token_cost,
+)
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -38,10 +46,7 @@ from airflow_provider_vyro.exceptions import (
 from airflow_provider_vyro.images import (
     CheckedImage,
     ImageInfo,
-    PngStreamChecker,
-    check_mask_matches,
-    check_model_version,
-    check_prompt,
+    ImageStreamChecker,
     content_type,
     inspect_image,
 )
@@ -72,6 +77,7 @@ _IN_MEMORY_UPLOAD = 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
 _MESSAGE_LIMIT = 500
 _PROMPT_PREVIEW = 40
+_TOKEN_MISSING_CODE = 1000
 
 _ERRORS_BY_STATUS: dict[int, type[VyroAPIError]] = {
     400: VyroBadRequestError,
@@ -125,6 +131,7 @@ class _Part:
     fileobj: IO[bytes]
     info: ImageInfo
     filename: str
+    shown: str
 
     def reader(self) -> _PartReader:
         self.fileobj.seek(0)
@@ -377,9 +384,194 @@ class VyroHook(BaseHook):
         return self.call_to(
             INPAINT,
             destination,
-            fields={"prompt": check_prompt(prompt), "model_version": check_model_version(model_version)},
+            fields=checks.check_fields(INPAINT, {"prompt": prompt, "model_version": model_version}),
             files={"image": image, "mask": mask},
         )
+
+    def generative_fill(self, image: ImageSource, mask: ImageSource, prompt: str) -> bytes:
+        """
+        Fill what ``mask`` covers in ``image``, guided by ``prompt`` (v2), and return the image.
+
+        The v2 successor of :meth:`inpaint`. Holds the answer in memory; for large images use
+        :meth:`generative_fill_to`, which streams it.
+
+        :param image: the image (JPEG or PNG by content): a local path, its bytes, or a binary file.
+        :param mask: the mask, of the image's size (white = fill, black = keep), in the same forms.
+        :param prompt: what to put where the mask is.
+        :return: the image, in the format the API chose (PNG, JPEG or WebP: read it from the bytes).
+        """
+        buffer = io.BytesIO()
+        self.generative_fill_to(buffer, image, mask, prompt)
+        return buffer.getvalue()
+
+    def generative_fill_to(
+        self, destination: IO[bytes], image: ImageSource, mask: ImageSource, prompt: str
+    ) -> ImageResult:
+        """
+        Fill what ``mask`` covers (v2) and stream the image into ``destination``, checking it is complete.
+
+        :param destination: a writable, seekable binary file; rewound and truncated on each retry.
+        :param image: see :meth:`generative_fill`.
+        :param mask: see :meth:`generative_fill`.
+        :param prompt: see :meth:`generative_fill`.
+        :return: size, SHA-256, dimensions, format and attempts of the image written.
+        """
+        return self.call_to(
+            GENERATIVE_FILL,
+            destination,
+            fields=checks.check_fields(GENERATIVE_FILL, {"prompt": prompt}),
+            files={"image": image, "mask": mask},
+        )
+
+    def text_to_image(
+        self,
+        prompt: str,
+        style: str = "imagine-turbo",
+        aspect_ratio: str = "1:1",
+        seed: int | None = None,
+        transparent: bool = False,
+    ) -> bytes:
+        """
+        Generate an image from ``prompt`` (v2) and return it.
+
+        Holds the answer in memory; :meth:`text_to_image_to` streams it.
+
+        :param prompt: the image to generate.
+        :param style: one of ``realistic``, ``anime``, ``flux-schnell``, ``flux-dev``,
+            ``flux-dev-fast``, ``sdxl-1.0``, ``imagine-turbo``; the cost in API tokens depends on
+            it (see :data:`~airflow_provider_vyro.catalogue.STYLE_TOKEN_COSTS`).
+        :param aspect_ratio: one of ``1:1``, ``3:2``, ``4:3``, ``3:4``, ``16:9``, ``9:16``.
+        :param seed: a whole number >= 1 for repeatable results, or ``None``.
+        :param transparent: ``True`` calls the transparent endpoint (an image with a transparent
+            background), which has no style: leave ``style`` at its default then.
+        :return: the image, in the format the API chose (PNG, JPEG or WebP: read it from the bytes).
+        """
+        buffer = io.BytesIO()
+        self.text_to_image_to(
+            buffer, prompt, style=style, aspect_ratio=aspect_ratio, seed=seed, transparent=transparent
+        )
+        return buffer.getvalue()
+
+    def text_to_image_to(
+        self,
+        destination: IO[bytes],
+        prompt: str,
+        style: str = "imagine-turbo",
+        aspect_ratio: str = "1:1",
+        seed: int | None = None,
+        transparent: bool = False,
+    ) -> ImageResult:
+        """
+        Generate an image from ``prompt`` (v2) and stream it into ``destination``, checking it is complete.
+
+        :param destination: a writable, seekable binary file; rewound and truncated on each retry.
+        :param prompt: see :meth:`text_to_image`.
+        :param style: see :meth:`text_to_image`.
+        :param aspect_ratio: see :meth:`text_to_image`.
+        :param seed: see :meth:`text_to_image`.
+        :param transparent: see :meth:`text_to_image`.
+        :return: size, SHA-256, dimensions, format and attempts of the image written.
+        """
+        endpoint, fields = checks.text_to_image_call(
+            prompt=prompt, style=style, aspect_ratio=aspect_ratio, seed=seed, transparent=transparent
+        )
+        return self.call_to(endpoint, destination, fields=fields, files={})
+
+    def ai_background(
+        self, image: ImageSource, prompt: str, style: str = "product-shoot", seed: int | None = None
+    ) -> bytes:
+        """
+        Put a generated background, described by ``prompt``, behind a cut-out (v2) and return the image.
+
+        Holds the answer in memory; :meth:`ai_background_to` streams it.
+
+        :param image: the cut-out: a PNG whose background is transparent (an alpha channel), as a
+            local path, its bytes, or a binary file. An image without transparency is refused.
+        :param prompt: the background to generate.
+        :param style: ``product-shoot``, the only style documented.
+        :param seed: a whole number >= 1 for repeatable results, or ``None``.
+        :return: the image, in the format the API chose (PNG, JPEG or WebP: read it from the bytes).
+        """
+        buffer = io.BytesIO()
+        self.ai_background_to(buffer, image, prompt, style=style, seed=seed)
+        return buffer.getvalue()
+
+    def ai_background_to(
+        self,
+        destination: IO[bytes],
+        image: ImageSource,
+        prompt: str,
+        style: str = "product-shoot",
+        seed: int | None = None,
+    ) -> ImageResult:
+        """
+        Put a generated background behind a cut-out (v2) and stream the image into ``destination``.
+
+        :param destination: a writable, seekable binary file; rewound and truncated on each retry.
+        :param image: see :meth:`ai_background`.
+        :param prompt: see :meth:`ai_background`.
+        :param style: see :meth:`ai_background`.
+        :param seed: see :meth:`ai_background`.
+        :return: size, SHA-256, dimensions, format and attempts of the image written.
+        """
+        fields = checks.check_fields(AI_BACKGROUND, {"prompt": prompt, "style": style, "seed": seed})
+        return self.call_to(AI_BACKGROUND, destination, fields=fields, files={"image": image})
+
+    @overload
+    def post_image(
+        self,
+        path: str,
+        *,
+        fields: Mapping[str, str | int] | None = None,
+        files: Mapping[str, ImageSource] | None = None,
+        destination: None = None,
+    ) -> bytes: ...
+
+    @overload
+    def post_image(
+        self,
+        path: str,
+        *,
+        fields: Mapping[str, str | int] | None = None,
+        files: Mapping[str, ImageSource] | None = None,
+        destination: IO[bytes],
+    ) -> ImageResult: ...
+
+    def post_image(
+        self,
+        path: str,
+        *,
+        fields: Mapping[str, str | int] | None = None,
+        files: Mapping[str, ImageSource] | None = None,
+        destination: IO[bytes] | None = None,
+    ) -> bytes | ImageResult:
+        """
+        Call any image endpoint of the API by its path.
+
+        This is the way to reach endpoints this provider does not yet support, such as
+        ``/v2/image/background/remover`` (field ``image``) or ``/v2/image/enhance``. The call
+        gets everything a supported operation gets: the network policy (the token goes to the
+        configured base URL only), the auth header of the path's API version (``/v1/`` →
+        ``bearer``, ``/v2/`` → ``Authorization: Bearer``), retries, and the answer check (a
+        complete PNG, JPEG or WebP image, its format read from the bytes). The text fields are
+        sent as given (no check of their values: the API judges them); files must be JPEG or PNG
+        by content.
+
+        :param path: the path after the base URL, starting with ``/v1/`` or ``/v2/``.
+        :param fields: the text fields, by name (strings, or whole numbers sent as digits).
+        :param files: the files, by field name: local paths, bytes, or binary files.
+        :param destination: a writable, seekable binary file to stream the answer into; ``None``
+            to have the image returned as bytes.
+        :return: the image bytes, or, with ``destination``, the :class:`ImageResult` of what was
+            written there.
+        """
+        files = dict(files or {})
+        endpoint, sent = checks.generic_call(path, fields or {}, tuple(files))
+        if destination is not None:
+            return self.call_to(endpoint, destination, fields=sent, files=files)
+        buffer = io.BytesIO()
+        self.call_to(endpoint, buffer, fields=sent, files=files)
+        return buffer.getvalue()
 
     def call_to(
         self,
@@ -392,9 +584,11 @@ class VyroHook(BaseHook):
         """
         Make one call of a catalogue operation and stream the answer into ``destination``.
 
-        The text ``fields`` are sent as given (the caller checked them); each file of ``files`` is
-        inspected unless it is a :class:`~airflow_provider_vyro.images.CheckedImage`, and a file
-        the catalogue says must match another's size is checked against it before any request.
+        The text ``fields`` are sent as given (the caller checked them, e.g. with
+        :func:`~airflow_provider_vyro.checks.check_fields`); each file of ``files`` is inspected
+        unless it is a :class:`~airflow_provider_vyro.images.CheckedImage`, then the files are
+        checked against the catalogue (:func:`~airflow_provider_vyro.checks.check_files`) before
+        any request. The answer must be a complete image in one of ``endpoint.answer_formats``.
 
         :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
         :param destination: a writable, seekable binary file; rewound and truncated on each retry.
@@ -404,11 +598,11 @@ class VyroHook(BaseHook):
         """
         with ExitStack() as stack:
             parts = {name: _open_part(stack, source, name) for name, source in files.items()}
-            for spec in endpoint.file_fields:
-                if spec.same_size_as and spec.name in parts and spec.same_size_as in parts:
-                    check_mask_matches(
-                        parts[spec.same_size_as].info, parts[spec.name].info, name=parts[spec.name].filename
-                    )
+            checks.check_files(
+                endpoint,
+                {name: part.info for name, part in parts.items()},
+                names={name: part.shown for name, part in parts.items()},
+            )
             start = destination.tell()
             attempts = 0
 
@@ -484,15 +678,16 @@ class VyroHook(BaseHook):
             self.before_request()
         started = time.monotonic()
         response = self._send(endpoint.path, encoder, stream=True)
+        result: ImageResult | None = None
         with response:
             try:
                 if response.status_code != 200:
                     raise self._error_from(response)
-                result = self._receive_png(response, destination, attempt)
+                result = self._receive(response, destination, attempt, endpoint.answer_formats)
             finally:
                 prompt = fields.get("prompt", "")
                 self.log.info(
-                    "%s: POST %s attempt %d: %s, prompt %r (%d chars) -> %d in %.2f s",
+                    "%s: POST %s attempt %d: %s, prompt %r (%d chars)%s -> %d%s in %.2f s",
                     endpoint.operation,
                     endpoint.path,
                     attempt,
@@ -503,7 +698,9 @@ class VyroHook(BaseHook):
                     or "no files",
                     _preview(prompt),
                     len(prompt),
+                    _describe_fields(endpoint, fields),
                     response.status_code,
+                    f" {result.format} {result.width}x{result.height} {result.bytes} B" if result else "",
                     time.monotonic() - started,
                 )
         return result
@@ -534,8 +731,11 @@ class VyroHook(BaseHook):
                 f"cannot reach the Vyro API at {settings.base_url}: {type(err).__name__}"
             ) from self._scrubbed(err)
 
-    def _receive_png(self, response: requests.Response, destination: IO[bytes], attempt: int) -> ImageResult:
-        checker = PngStreamChecker()
+    def _receive(
+        self, response: requests.Response, destination: IO[bytes], attempt: int, formats: tuple[str, ...]
+    ) -> ImageResult:
+        """Stream the answer into ``destination``, requiring a complete image in one of ``formats``."""
+        checker = ImageStreamChecker(formats)
         digest = hashlib.sha256()
         size = 0
         try:
@@ -550,22 +750,30 @@ class VyroHook(BaseHook):
                 200, f"the answer broke off after {size} of {expected} bytes ({type(err).__name__})"
             ) from None
         try:
-            width, height = checker.result()
+            image = checker.result()
         except ValueError as err:
             kind = response.headers.get("Content-Type", "no content type")
-            raise VyroResponseError(200, f"the answer is not a complete PNG ({kind}): {err}") from None
-        return ImageResult(size, digest.hexdigest(), width, height, attempt, "PNG")
+            raise VyroResponseError(200, f"the answer is not a complete image ({kind}): {err}") from None
+        return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
 
     def _error_from(self, response: requests.Response) -> VyroAPIError:
-        message = self._server_message(response)
+        message, code = self._server_answer(response)
         status = response.status_code
         if status == 429:
-            return VyroRateLimitError(status, message, _retry_after(response.headers.get("Retry-After")))
+            return VyroRateLimitError(
+                status, message, _retry_after(response.headers.get("Retry-After")), code=code
+            )
         if status >= 500:
-            return VyroServerError(status, message)
-        return _ERRORS_BY_STATUS.get(status, VyroAPIError)(status, message)
+            return VyroServerError(status, message, code=code)
+        if status == 400 and code == _TOKEN_MISSING_CODE:
+            return VyroAuthenticationError(status, message, code=code)
+        return _ERRORS_BY_STATUS.get(status, VyroAPIError)(status, message, code=code)
 
     def _server_message(self, response: requests.Response) -> str:
+        return self._server_answer(response)[0]
+
+    def _server_answer(self, response: requests.Response) -> tuple[str, int | str | None]:
+        """Read an error answer's message (redacted, bounded) and the API's code, if it gave one."""
         body = b""
         try:
             for chunk in response.iter_content(8192):
@@ -577,7 +785,8 @@ class VyroHook(BaseHook):
         text = body.decode("utf-8", errors="replace").strip()
         message = _message_from_json(text) if text.startswith("{") else None
         message = message or text or response.reason or "no message"
-        return self._redact(message[:_MESSAGE_LIMIT])
+        code = _code_from_json(text) if text.startswith("{") else None
+        return self._redact(message[:_MESSAGE_LIMIT]), code
 
     def _redact(self, text: str) -> str:
         token = self.settings.token
@@ -639,6 +848,31 @@ def _message_from_json(text: str) -> str | None:
     return None
 
 
+def _code_from_json(text: str) -> int | str | None:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    if isinstance(code, str):
+        code = code.strip()
+        return int(code) if code.isdigit() else (code[:40] or None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def _describe_fields(endpoint: Endpoint, fields: Mapping[str, str]) -> str:
+    """Show the text fields other than the prompt and, for text to image, the documented cost."""
+    shown = "".join(f", {name} {value!r}" for name, value in fields.items() if name != "prompt")
+    if "style" in fields and endpoint.operation == "text_to_image":
+        cost = token_cost(endpoint, fields)
+        shown += (
+            f", documented cost {cost} token{'s' if cost != 1 else ''}"
+            if cost is not None
+            else ", cost not documented for this style"
+        )
+    return shown
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -664,7 +898,7 @@ def _open_part(stack: ExitStack, source: ImageSource, field: str) -> _Part:
         info = inspect_image(cast("BinaryIO", fileobj), field=field, name=name)
     stem = os.path.splitext(os.path.basename(name))[0] if not name.startswith("<") else field
     extension = ".png" if info.format == "PNG" else ".jpg"
-    return _Part(fileobj, info, f"{stem or field}{extension}")
+    return _Part(fileobj, info, f"{stem or field}{extension}", name)
 
 
 def _open_source(stack: ExitStack, source: ImageSource, field: str) -> tuple[IO[bytes], str]:

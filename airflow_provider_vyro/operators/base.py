@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 
+from airflow_provider_vyro import assets
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.runner import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_vyro.catalogue import Endpoint
     from airflow_provider_vyro.runner import Runner, RunReport
@@ -52,6 +54,9 @@ class VyroBaseOperator(BaseOperator):
         image whose checksums are right is kept, no call is made, and it is reported with
         ``skipped: True``. Whatever this says, a task retry never pays again for an output an
         earlier try of the same DAG run wrote.
+    :param asset_alias: a name: each output the task writes is announced as an asset event
+        through ``AssetAlias(asset_alias)``, which the task declares among its outlets, so a
+        DAG scheduled on the alias runs on the new images (see :doc:`/data-aware`).
     """
 
     endpoint: ClassVar[Endpoint]
@@ -66,16 +71,22 @@ class VyroBaseOperator(BaseOperator):
         vyro_conn_id: str = "vyro_default",
         storage_conn_id: str | None = None,
         overwrite: bool = True,
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
+        refuse_xcomargs(
+            type(self).__name__, vyro_conn_id=vyro_conn_id, overwrite=overwrite, asset_alias=asset_alias
+        )
+        kwargs["outlets"] = assets.declare_alias(asset_alias, kwargs.get("outlets"))
         super().__init__(**kwargs)
-        refuse_xcomargs(type(self).__name__, vyro_conn_id=vyro_conn_id, overwrite=overwrite)
         if not isinstance(vyro_conn_id, str) or not vyro_conn_id:
             raise ValueError(f"vyro_conn_id must be a connection id, got {vyro_conn_id!r}")
         self.vyro_conn_id = vyro_conn_id
         self.storage_conn_id = storage_conn_id
         self.overwrite = bool(overwrite)
+        self.asset_alias = asset_alias
         self._runner: Runner | None = None
+        self._vyro_results: list[dict[str, Any]] = []
 
     def run_items(
         self,
@@ -122,9 +133,24 @@ class VyroBaseOperator(BaseOperator):
         hook = VyroHook(vyro_conn_id=self.vyro_conn_id, pool_maxsize=max_concurrency)
         self._runner = Runner(self.endpoint, hook, options, self.log)
         try:
-            return self._runner.run(entries)
+            report = self._runner.run(entries)
         finally:
             hook.close()
+        self._vyro_results = report.records()
+        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
+        return report
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """
+        Report the inputs read and the outputs written, as OpenLineage datasets.
+
+        Called by the OpenLineage listener only when it is installed.
+
+        :param task_instance: the finished task instance (unused: the operator kept its results).
+        """
+        from airflow_provider_vyro.openlineage import operator_lineage
+
+        return operator_lineage(self._vyro_results, storage_conn_id=self.storage_conn_id)
 
     def on_kill(self) -> None:
         """Stop the run: no new call, retry waits end, hung calls are abandoned, temporary files removed."""

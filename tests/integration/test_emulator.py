@@ -451,12 +451,19 @@ def test_reset_clears_stats_and_faults(emulator: EmulatorServer) -> None:
         "by_status": {},
         "faults": {},
         "auth": {"bearer": 0, "authorization": 0},
+        "operations": {},
         "in_flight": 0,
         "max_in_flight": 0,
         "last_request": None,
         "timeline": [],
     }
-    assert emulator.faults() == {"latency": 0.0, "script": [], "random_faults": None, "retry_after": None}
+    assert emulator.faults() == {
+        "latency": 0.0,
+        "script": [],
+        "random_faults": None,
+        "retry_after": None,
+        "answer_format": "PNG",
+    }
     assert post(emulator).status_code == 200
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -24,6 +25,7 @@ COVERED = {
     "example_vyro_inpaint_mapped.py",
     "example_vyro_inpaint_chain.py",
     "example_vyro_inpaint_batch.py",
+    "example_vyro_assets.py",
 }
 
 
@@ -157,4 +159,38 @@ def test_example_vyro_inpaint_mapped_over_an_s3_prefix(
     for result in results:
         key = result["output_path"].removeprefix("s3://vyro-examples/")
         assert_png_matches(client.get_object(Bucket="vyro-examples", Key=key)["Body"].read(), result)
+    assert emulator.stats()["requests"] == 2
+
+
+def _asset_extra(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("sha256", "bytes", "width", "height")
+    return {"operation": "inpaint", "format": "png", **{key: result[key] for key in keys}}
+
+
+def queued_dags(sandbox: AirflowSandbox) -> set[str]:
+    with sqlite3.connect(sandbox.home / "airflow.db") as db:
+        return {row[0] for row in db.execute("SELECT target_dag_id FROM asset_dag_run_queue")}
+
+
+def test_producer_announces_each_written_image_and_queues_the_consumer(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "assets"
+    run = airflow_sandbox.dags_test("example_vyro_asset_producer", conf={"output_dir": str(out)})
+    assert run.state == "success", run.describe()
+
+    results = run.xcom("inpaint")
+    assert [r["output_path"] for r in results] == [str(out / "beach.png"), str(out / "lake.png")]
+    assert run.asset_events == [
+        {
+            "uri": f"file://{r['output_path']}",
+            "name": f"file://{r['output_path']}",
+            "extra": _asset_extra(r),
+            "task_id": "inpaint",
+            "map_index": -1,
+            "aliases": ["vyro-inpainted"],
+        }
+        for r in results
+    ]
+    assert queued_dags(airflow_sandbox) == {"example_vyro_asset_consumer"}, "the consumer is due"
     assert emulator.stats()["requests"] == 2

@@ -474,3 +474,119 @@ def test_limits_are_documented() -> None:
     assert images.MAX_IMAGE_BYTES == 100 * 1024 * 1024
     assert images.MAX_IMAGE_PIXELS == 8192 * 8192
     assert images.SUPPORTED_FORMATS == ("JPEG", "PNG")
+
+
+# --- answers of any format --------------------------------------------------------------------
+
+
+def encode_answer(fmt: str, size: tuple[int, int] = (333, 222), mode: str = "RGB", **save: object) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.effect_noise(size, 64).convert(mode)
+    image.save(buffer, fmt, **save)
+    return buffer.getvalue()
+
+
+def with_exif_and_icc(jpeg: bytes) -> bytes:
+    """A JPEG whose frame header comes after two large application segments."""
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 60_000) + b"Exif\x00\x00" + b"\x00" * (60_000 - 6)
+    app2 = b"\xff\xe2" + struct.pack(">H", 2 + 3000) + b"\x11" * 3000
+    return jpeg[:2] + app1 + app2 + jpeg[2:]
+
+
+ANSWERS = {
+    "png": ("PNG", encode_answer("PNG")),
+    "jpeg": ("JPEG", encode_answer("JPEG")),
+    "progressive jpeg": ("JPEG", encode_answer("JPEG", progressive=True)),
+    "jpeg with big segments": ("JPEG", with_exif_and_icc(encode_answer("JPEG"))),
+    "lossy webp": ("WEBP", encode_answer("WEBP")),
+    "lossless webp": ("WEBP", encode_answer("WEBP", lossless=True)),
+    "webp with alpha": ("WEBP", encode_answer("WEBP", mode="RGBA")),
+}
+
+
+def feed_answer(data: bytes, sizes: list[int], formats: tuple[str, ...] = images.ANSWER_FORMATS) -> object:
+    checker = images.ImageStreamChecker(formats)
+    position = 0
+    for size in sizes:
+        checker.feed(data[position : position + size])
+        position += size
+    checker.feed(data[position:])
+    return checker.result()
+
+
+class TestImageStreamChecker:
+    @pytest.mark.parametrize("name", list(ANSWERS))
+    @pytest.mark.parametrize("chunk", [1, 3, 11, 12, 29, 4096, 1 << 20])
+    def test_format_and_size_of_a_complete_answer(self, name: str, chunk: int) -> None:
+        fmt, data = ANSWERS[name]
+        assert feed_answer(data, [chunk] * (len(data) // chunk)) == images.StreamedImage(fmt, 333, 222)
+
+    @pytest.mark.parametrize("name", list(ANSWERS))
+    @pytest.mark.parametrize("cut", [1, 2, 20, 0.5, 0.99])
+    def test_a_truncated_answer_is_refused(self, name: str, cut: float) -> None:
+        _, data = ANSWERS[name]
+        keep = len(data) - int(cut) if cut >= 1 else int(len(data) * (1 - cut))
+        with pytest.raises(ValueError, match="truncated"):
+            feed_answer(data[:keep], [7, 100])
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.sampled_from(sorted(ANSWERS)), st.data())
+    def test_any_proper_prefix_is_refused(self, name: str, data: st.DataObject) -> None:
+        _, body = ANSWERS[name]
+        length = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
+        sizes = data.draw(st.lists(st.integers(min_value=1, max_value=5000), max_size=8))
+        with pytest.raises(ValueError, match=r"the body is empty|truncated"):
+            feed_answer(body[:length], sizes)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.sampled_from(sorted(ANSWERS)), st.lists(st.integers(min_value=0, max_value=9000), max_size=20))
+    def test_any_chunking_gives_the_same_answer(self, name: str, sizes: list[int]) -> None:
+        fmt, body = ANSWERS[name]
+        assert feed_answer(body, sizes) == images.StreamedImage(fmt, 333, 222)
+
+    @pytest.mark.parametrize(
+        ("body", "formats", "what"),
+        [
+            (
+                b'{"status": "error", "code": 1101}',
+                images.ANSWER_FORMATS,
+                "text, not a PNG, JPEG or WebP image",
+            ),
+            (
+                b"<!DOCTYPE html><html>busy</html>",
+                images.ANSWER_FORMATS,
+                "text, not a PNG, JPEG or WebP image",
+            ),
+            (encode("GIF"), images.ANSWER_FORMATS, "a GIF image, not a PNG, JPEG or WebP image"),
+            (ANSWERS["jpeg"][1], ("PNG",), "the body is a JPEG image, not a PNG image"),
+            (ANSWERS["lossy webp"][1], ("PNG",), "the body is a WebP image, not a PNG image"),
+            (b"", images.ANSWER_FORMATS, "the body is empty"),
+        ],
+    )
+    def test_not_an_accepted_image(self, body: bytes, formats: tuple[str, ...], what: str) -> None:
+        with pytest.raises(ValueError, match=what):
+            feed_answer(body, [2], formats)
+
+    def test_trailing_bytes_after_a_webp_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="its header states"):
+            feed_answer(ANSWERS["lossy webp"][1] + b"\x00\x00", [])
+
+    def test_jpeg_padding_after_the_end_marker_is_tolerated(self) -> None:
+        assert feed_answer(ANSWERS["jpeg"][1] + b"\x00" * 8, []) == images.StreamedImage("JPEG", 333, 222)
+
+    def test_jpeg_checker_keeps_little_memory(self) -> None:
+        checker = images.JpegStreamChecker()
+        body = ANSWERS["jpeg with big segments"][1]
+        for i in range(0, len(body), 1000):
+            checker.feed(body[i : i + 1000])
+        assert len(checker._pending) < 1000
+        assert len(checker._tail) == 18
+        assert checker.result() == (333, 222)
+
+    @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=50), max_size=10))
+    def test_arbitrary_bytes_give_an_image_or_a_value_error(self, body: bytes, sizes: list[int]) -> None:
+        try:
+            image = feed_answer(body, sizes)
+        except ValueError:
+            return
+        assert isinstance(image, images.StreamedImage)

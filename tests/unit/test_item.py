@@ -79,13 +79,13 @@ class TestChecks:
         seed = TEXT_TO_IMAGE.text_field("seed")
         assert style is not None
         assert seed is not None
-        assert item.check_text(style, None) == "imagine-turbo"
-        assert item.check_text(seed, None) is None
-        assert item.check_text(seed, "42") == "42"
-        with pytest.raises(VyroInputError, match="style: must be one of"):
-            item.check_text(style, "watercolour")
-        with pytest.raises(VyroInputError, match="seed: must be a whole number >= 1"):
-            item.check_text(seed, 0)
+        assert item.check_text(TEXT_TO_IMAGE, style, None) == "imagine-turbo"
+        assert item.check_text(TEXT_TO_IMAGE, seed, "") is None, "a template that rendered nothing"
+        assert item.check_text(TEXT_TO_IMAGE, seed, "42") == "42"
+        with pytest.raises(VyroInputError, match="style:"):
+            item.check_text(TEXT_TO_IMAGE, style, "watercolour")
+        with pytest.raises(VyroInputError, match="seed:"):
+            item.check_text(TEXT_TO_IMAGE, seed, 0)
 
     def test_unknown_keys_and_non_dicts(self) -> None:
         with pytest.raises(VyroInputError, match=r"unknown key\(s\) \['colour'\]"):
