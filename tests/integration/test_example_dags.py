@@ -164,7 +164,7 @@ def test_example_vyro_inpaint_mapped_over_an_s3_prefix(
 
 def _asset_extra(result: dict[str, Any]) -> dict[str, Any]:
     keys = ("sha256", "bytes", "width", "height")
-    return {"operation": "inpaint", "format": "png", **{key: result[key] for key in keys}}
+    return {"operation": "inpaint", "format": "PNG", **{key: result[key] for key in keys}}
 
 
 def queued_dags(sandbox: AirflowSandbox) -> set[str]:
