@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE := copy
 
-.PHONY: help install demo test lint typecheck docs dist unit bench soak e2e clean
+.PHONY: help install demo test lint typecheck docs dist unit bench profile soak e2e clean
 
 help:
 	@echo "make demo   run the example DAG through Airflow against the local emulator"
@@ -21,6 +21,7 @@ help:
 	@echo "make docs   build the documentation (warnings are errors) into .scratch/docs"
 	@echo "make dist   build the wheel and sdist into dist/, check them, install the wheel in a clean venv"
 	@echo "make bench  print the performance ratios"
+	@echo "make profile  where the client's CPU goes, per call and per batch item (py-spy)"
 	@echo "make soak   1,000+ calls against the emulator with injected faults"
 
 $(TOOLS)/bin/uv:
@@ -59,6 +60,9 @@ test: lint typecheck docs dist
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+profile: $(STAMP)
+	$(PY) -m benchmarks.breakdown
 
 soak: $(STAMP)
 	$(PY) -m devtools.soak

@@ -38,6 +38,16 @@ class VyroConnectionError(VyroError):
     """The API could not be reached (connection refused or dropped, timeout) after all retries."""
 
 
+class VyroTLSError(VyroConnectionError, AirflowFailException):
+    """
+    The server's TLS certificate could not be verified.
+
+    A configuration problem, not a passing one: neither the hook nor Airflow retries it. Set the
+    connection extra ``verify`` to the CA bundle that signed the server's certificate (for
+    example a corporate proxy's), or fix the connection's host.
+    """
+
+
 class VyroAPIError(VyroError):
     """
     The API answered with something other than a complete image.
@@ -54,12 +64,37 @@ class VyroAPIError(VyroError):
         self.status_code = status_code
         self.message = message
         self.code = code
-        shown = f" (code {code})" if code is not None else ""
+        shown = f" (code {code})" if code is not None and code != status_code else ""
         super().__init__(f"Vyro API answered {status_code}{shown}: {message}")
 
 
+class VyroUnexpectedResponseError(VyroAPIError, AirflowFailException):
+    """
+    The API answered with a redirect (never followed) or a status it does not document.
+
+    A redirect usually means the connection's host is not the API (a login page, a proxy, an
+    ``http://`` address redirected to ``https://``); the token is never sent after it.
+
+    :param status_code: the HTTP status of the answer.
+    :param message: what was wrong, with the ``Location`` of a redirect (any token redacted).
+    :param code: the API's numeric error code, when the body gave one.
+    :param location: the ``Location`` header of a redirect (any token redacted), else ``None``.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        code: int | str | None = None,
+        location: str | None = None,
+    ) -> None:
+        super().__init__(status_code, message, code=code)
+        self.location = location
+
+
 class VyroBadRequestError(VyroAPIError, AirflowFailException):
-    """The API rejected the request as malformed or invalid (400, 422)."""
+    """The API rejected the request as wrong: 400 (not about the token), 404, 405, 413, 415, 422."""
 
 
 class VyroAuthenticationError(VyroAPIError, AirflowFailException):
@@ -90,7 +125,7 @@ class VyroRateLimitError(VyroAPIError):
 
 
 class VyroServerError(VyroAPIError):
-    """The API failed on its side (5xx)."""
+    """The API failed on its side or timed out (408, 500, 502, 503, 504)."""
 
 
 class VyroResponseError(VyroAPIError):
@@ -153,7 +188,20 @@ RETRYABLE_ERRORS: tuple[type[VyroError], ...] = (
     VyroServerError,
     VyroResponseError,
 )
-"""The errors the hook retries; every other ``VyroError`` fails at once."""
+"""The errors the hook retries, except their ``AirflowFailException`` subclasses (:func:`is_retryable`)."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """
+    Tell whether the hook retries ``error``.
+
+    It does for the :data:`RETRYABLE_ERRORS`, except those a retry cannot fix (the
+    ``AirflowFailException`` ones, such as :class:`VyroTLSError`).
+
+    :param error: the error a call raised.
+    """
+    return isinstance(error, RETRYABLE_ERRORS) and not isinstance(error, AirflowFailException)
+
 
 __all__ = [
     "RETRYABLE_ERRORS",
@@ -171,4 +219,7 @@ __all__ = [
     "VyroRateLimitError",
     "VyroResponseError",
     "VyroServerError",
+    "VyroTLSError",
+    "VyroUnexpectedResponseError",
+    "is_retryable",
 ]

@@ -285,7 +285,88 @@ def _jpeg_dimensions(fileobj: BinaryIO) -> tuple[int, int] | None:
     return None
 
 
+_PNG_MODES: dict[tuple[int, int], str] = {
+    (1, 0): "1",
+    (2, 0): "L",
+    (4, 0): "L",
+    (8, 0): "L",
+    (8, 2): "RGB",
+    (1, 3): "P",
+    (2, 3): "P",
+    (4, 3): "P",
+    (8, 3): "P",
+    (8, 4): "LA",
+    (8, 6): "RGBA",
+}
+"""Pillow's mode for each 8-bit-or-less (bit depth, colour type) of a PNG's IHDR chunk."""
+
+_PNG_PLAIN_CHUNKS: dict[bytes, int] = {
+    b"PLTE": 0,
+    b"gAMA": 4,
+    b"cHRM": 32,
+    b"sRGB": 1,
+    b"pHYs": 9,
+}
+"""Chunks that may come before IDAT in a PNG read without Pillow, with their shortest length."""
+
+_PNG_TRNS_MIN = {0: 2, 2: 6, 3: 0}
+_PNG_PLAIN_CHUNK_LIMIT = 64 * 1024
+
+
+def _png_header_without_pillow(fileobj: BinaryIO) -> tuple[int, int, str, bool] | None:
+    """
+    Read a plain PNG's header as Pillow's ``Image.open`` would, without Pillow; ``None`` if unsure.
+
+    Gives width, height, Pillow's mode and whether Pillow would see a transparent colour (a tRNS
+    chunk, which Pillow records for the modes without an alpha band).
+
+    Walks the chunks from IHDR to the first IDAT, checking each CRC, and answers only when every
+    chunk is one whose Pillow handler cannot fail beyond what is checked here (see
+    :data:`_PNG_PLAIN_CHUNKS`, and tRNS) and the IHDR is of an 8-bit-or-less mode Pillow knows.
+    Anything else (16-bit samples, ICC profiles, text, animation, a bad CRC, a short read) gives
+    ``None``, and Pillow decides as before, with its own error messages. So do an empty size
+    and one over :data:`MAX_IMAGE_PIXELS` (below Pillow's own default limit).
+    """
+    fileobj.seek(len(PNG_SIGNATURE))
+    header = fileobj.read(8 + 13 + 4)
+    if len(header) < 25 or header[:8] != b"\x00\x00\x00\rIHDR":
+        return None
+    width, height, depth, colour, compression, filtering, interlace, crc = struct.unpack(
+        ">IIBBBBBI", header[8:]
+    )
+    mode = _PNG_MODES.get((depth, colour))
+    if mode is None or compression or filtering or interlace > 1 or zlib.crc32(header[4:21]) != crc:
+        return None
+    if not 0 < width * height <= MAX_IMAGE_PIXELS:
+        return None
+    transparency = False
+    while True:
+        head = fileobj.read(8)
+        if len(head) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"IDAT":
+            return width, height, mode, transparency
+        shortest = _PNG_TRNS_MIN.get(colour, 0) if kind == b"tRNS" else _PNG_PLAIN_CHUNKS.get(kind)
+        if shortest is None or not shortest <= length <= _PNG_PLAIN_CHUNK_LIMIT:
+            return None
+        body = fileobj.read(length + 4)
+        if len(body) < length + 4 or zlib.crc32(body[:length], zlib.crc32(kind)) != int.from_bytes(
+            body[length:], "big"
+        ):
+            return None
+        transparency = transparency or (kind == b"tRNS" and colour in _PNG_TRNS_MIN)
+
+
 def _read_header(fileobj: BinaryIO, fmt: str, *, field: str, name: str) -> tuple[int, int, str, bool]:
+    if fmt == "PNG" and (plain := _png_header_without_pillow(fileobj)) is not None:
+        return plain
+    return _read_header_with_pillow(fileobj, fmt, field=field, name=name)
+
+
+def _read_header_with_pillow(
+    fileobj: BinaryIO, fmt: str, *, field: str, name: str
+) -> tuple[int, int, str, bool]:
     from PIL import Image
 
     fileobj.seek(0)

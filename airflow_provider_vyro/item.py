@@ -38,6 +38,8 @@ from airflow_provider_vyro.exceptions import (
     VyroError,
     VyroInputError,
     VyroInsufficientCreditsError,
+    VyroTLSError,
+    VyroUnexpectedResponseError,
 )
 
 if TYPE_CHECKING:
@@ -509,8 +511,7 @@ def _is_tls_failure(error: BaseException) -> bool:
     import requests
 
     return any(
-        isinstance(e, ssl.SSLCertVerificationError | requests.exceptions.SSLError)
-        or type(e).__name__ in {"VyroTLSError", "VyroTLSVerificationError", "VyroCertificateError"}
+        isinstance(e, VyroTLSError | ssl.SSLCertVerificationError | requests.exceptions.SSLError)
         for e in _causes(error)
     )
 
@@ -529,21 +530,23 @@ def stops_run(error: BaseException) -> bool:
 
     :param error: what an item raised.
     """
-    if isinstance(error, VyroAuthenticationError | VyroInsufficientCreditsError | VyroBudgetError):
+    if isinstance(
+        error,
+        VyroAuthenticationError
+        | VyroInsufficientCreditsError
+        | VyroBudgetError
+        | VyroUnexpectedResponseError
+        | VyroTLSError,
+    ):
         return True
     if isinstance(error, VyroInputError):
         return error.field == "vyro_conn_id"
     if isinstance(error, VyroAPIError):
         status = error.status_code
-        return (
-            300 <= status < 400
-            or status in (404, 405)
-            or type(error) is VyroAPIError
-            or type(error).__name__ == "VyroUnexpectedResponseError"
-        )
+        return 300 <= status < 400 or status in (404, 405) or type(error) is VyroAPIError
     if isinstance(error, VyroConnectionError):
         return _is_tls_failure(error) or _is_refused(error)
-    return type(error).__name__ in {"VyroTLSError", "VyroTLSVerificationError", "VyroCertificateError"}
+    return False
 
 
 def classify(error: BaseException) -> FailureClass:

@@ -3,7 +3,7 @@
 
 Every figure is a ratio measured in this run and printed with its target and a verdict; none is
 asserted, so a missed target does not fail the command (a benchmark that cannot run does). The
-benchmarks, in order: ``hook_overhead``, ``batch``, ``memory``, ``import_time`` (give names to run
+benchmarks, in order: ``hook_overhead``, ``batch``, ``scale``, ``memory``, ``import_time`` (give names to run
 only some). Timings depend on what else the machine is doing: the load average is printed before
 and after.
 """
@@ -26,18 +26,22 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-NAMES = ("hook_overhead", "batch", "memory", "import_time")
+NAMES = ("hook_overhead", "batch", "scale", "memory", "import_time")
 
 
 def _runner(name: str, scratch: Path) -> Callable[[], list[Figure]]:
     if name == "hook_overhead":
         from benchmarks import hook_overhead
 
-        return hook_overhead.run
+        return lambda: hook_overhead.run(scratch / "hook_overhead")
     if name == "batch":
         from benchmarks import batch
 
         return lambda: batch.run(scratch / "batch")
+    if name == "scale":
+        from benchmarks import scale
+
+        return lambda: scale.run(scratch / "scale")
     if name == "memory":
         from benchmarks import memory
 

@@ -552,6 +552,9 @@ def _fault_response(endpoint: Endpoint, fault: Fault, config: FaultConfig) -> Re
         return Response(_HTML_BODY, media_type="text/html; charset=utf-8")
     if fault.kind == "garbage200":
         return Response(_GARBAGE_BODY, media_type="image/png")
+    if fault.kind == "redirect":
+        status = fault.status or 307
+        return Response(status_code=status, headers={"Location": fault.location or ""})
     status = fault.status or 500
     headers: dict[str, str] = {}
     retry_after = fault.retry_after if fault.retry_after is not None else config.retry_after

@@ -8,6 +8,9 @@ A fault is written in a small JSON-friendly grammar, the same on the command lin
 * ``{"status": 429, "retry_after": 1.5}``: the same, with a ``Retry-After`` header;
 * ``{"status": 400, "code": 1000}``: the same, with that ``code`` in the body (by default a v2
   path gives its reference's code for the status, v1 the status itself);
+* ``{"redirect": 307, "location": "https://elsewhere.example/"}``: answer with that 3xx status
+  and ``Location`` (default ``https://moved.invalid/``), as a misconfigured proxy or a moved
+  host would;
 * ``"drop"``: close the TCP connection without any response;
 * ``"truncate"``: announce the full ``Content-Length`` but send only part of the body;
 * ``"json200"`` / ``"html200"`` / ``"garbage200"``: a 200 whose body is JSON, HTML, or bytes
@@ -24,7 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
-FaultKind = Literal["status", "drop", "truncate", "json200", "html200", "garbage200", "sleep", "ok"]
+FaultKind = Literal[
+    "status", "redirect", "drop", "truncate", "json200", "html200", "garbage200", "sleep", "ok"
+]
+DEFAULT_REDIRECT_LOCATION = "https://moved.invalid/"
 
 _NAMED_KINDS: frozenset[str] = frozenset({"drop", "truncate", "json200", "html200", "garbage200", "ok"})
 _KNOB_NAMES: frozenset[str] = frozenset(
@@ -58,6 +64,15 @@ def _status(value: object) -> int:
     return status
 
 
+def _redirect_status(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValueError(f"a redirect status must be an int, got {value!r}")
+    status = int(value)
+    if not 300 <= status <= 399:
+        raise ValueError(f"a redirect status must be a 3xx code, got {status}")
+    return status
+
+
 def _format(value: object) -> str:
     fmt = value.strip().upper() if isinstance(value, str) else None
     fmt = "JPEG" if fmt == "JPG" else fmt
@@ -83,6 +98,7 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 0.0
     code: int | str | None = None
+    location: str | None = None
 
     @classmethod
     def parse(cls, item: object) -> Fault:
@@ -108,17 +124,24 @@ class Fault:
                     retry_after=None if retry_after is None else _number(retry_after, "retry_after"),
                     code=code,
                 )
+            if "redirect" in keys and keys <= {"redirect", "location"}:
+                location = item.get("location", DEFAULT_REDIRECT_LOCATION)
+                if not isinstance(location, str) or not location:
+                    raise ValueError(f"a redirect location must be a non-empty string, got {location!r}")
+                return cls(kind="redirect", status=_redirect_status(item["redirect"]), location=location)
         raise ValueError(f"unknown fault {item!r}")
 
     @property
     def label(self) -> str:
         """Name this fault is counted under in the stats (``"500"``, ``"drop"``, ...)."""
-        return str(self.status) if self.kind == "status" else self.kind
+        return str(self.status) if self.kind in ("status", "redirect") else self.kind
 
     def to_json(self) -> object:
         """Return the JSON-friendly form that :meth:`parse` reads back."""
         if self.kind == "sleep":
             return {"sleep": self.seconds}
+        if self.kind == "redirect":
+            return {"redirect": self.status, "location": self.location}
         if self.kind == "status":
             extra: dict[str, object] = {}
             if self.retry_after is not None:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
+import ssl
 import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypeVar, cast, overload
+from urllib.parse import quote, quote_plus
 
 import requests
 import tenacity
-from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
-from requests.adapters import HTTPAdapter
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, mask_secret
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 from airflow_provider_vyro import __version__, checks
@@ -24,24 +24,25 @@ from airflow_provider_vyro.catalogue import (
     AI_BACKGROUND,
     GENERATIVE_FILL,
     INPAINT,
+    TEXT_TO_IMAGE,
     Endpoint,
     api_version_of,
     auth_header,
     token_cost,
 )
 from airflow_provider_vyro.exceptions import (
-    RETRYABLE_ERRORS,
     VyroAPIError,
     VyroAuthenticationError,
-    VyroBadRequestError,
     VyroCancelledError,
     VyroConnectionError,
     VyroError,
     VyroInputError,
-    VyroInsufficientCreditsError,
     VyroRateLimitError,
     VyroResponseError,
     VyroServerError,
+    VyroTLSError,
+    VyroUnexpectedResponseError,
+    is_retryable,
 )
 from airflow_provider_vyro.images import (
     CheckedImage,
@@ -50,6 +51,8 @@ from airflow_provider_vyro.images import (
     content_type,
     inspect_image,
 )
+from airflow_provider_vyro.network import DEFAULT_BASE_URL, KeepAliveAdapter, Transport, base_url, bool_extra
+from airflow_provider_vyro.statuses import error_for, parse_error_body
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -64,7 +67,6 @@ What the hook accepts for an image or mask: a local path, the bytes, a binary fi
 
 _T = TypeVar("_T")
 
-DEFAULT_BASE_URL = "https://api.vyro.ai"
 INPAINT_ENDPOINT = INPAINT.path
 DEFAULT_TIMEOUT = 180.0
 DEFAULT_MAX_RETRIES = 3
@@ -77,17 +79,7 @@ _IN_MEMORY_UPLOAD = 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
 _MESSAGE_LIMIT = 500
 _PROMPT_PREVIEW = 40
-_TOKEN_MISSING_CODE = 1000
-
-_ERRORS_BY_STATUS: dict[int, type[VyroAPIError]] = {
-    400: VyroBadRequestError,
-    422: VyroBadRequestError,
-    401: VyroAuthenticationError,
-    403: VyroAuthenticationError,
-    406: VyroAuthenticationError,
-    402: VyroInsufficientCreditsError,
-    424: VyroInsufficientCreditsError,
-}
+_REASON_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -122,6 +114,7 @@ class _Settings:
     timeout: float
     max_retries: int
     backoff_factor: float
+    transport: Transport = field(default_factory=Transport)
 
 
 @dataclass(frozen=True)
@@ -214,11 +207,15 @@ class VyroHook(BaseHook):
     """
     Call Vyro's Imagine API with the token of an Airflow connection.
 
-    The hook owns one ``requests.Session`` (connection pooling; the auth header of each API
-    version is set per request) and the retry policy: connection failures, timeouts, 429
-    (honouring ``Retry-After``), 5xx and 200s whose body is not a complete image are retried with
-    exponential backoff and jitter; every other answer fails at once. It is safe to share one
-    hook between threads: a 429 seen by any call delays every call of the hook.
+    The hook owns one ``requests.Session`` (connection pooling with TCP keep-alive; the auth
+    header of each API version is set per request), the network policy and the retry policy.
+    The token goes to the connection's base URL only: redirects are never followed, and an
+    ``http://`` base URL is refused off this machine unless the connection allows it (see
+    :mod:`airflow_provider_vyro.network`). Connection failures, timeouts, 408, 429 (honouring
+    ``Retry-After``), 500, 502, 503, 504 and 200s whose body is not a complete image are retried
+    with exponential backoff and jitter; every other answer fails at once (see
+    :mod:`airflow_provider_vyro.statuses`). It is safe to share one hook between threads: a 429
+    seen by any call delays every call of the hook.
 
     :param vyro_conn_id: :ref:`Vyro connection <howto/connection:vyro>` whose password is the API
         token and whose host, if set, is the base URL (default ``https://api.vyro.ai``).
@@ -264,7 +261,12 @@ class VyroHook(BaseHook):
 
     @cached_property
     def settings(self) -> _Settings:
-        """The connection's values, checked once; a missing or malformed connection is an input error."""
+        """
+        The connection's values, checked once; a missing or malformed connection is an input error.
+
+        The base URL is checked against the network policy and the token is registered with
+        Airflow's secrets masker, both before any request.
+        """
         try:
             conn: Connection = self.get_connection(self.vyro_conn_id)
         except AirflowNotFoundException:
@@ -278,12 +280,21 @@ class VyroHook(BaseHook):
             raise VyroInputError(
                 "vyro_conn_id", f"connection {self.vyro_conn_id!r} has no API token in its password"
             )
+        if not (token.isascii() and token.isprintable()) or any(char.isspace() for char in token):
+            raise VyroInputError(
+                "vyro_conn_id",
+                f"connection {self.vyro_conn_id!r}: the API token in its password contains spaces, "
+                "line breaks or characters that are not ASCII; paste it again",
+            )
+        mask_secret(token)
         extra = conn.extra_dejson
-        base_url = (conn.host or "").strip() or DEFAULT_BASE_URL
-        if "://" not in base_url:
-            base_url = f"https://{base_url}"
-        if conn.port:
-            base_url = f"{base_url.rstrip('/')}:{conn.port}"
+        url = base_url(
+            conn.host,
+            conn.port,
+            allow_insecure_http=bool_extra(extra, "allow_insecure_http", False),
+            conn_id=self.vyro_conn_id,
+        )
+        transport = Transport.from_extra(extra)
         timeout = self._timeout or _float_extra(extra, "timeout", DEFAULT_TIMEOUT, allow_zero=False)
         max_retries = self._max_retries
         if max_retries is None:
@@ -291,7 +302,7 @@ class VyroHook(BaseHook):
         backoff = self._backoff_factor
         if backoff is None:
             backoff = _float_extra(extra, "backoff_factor", DEFAULT_BACKOFF_FACTOR, allow_zero=True)
-        return _Settings(base_url.rstrip("/"), token, timeout, max_retries, backoff)
+        return _Settings(url, token, timeout, max_retries, backoff, transport)
 
     def get_conn(self) -> requests.Session:
         """Return the hook's pooled session, created on first use (auth headers are set per request)."""
@@ -299,7 +310,7 @@ class VyroHook(BaseHook):
             if self._session is None:
                 session = requests.Session()
                 session.headers["User-Agent"] = f"airflow-provider-vyro/{__version__}"
-                adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_maxsize, max_retries=0)
+                adapter = KeepAliveAdapter(pool_connections=1, pool_maxsize=self._pool_maxsize, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 self._session = session
@@ -618,7 +629,7 @@ class VyroHook(BaseHook):
     def _with_retries(self, call: Callable[[], _T]) -> _T:
         settings = self.settings
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(RETRYABLE_ERRORS),
+            retry=tenacity.retry_if_exception(is_retryable),
             stop=tenacity.stop_after_attempt(settings.max_retries + 1),
             wait=self._wait_strategy(settings.backoff_factor),
             before_sleep=self._log_retry,
@@ -711,8 +722,17 @@ class VyroHook(BaseHook):
         return {name: value, "Content-Type": content_type, "Accept": "image/*"}
 
     def _send(self, path: str, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
-        """Post the form: small bodies in one write, large ones streamed from their files."""
+        """
+        Post the form to the base URL, never following a redirect.
+
+        Small bodies go in one write, large ones stream from their files. TLS and proxy settings
+        are passed with each request, so that ``REQUESTS_CA_BUNDLE`` cannot override a
+        connection's own ``verify``. A network failure is raised outside the ``except`` block,
+        so the requests exception (whose text a server may control) is chained only when it
+        does not carry the token.
+        """
         settings = self.settings
+        transport = settings.transport
         body = encoder.to_string() if encoder.len <= _IN_MEMORY_UPLOAD else encoder
         try:
             return self.get_conn().post(
@@ -721,15 +741,41 @@ class VyroHook(BaseHook):
                 headers=self._headers(path, encoder.content_type),
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,
+                allow_redirects=False,
+                verify=transport.verify,
+                cert=transport.cert,
+                proxies=dict(transport.proxies),
             )
-        except requests.Timeout as err:
-            raise VyroConnectionError(
+        except requests.RequestException as err:
+            failure = self._network_error(err)
+        raise failure
+
+    def _network_error(self, err: requests.RequestException) -> VyroConnectionError:
+        """Translate a requests failure into the hook's error, with its cause chained if safe."""
+        settings = self.settings
+        reason = self._redact(_reason(err))
+        failure: VyroConnectionError
+        if isinstance(err, requests.Timeout) and not isinstance(err, requests.exceptions.ConnectTimeout):
+            failure = VyroConnectionError(
                 f"Vyro API at {settings.base_url} did not answer within {settings.timeout:g} s"
-            ) from self._scrubbed(err)
-        except requests.ConnectionError as err:
-            raise VyroConnectionError(
-                f"cannot reach the Vyro API at {settings.base_url}: {type(err).__name__}"
-            ) from self._scrubbed(err)
+            )
+        elif _is_certificate_failure(err):
+            failure = VyroTLSError(
+                f"TLS certificate verification failed for {settings.base_url} ({reason}); "
+                "not retried: set the connection extra 'verify' to the CA bundle that signed the "
+                "server's certificate (a corporate proxy's, for example), or fix the host"
+            )
+        elif isinstance(err, requests.exceptions.ProxyError):
+            failure = VyroConnectionError(
+                f"cannot reach the Vyro API at {settings.base_url} through the proxy: {reason}"
+            )
+        else:
+            failure = VyroConnectionError(
+                f"cannot reach the Vyro API at {settings.base_url}: {type(err).__name__} ({reason})"
+            )
+        failure.__cause__ = self._scrubbed(err)
+        failure.__suppress_context__ = True
+        return failure
 
     def _receive(
         self, response: requests.Response, destination: IO[bytes], attempt: int, formats: tuple[str, ...]
@@ -757,23 +803,22 @@ class VyroHook(BaseHook):
         return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
 
     def _error_from(self, response: requests.Response) -> VyroAPIError:
-        message, code = self._server_answer(response)
+        """Map an answer that is not an image to its error (see :mod:`airflow_provider_vyro.statuses`)."""
         status = response.status_code
-        if status == 429:
-            return VyroRateLimitError(
-                status, message, _retry_after(response.headers.get("Retry-After")), code=code
-            )
-        if status >= 500:
-            return VyroServerError(status, message, code=code)
-        if status == 400 and code == _TOKEN_MISSING_CODE:
-            return VyroAuthenticationError(status, message, code=code)
-        return _ERRORS_BY_STATUS.get(status, VyroAPIError)(status, message, code=code)
+        if 300 <= status < 400:
+            location = response.headers.get("Location")
+            shown = self._redact(location[:_MESSAGE_LIMIT]) if location else None
+            return error_for(status, "", location=shown)
+        message, code = self._server_answer(response)
+        retry_after = _retry_after(response.headers.get("Retry-After")) if status == 429 else None
+        return error_for(status, message, code=code, retry_after=retry_after)
 
     def _server_message(self, response: requests.Response) -> str:
+        """Return the server's message of an error answer, without the token."""
         return self._server_answer(response)[0]
 
     def _server_answer(self, response: requests.Response) -> tuple[str, int | str | None]:
-        """Read an error answer's message (redacted, bounded) and the API's code, if it gave one."""
+        """Return the message and the API's code of an error answer, without the token."""
         body = b""
         try:
             for chunk in response.iter_content(8192):
@@ -783,43 +828,56 @@ class VyroHook(BaseHook):
         except requests.RequestException:
             pass
         text = body.decode("utf-8", errors="replace").strip()
-        message = _message_from_json(text) if text.startswith("{") else None
+        message, code = parse_error_body(text) if text.startswith("{") else (None, None)
         message = message or text or response.reason or "no message"
-        code = _code_from_json(text) if text.startswith("{") else None
         return self._redact(message[:_MESSAGE_LIMIT]), code
 
     def _redact(self, text: str) -> str:
+        """Replace the token, as sent or URL-encoded, with ``***``."""
         token = self.settings.token
-        return text.replace(token, "***") if token else text
+        for form in (token, quote(token, safe=""), quote_plus(token)):
+            text = text.replace(form, "***")
+        return text
 
-    def _scrubbed(self, err: Exception) -> Exception | None:
-        """Return the cause to chain, or ``None`` when its text carries the token."""
-        return err if self.settings.token not in str(err) else None
+    def _scrubbed(self, err: BaseException) -> BaseException | None:
+        """Return ``err`` to chain as a cause, or ``None`` when it or anything it chains carries the token."""
+        token = self.settings.token
+        forms = (token, quote(token, safe=""), quote_plus(token))
+        for linked in _chain(err):
+            text = f"{linked!s} {linked!r}"
+            if any(form in text for form in forms):
+                return None
+        return err
 
     def test_connection(self) -> tuple[bool, str]:
         """
-        Tell a good token from a bad one without spending credits.
+        Tell a good token from a bad one without spending credits, and say what was found.
 
-        Sends an inpaint request with no image, mask or prompt: the API checks the token first,
-        so 401/403/406 means the token was refused, while a 400/422 validation answer means it
-        was accepted and nothing was generated (no credits are spent on a rejected request).
+        Sends a v2 text-to-image request without a prompt, which the API refuses before
+        generating anything: 401, 403, 406, or 400 with code 1000 (token missing) mean the token
+        was refused or did not arrive; any other 400 (or 422) means it was accepted. If the v2
+        API answers 404, the v1 inpaint endpoint is probed the same way (a request without an
+        image). A redirect, a network failure or any other status is a failure whose message
+        says which. Nothing is retried.
+
+        Airflow 3 disables connection testing (the UI button and ``airflow connections test``)
+        unless ``[core] test_connection`` is ``Enabled``; calling this method works regardless.
+
+        :return: whether the token was accepted, and a message saying what was found.
         """
         try:
-            encoder = MultipartEncoder(fields={"model_version": "1"})
-            with self._send(INPAINT.path, encoder, stream=False) as response:
-                status = response.status_code
-                message = self._server_message(response)
+            base = self.settings.base_url
+            api, error = "v2", self._probe(TEXT_TO_IMAGE.path, {"style": "imagine-turbo"})
+            if error is not None and error.status_code == 404:
+                api, error = "v1", self._probe(INPAINT.path, {"model_version": "1"})
         except VyroError as err:
             return False, str(err)
-        if status in (400, 422):
-            return (
-                True,
-                f"Token accepted by {self.settings.base_url} "
-                f"(a request without an image was refused with {status}, as expected).",
-            )
-        if status in (401, 403, 406):
-            return False, f"Token refused by {self.settings.base_url} ({status}: {message})."
-        return False, f"Unexpected answer {status} from {self.settings.base_url}: {message}"
+        return _probe_verdict(base, api, error)
+
+    def _probe(self, path: str, fields: dict[str, str]) -> VyroAPIError | None:
+        """Send one request without its required fields; return the error it answered, if any."""
+        with self._send(path, MultipartEncoder(fields=fields), stream=True) as response:
+            return None if response.status_code == 200 else self._error_from(response)
 
 
 def _maybe_charged(error: BaseException | None) -> bool:
@@ -832,32 +890,70 @@ def _maybe_charged(error: BaseException | None) -> bool:
     return False
 
 
-def _message_from_json(text: str) -> str | None:
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    for key in ("message", "details", "detail", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-        if value:
-            return json.dumps(value)
-    return None
+def _probe_verdict(base: str, api: str, error: VyroAPIError | None) -> tuple[bool, str]:
+    if error is None:
+        return False, (
+            f"{base} answered 200 to a {api} request without a prompt; it does not behave as the "
+            "Vyro API: check the connection's host"
+        )
+    status = error.status_code
+    code = f", code {error.code}" if error.code is not None and error.code != status else ""
+    if isinstance(error, VyroAuthenticationError):
+        return False, f"Token refused by {base} ({api} API answered {status}{code}: {error.message})"
+    if status in (400, 422):
+        return True, (
+            f"Token accepted by {base} ({api} API: a request without a prompt was refused with "
+            f"{status}{code}, as expected; nothing was generated)"
+        )
+    if isinstance(error, VyroUnexpectedResponseError) and 300 <= status < 400:
+        return False, f"{base} answered {status}: {error.message}"
+    if isinstance(error, VyroRateLimitError | VyroServerError):
+        return False, (
+            f"{base} could not check the token now ({api} API answered {status}{code}: "
+            f"{error.message}); try again later"
+        )
+    if status == 404:
+        return False, (
+            f"Neither the v2 nor the v1 API answers at {base} (404 on both): check the connection's host"
+        )
+    return False, f"Unexpected answer from {base} ({api} API, {status}{code}): {error.message}"
 
 
-def _code_from_json(text: str) -> int | str | None:
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None
-    code = body.get("code") if isinstance(body, dict) else None
-    if isinstance(code, str):
-        code = code.strip()
-        return int(code) if code.isdigit() else (code[:40] or None)
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+def _chain(err: BaseException) -> list[BaseException]:
+    """Every exception reachable from ``err``: its causes, contexts, ``reason`` and exception args."""
+    seen: list[BaseException] = []
+    todo = [err]
+    while todo:
+        current = todo.pop()
+        if any(current is known for known in seen):
+            continue
+        seen.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo.extend(item for item in linked if isinstance(item, BaseException))
+    return seen
+
+
+def _reason(err: BaseException) -> str:
+    """Return the innermost explanation of a requests failure, shortened (``Connection refused``)."""
+    inner = err
+    while True:
+        reason = getattr(inner, "reason", None)
+        nested = reason if isinstance(reason, BaseException) else None
+        if nested is None and inner.args and isinstance(inner.args[-1], BaseException):
+            nested = inner.args[-1]
+        if nested is None:
+            break
+        inner = nested
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    if "): " in text and text.startswith(("HTTPConnection(", "HTTPSConnection(", "<urllib3")):
+        text = text.split("): ", 1)[1]
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
+
+
+def _is_certificate_failure(err: BaseException) -> bool:
+    return isinstance(err, requests.exceptions.SSLError) and any(
+        isinstance(linked, ssl.SSLCertVerificationError) for linked in _chain(err)
+    )
 
 
 def _describe_fields(endpoint: Endpoint, fields: Mapping[str, str]) -> str:

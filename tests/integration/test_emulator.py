@@ -285,6 +285,35 @@ def test_default_retry_after_knob_applies_to_plain_429(emulator: EmulatorServer)
     assert post(emulator).headers["Retry-After"] == "3"
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_fault_answers_that_status_and_location(emulator: EmulatorServer, status: int) -> None:
+    emulator.set_faults(
+        script=[{"redirect": status, "location": "http://127.0.0.2:9/x"}, {"redirect": status}]
+    )
+    for location in ("http://127.0.0.2:9/x", "https://moved.invalid/"):
+        response = requests.post(emulator.inpaint_url, allow_redirects=False, timeout=10)
+        assert response.status_code == status
+        assert response.headers["location"] == location
+    assert emulator.stats()["faults"] == {str(status): 2}
+
+
+@pytest.mark.parametrize("code", [1000, "1101"])
+def test_scripted_status_carries_the_given_code(emulator: EmulatorServer, code: int | str) -> None:
+    emulator.set_faults(script=[{"status": 400, "code": code}])
+    response = post(emulator)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"redirect": 200}, {"redirect": 404}, {"redirect": 301, "location": ""}],
+)
+def test_invalid_redirect_faults_are_rejected(emulator: EmulatorServer, fault: object) -> None:
+    with pytest.raises(ValueError, match="emulator rejected"):
+        emulator.set_faults(script=[fault])
+
+
 def test_drop_closes_the_connection_without_a_response(emulator: EmulatorServer) -> None:
     emulator.set_faults(script=["drop"])
     with requests.Session() as session:
@@ -395,7 +424,15 @@ def test_invalid_fault_knobs_are_rejected(emulator: EmulatorServer) -> None:
 
 
 def test_fault_grammar_round_trips() -> None:
-    items: list[object] = [500, "drop", {"status": 429, "retry_after": 1.5}, {"sleep": 2.0}, "ok"]
+    items: list[object] = [
+        500,
+        "drop",
+        {"status": 429, "retry_after": 1.5},
+        {"status": 400, "code": "1000"},
+        {"redirect": 307, "location": "https://elsewhere.example/"},
+        {"sleep": 2.0},
+        "ok",
+    ]
     config = FaultConfig.from_dict(
         {"script": items, "random_faults": {"rate": 0.1, "kinds": [500], "seed": 1}}
     )

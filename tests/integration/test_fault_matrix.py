@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.exceptions import (
@@ -28,6 +29,7 @@ from airflow_provider_vyro.exceptions import (
     VyroRateLimitError,
     VyroResponseError,
     VyroServerError,
+    VyroUnexpectedResponseError,
 )
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 from tests.conftest import conn_json, make_scene
@@ -66,6 +68,14 @@ MATRIX: dict[str, Row] = {
     "403": Row([403], 1, VyroAuthenticationError),
     "422": Row([422], 1, VyroBadRequestError),
     "424": Row([424], 1, VyroInsufficientCreditsError),
+    "400 with code 1000 (token not received)": Row(
+        [{"status": 400, "code": 1000}], 1, VyroAuthenticationError
+    ),
+    "404 (a wrong host or path)": Row([404], 1, VyroBadRequestError),
+    "405 (an endpoint that takes no POST)": Row([405], 1, VyroBadRequestError),
+    "408, then OK": Row([408], 2, None, 0.1),
+    "501 (a status the API does not document)": Row([501], 1, VyroUnexpectedResponseError),
+    "a redirect (never followed)": Row([{"redirect": 307}], 1, VyroUnexpectedResponseError),
     "200 with JSON instead of PNG, then OK": Row(["json200"], 2, None, 0.1),
     "200 with HTML instead of PNG every time": Row(["html200"] * 4, 4, VyroResponseError, 0.7),
 }
@@ -107,6 +117,10 @@ def test_fault(matrix_conn: EmulatorServer, inputs: dict[str, Any], name: str) -
         with pytest.raises(row.error):
             operator.execute(context={})
     elapsed = time.monotonic() - started
+    if row.error is not None:
+        assert issubclass(row.error, AirflowFailException) == (row.requests == 1), (
+            "task retries iff hook retries"
+        )
 
     assert matrix_conn.stats()["requests"] == row.requests
     assert row.min_seconds <= elapsed < row.max_seconds, f"{elapsed:.2f} s"

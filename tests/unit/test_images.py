@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from typing import TYPE_CHECKING
@@ -474,6 +475,88 @@ def test_limits_are_documented() -> None:
     assert images.MAX_IMAGE_BYTES == 100 * 1024 * 1024
     assert images.MAX_IMAGE_PIXELS == 8192 * 8192
     assert images.SUPPORTED_FORMATS == ("JPEG", "PNG")
+
+
+def encode_png(mode: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.new(mode, (40, 24), color=None if mode in ("1", "P") else 1)
+    image.save(buffer, "PNG", **params)
+    return buffer.getvalue()
+
+
+def header_outcome(read: object, data: bytes) -> object:
+    """What a header reader gives for ``data``: its value, or the problem it raises."""
+    try:
+        return read(io.BytesIO(data), "PNG", field="image", name="x.png")  # type: ignore[operator]
+    except VyroInputError as error:
+        return ("VyroInputError", re.sub(r" at 0x[0-9a-f]+>", ">", error.problem))
+
+
+PLAIN_PNGS = {
+    "1": encode_png("1"),
+    "L": encode_png("L"),
+    "L with transparency": encode_png("L", transparency=3),
+    "LA": encode_png("LA"),
+    "P": encode_png("P"),
+    "P with transparency": encode_png("P", transparency=0),
+    "RGB": encode_png("RGB"),
+    "RGB with transparency": encode_png("RGB", transparency=(1, 2, 3)),
+    "RGB with dpi": encode_png("RGB", dpi=(300, 300)),
+    "RGBA": encode_png("RGBA"),
+    "RGBA interlaced (as written by hand)": PNG_SIGNATURE
+    + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 40, 24, 8, 6, 0, 0, 1))
+    + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    + PNG_IEND_CHUNK,
+    "RGBA with a tRNS chunk (Pillow records no transparency)": PNG_SIGNATURE
+    + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 40, 24, 8, 6, 0, 0, 0))
+    + png_chunk(b"tRNS", b"\x00\x01")
+    + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+    + PNG_IEND_CHUNK,
+}
+
+
+class TestPngHeaderWithoutPillow:
+    """The PNG header reader that skips Pillow answers exactly as Pillow does, or defers to it."""
+
+    @pytest.mark.parametrize("name", sorted(PLAIN_PNGS))
+    def test_plain_pngs_are_read_without_pillow_and_as_pillow_reads_them(self, name: str) -> None:
+        data = PLAIN_PNGS[name]
+        plain = images._png_header_without_pillow(io.BytesIO(data))
+        assert plain is not None
+        assert plain == header_outcome(images._read_header_with_pillow, data)
+
+    def test_other_pngs_are_left_to_pillow(self) -> None:
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", "test")
+        samples = [
+            encode_png("I;16"),
+            encode_png("RGB", icc_profile=b"\x00" * 128),
+            encode_png("RGB", pnginfo=info),
+        ]
+        for data in samples:
+            assert images._png_header_without_pillow(io.BytesIO(data)) is None
+            with_pillow = header_outcome(images._read_header_with_pillow, data)
+            assert header_outcome(images._read_header, data) == with_pillow
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        st.sampled_from(sorted(PLAIN_PNGS)),
+        st.lists(st.tuples(st.integers(min_value=8, max_value=120), st.integers(0, 255)), max_size=3),
+        st.integers(min_value=0, max_value=200),
+    )
+    def test_damaged_headers_give_what_pillow_gives(
+        self, name: str, changes: list[tuple[int, int]], cut: int
+    ) -> None:
+        data = bytearray(PLAIN_PNGS[name])
+        for offset, value in changes:
+            if offset < len(data):
+                data[offset] = value
+        damaged = bytes(data[: len(data) - cut] if cut < len(data) else data)
+        assert header_outcome(images._read_header, damaged) == header_outcome(
+            images._read_header_with_pillow, damaged
+        )
 
 
 # --- answers of any format --------------------------------------------------------------------
