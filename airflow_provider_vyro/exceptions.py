@@ -8,7 +8,12 @@ so Airflow fails the task at once instead of spending task-level retries, and cr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class VyroError(AirflowException):
@@ -129,22 +134,52 @@ class VyroResponseError(VyroAPIError):
 
 class VyroBatchError(VyroError):
     """
-    Some items of a batch failed at the API after the hook's retries; the others were written.
+    Some items of a run failed; the others were written or kept.
 
-    Not an ``AirflowFailException``: a task retry with ``overwrite=False`` redoes only the items
-    whose output is missing.
+    Not an ``AirflowFailException``: a task retry calls again only for the failed items (an item
+    written by an earlier try of the same DAG run is never paid for twice). When no failed item
+    could succeed on a retry, the run raises :class:`VyroPermanentBatchError` instead.
 
     :param failures: the failed items' positions in ``items``, with their errors.
-    :param total: how many items the batch had.
+    :param total: how many items the run had.
+    :param classes: each failed item's class (``input``, ``account``, ``transient``, ``storage``,
+        ``config``), by position; shown in the message.
     """
 
-    def __init__(self, failures: dict[int, VyroError], total: int) -> None:
+    def __init__(
+        self, failures: dict[int, BaseException], total: int, classes: Mapping[int, str] | None = None
+    ) -> None:
         self.failures = failures
         self.total = total
+        self.classes = dict(classes or {})
         lines = [
-            f"  items[{index}]: {type(error).__name__}: {error}" for index, error in sorted(failures.items())
+            f"  items[{index}]"
+            + (f" ({self.classes[index]})" if index in self.classes else "")
+            + f": {type(error).__name__}: {error}"
+            for index, error in sorted(failures.items())
         ]
         super().__init__(f"{len(failures)} of {total} items failed:\n" + "\n".join(lines))
+
+
+class VyroPermanentBatchError(VyroBatchError, AirflowFailException):
+    """Some items of a run failed, each for a reason a retry cannot fix: no task retries."""
+
+
+class VyroBudgetError(VyroError, AirflowFailException):
+    """
+    A run would make, or has made, as many calls as its ``max_calls`` allows.
+
+    Raised before any request when the planned calls exceed the budget, and as soon as the calls
+    made (retries included) reach it. Not retried: a task retry would start with a fresh budget.
+    """
+
+
+class VyroCancelledError(VyroError):
+    """
+    The run was stopped before this call.
+
+    By ``on_kill``, ``execution_timeout``, or an error that would hit every item.
+    """
 
 
 RETRYABLE_ERRORS: tuple[type[VyroError], ...] = (
@@ -174,10 +209,13 @@ __all__ = [
     "VyroAuthenticationError",
     "VyroBadRequestError",
     "VyroBatchError",
+    "VyroBudgetError",
+    "VyroCancelledError",
     "VyroConnectionError",
     "VyroError",
     "VyroInputError",
     "VyroInsufficientCreditsError",
+    "VyroPermanentBatchError",
     "VyroRateLimitError",
     "VyroResponseError",
     "VyroServerError",

@@ -928,6 +928,112 @@ def _not_one_of(formats: tuple[str, ...]) -> str:
     return f"not a {listed} image"
 
 
+class PngChunkValidator:
+    """
+    Validate a whole PNG as it streams past, in bounded memory whatever its size.
+
+    Every chunk's length, type and CRC is checked, IHDR must come first and IEND last with
+    nothing after it.
+
+    Feed every chunk to :meth:`feed`; :meth:`result` gives the PNG's size in pixels or says why
+    the file is not a complete, intact PNG. Used to decide whether an existing output may be kept.
+    """
+
+    __slots__ = ("_buffer", "_crc", "_dimensions", "_ended", "_remaining", "_seen", "_type", "size")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._type = b""
+        self._remaining = -1
+        self._crc = 0
+        self._seen = 0
+        self._dimensions: tuple[int, int] | None = None
+        self._ended = False
+        self.size = 0
+        """Bytes fed so far."""
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """
+        Take the next bytes of the file.
+
+        :param chunk: the bytes, possibly empty.
+        :raises ValueError: as soon as the bytes fed cannot be an intact PNG.
+        """
+        data = memoryview(chunk).cast("B")
+        self.size += len(data)
+        while len(data):
+            if self._ended:
+                raise ValueError("the PNG has bytes after its IEND chunk")
+            if self._seen == 0:
+                need = len(PNG_SIGNATURE) - len(self._buffer)
+                self._buffer += data[:need]
+                data = data[need:]
+                if len(self._buffer) == len(PNG_SIGNATURE):
+                    if bytes(self._buffer) != PNG_SIGNATURE:
+                        raise ValueError("it does not start with the PNG signature")
+                    self._buffer.clear()
+                    self._seen = 1
+            elif self._remaining < 0:
+                need = 8 - len(self._buffer)
+                self._buffer += data[:need]
+                data = data[need:]
+                if len(self._buffer) == 8:
+                    self._start_chunk(bytes(self._buffer))
+            elif self._remaining > 0:
+                take = data[: self._remaining]
+                self._crc = zlib.crc32(take, self._crc)
+                if self._type == b"IHDR":
+                    self._buffer += take
+                self._remaining -= len(take)
+                data = data[len(take) :]
+            else:
+                need = 4 - len(self._buffer) + (13 if self._type == b"IHDR" else 0)
+                self._buffer += data[:need]
+                data = data[need:]
+                if len(self._buffer) == 4 + (13 if self._type == b"IHDR" else 0):
+                    self._end_chunk()
+
+    def _start_chunk(self, header: bytes) -> None:
+        length, kind = struct.unpack(">I4s", header)
+        if length > 0x7FFFFFFF or not kind.isalpha():
+            raise ValueError(f"chunk {self._seen} has a corrupt header")
+        if self._seen == 1 and (kind != b"IHDR" or length != 13):
+            raise ValueError("its first chunk is not IHDR")
+        self._type = kind
+        self._remaining = length
+        self._crc = zlib.crc32(kind)
+        self._buffer.clear()
+
+    def _end_chunk(self) -> None:
+        body = bytes(self._buffer)
+        (crc,) = struct.unpack(">I", body[-4:])
+        if crc != self._crc:
+            raise ValueError(f"its {self._type.decode('ascii')} chunk is corrupt (the CRC does not match)")
+        if self._type == b"IHDR":
+            self._dimensions = struct.unpack(">II", body[:8])
+        elif self._type == b"IEND":
+            self._ended = True
+        self._seen += 1
+        self._remaining = -1
+        self._buffer.clear()
+
+    def result(self) -> tuple[int, int]:
+        """
+        Check the file fed so far.
+
+        :return: ``(width, height)`` of the PNG.
+        :raises ValueError: if it is empty, not a PNG, truncated or corrupt; the message says which.
+        """
+        if self.size == 0:
+            raise ValueError("the file is empty")
+        if not self._ended or self._dimensions is None:
+            raise ValueError(f"the PNG is truncated: {self.size} bytes that do not end with the IEND chunk")
+        width, height = self._dimensions
+        if not width or not height:
+            raise ValueError(f"its IHDR chunk gives an empty size ({width}x{height})")
+        return width, height
+
+
 __all__ = [
     "ALPHA_MODES",
     "ANSWER_FORMATS",
@@ -945,6 +1051,7 @@ __all__ = [
     "ImageInfo",
     "ImageStreamChecker",
     "JpegStreamChecker",
+    "PngChunkValidator",
     "PngStreamChecker",
     "StreamedImage",
     "WebpStreamChecker",

@@ -21,6 +21,8 @@ import posixpath
 import re
 import secrets
 import tempfile
+import threading
+import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from airflow_provider_vyro.exceptions import VyroInputError
@@ -28,7 +30,7 @@ from airflow_provider_vyro.exceptions import VyroInputError
 _log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -40,6 +42,15 @@ OUTPUT_SUFFIX = "_inpainted.png"
 
 HEADER_BLOCK_SIZE = 256 * 1024
 """A read-ahead block size suited to reading only an image's header from remote storage."""
+
+TEMP_PREFIX = ".vyro-tmp."
+"""How every temporary file of this provider starts: ``.vyro-tmp.<12 hex digits>.<output name>``."""
+
+TEMP_PATTERN = re.compile(r"^\.vyro-tmp\.[0-9a-f]{12}\.")
+"""Matches the name of a temporary file of this provider (see :data:`TEMP_PREFIX`)."""
+
+STALE_TEMP_AGE = 3600.0
+"""Seconds after which a temporary file of this provider that is still there is stale (its writer died)."""
 
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
 _BROKEN_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/(?!/)")
@@ -358,13 +369,44 @@ def exists(p: ObjectStoragePath) -> bool:
     return bool(p.fs.exists(p.path))
 
 
+def _is_denied(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, PermissionError)
+        or (_client_error_code(exc) or _client_error_code(exc.__cause__ or exc)) in _DENIED_CODES
+    )
+
+
+def probe_file(p: ObjectStoragePath) -> int | None:
+    """
+    Give the size of the file at ``p``, or ``None`` if there is none or it cannot be told.
+
+    A probe that is denied (a role that may only put objects) answers ``None``: unknown is
+    treated as absent, so the caller makes the call and the write's own error decides.
+
+    :param p: the resolved path.
+    """
+    try:
+        info = p.fs.info(p.path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        if _is_denied(exc) or _client_error_code(exc) in _MISSING_CODES:
+            return None
+        raise
+    if info.get("type") not in (None, "file"):
+        return None
+    return int(info.get("size") or 0)
+
+
 def check_writable_destination(p: ObjectStoragePath, *, field: str) -> None:
     """
     Check, without creating anything, that a result can be written to ``p``.
 
     Locally: ``p`` is not a directory, and its nearest existing ancestor is a writable folder
     (missing folders below it are created at write time). Remotely: the path names an object
-    in a bucket that exists and can be reached (one ``HEAD`` request on S3).
+    and its bucket is not known to be missing (one ``HEAD`` request on S3). Writing needs only
+    the right to put objects: a probe that is denied (``403``, as for a role allowed only
+    ``s3:PutObject`` on a prefix) says nothing, so the write's own error decides.
 
     :param p: the resolved output path.
     :param field: the argument it was given as.
@@ -382,10 +424,9 @@ def check_writable_destination(p: ObjectStoragePath, *, field: str) -> None:
                 raise VyroInputError(
                     field, f"'{shown}' cannot be written: the bucket '{bucket}' does not exist"
                 ) from exc
-            if isinstance(exc, PermissionError) or _client_error_code(exc) in _DENIED_CODES:
-                raise VyroInputError(
-                    field, f"'{shown}' cannot be written: access to the bucket '{bucket}' is denied ({exc})"
-                ) from exc
+            if _is_denied(exc):
+                _log.debug("Cannot probe the bucket of %s (%s); the write will tell", shown, exc)
+                return
             raise
         return
 
@@ -401,8 +442,110 @@ def check_writable_destination(p: ObjectStoragePath, *, field: str) -> None:
         raise VyroInputError(field, f"'{shown}' cannot be written: the folder '{ancestor}' is not writable")
 
 
+class TempFiles:
+    """
+    The temporary files of one run's writes still in progress, so a cancelled run removes them.
+
+    :meth:`abandon` deletes every registered file and makes later commits fail: a call still
+    running in an abandoned thread can then never publish its output, nor leave a file behind.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._abandoned = False
+
+    def add(self, path: str) -> None:
+        """Register a temporary file just created."""
+        with self._lock:
+            if self._abandoned:
+                _unlink(path)
+                raise RuntimeError("the run was stopped; nothing more is written")
+            self._paths.add(path)
+
+    def discard(self, path: str) -> None:
+        """Forget a temporary file that was committed or removed."""
+        with self._lock:
+            self._paths.discard(path)
+
+    def check_open(self) -> None:
+        """Raise if the run was abandoned (called just before a commit)."""
+        if self._abandoned:
+            raise RuntimeError("the run was stopped; nothing more is written")
+
+    def abandon(self) -> int:
+        """Delete every registered file, refuse further commits; return how many were deleted."""
+        with self._lock:
+            self._abandoned = True
+            paths, self._paths = self._paths, set()
+        for path in paths:
+            _unlink(path)
+        return len(paths)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _create_temp(directory: str, name: str) -> tuple[int, str]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        path = os.path.join(directory, f"{TEMP_PREFIX}{secrets.token_hex(6)}.{name}")
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+
+
+def remove_stale_temp_files(
+    directories: Iterable[str], *, max_age: float = STALE_TEMP_AGE, pattern: re.Pattern[str] = TEMP_PATTERN
+) -> int:
+    """
+    Delete this provider's temporary files older than ``max_age`` seconds in local folders.
+
+    Only names matching :data:`TEMP_PATTERN` are touched; files a live writer still uses are
+    younger than :data:`STALE_TEMP_AGE`. Errors (a folder that vanished, a file removed by
+    someone else) are ignored.
+
+    :param directories: local folders to look in (missing ones are skipped).
+    :param max_age: the age in seconds, by modification time, above which a file is stale.
+    :param pattern: the names to consider (default: this provider's temporary files).
+    :return: how many files were deleted.
+    """
+    removed = 0
+    cutoff = time.time() - max_age
+    for directory in directories:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if not pattern.match(entry.name):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+    return removed
+
+
+def temp_folder() -> str:
+    """Give the local folder where remote writes are staged before their upload."""
+    return tempfile.gettempdir()
+
+
+def local_folder(p: ObjectStoragePath) -> str | None:
+    """Give the local folder of ``p`` (where its temporary file goes), or ``None`` if it is remote."""
+    return os.path.dirname(os.path.abspath(p.path)) if _is_local(p) else None
+
+
 @contextlib.contextmanager
-def atomic_writer(p: ObjectStoragePath) -> Iterator[BinaryIO]:
+def atomic_writer(
+    p: ObjectStoragePath, temps: TempFiles | None = None, *, lineage: bool = True
+) -> Iterator[BinaryIO]:
     """
     Write a file so that it appears at ``p`` complete, or not at all.
 
@@ -416,49 +559,50 @@ def atomic_writer(p: ObjectStoragePath) -> Iterator[BinaryIO]:
                 checker.feed(chunk)
             checker.result()  # raises: nothing is written
 
-    Locally the content goes to ``.<name>.<random>.tmp`` beside the target (missing parent
+    Locally the content goes to ``.vyro-tmp.<random>.<name>`` beside the target (missing parent
     folders are created), is flushed to disk and renamed over the target with
-    :func:`os.replace`. Remotely it goes to a local temporary file, uploaded in one go when the
-    block ends (one ``PutObject`` on S3, or one multipart upload for files over 100 MiB), so no
-    partial object is ever visible. The commit is recorded as Airflow hook lineage.
+    :func:`os.replace`. Remotely it goes to a local temporary file of the same pattern in
+    :func:`temp_folder`, uploaded in one go when the block ends (one ``PutObject`` on S3, or one
+    multipart upload for files over 100 MiB), so no partial object is ever visible. A file left
+    by a killed worker is removed by a later run (:func:`remove_stale_temp_files`). The commit is
+    recorded as Airflow hook lineage.
 
     :param p: the resolved output path.
+    :param temps: the run's registry of temporary files, so a cancelled run can remove them.
+    :param lineage: record the write as hook lineage (off for bookkeeping files).
     """
-    if _is_local(p):
-        with _local_atomic_writer(os.path.abspath(p.path)) as f:
-            yield f
-    else:
-        suffix = posixpath.splitext(p.path)[1]
-        with tempfile.NamedTemporaryFile(prefix="vyro-", suffix=suffix) as tmp:
-            yield cast("BinaryIO", tmp)
-            tmp.flush()
-            p.fs.put_file(tmp.name, p.path)
-    _record_output_lineage(p)
-
-
-@contextlib.contextmanager
-def _local_atomic_writer(target: str) -> Iterator[BinaryIO]:
-    directory, name = os.path.split(target)
-    os.makedirs(directory, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        break
+    local = _is_local(p)
+    target = os.path.abspath(p.path) if local else p.path
+    directory = os.path.dirname(target) if local else temp_folder()
+    if local:
+        os.makedirs(directory, exist_ok=True)
+    fd, tmp = _create_temp(directory, posixpath.basename(target))
+    if temps is not None:
+        temps.add(tmp)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
+        with open(tmp, "wb") as f:
+            yield cast("BinaryIO", f)
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+            if local:
+                os.fsync(f.fileno())
+        if temps is not None:
+            temps.check_open()
+        if local:
+            os.replace(tmp, target)
+        else:
+            p.fs.put_file(tmp, p.path)
+            _unlink(tmp)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
-    _fsync_directory(directory)
+    finally:
+        if temps is not None:
+            temps.discard(tmp)
+    if local:
+        _fsync_directory(directory)
+    if lineage:
+        _record_output_lineage(p)
 
 
 def _fsync_directory(directory: str) -> None:
@@ -489,6 +633,20 @@ def _record_output_lineage(p: ObjectStoragePath) -> None:
         get_hook_lineage_collector().add_output_asset(context=p, uri=asset_uri(p))
     except Exception:
         _log.warning("Could not record %s as hook lineage", _display(p), exc_info=True)
+
+
+def location_key(p: ObjectStoragePath) -> str:
+    """
+    One string per file or object, whatever form its path was given in.
+
+    Local paths are absolute with symlinks resolved (``out/a.png`` and ``./out/a.png`` are one);
+    ``s3``, ``s3a`` and ``s3n`` are one scheme; a connection id in the URI
+    (``s3://conn@bucket/key``) is not part of the location.
+
+    :param p: a resolved path (see :func:`resolve`).
+    """
+    protocol, path = _location(p)
+    return f"{protocol}://{path}"
 
 
 def _location(p: ObjectStoragePath) -> tuple[str, str]:
@@ -525,15 +683,24 @@ __all__ = [
     "HEADER_BLOCK_SIZE",
     "LOCAL_SCHEMES",
     "OUTPUT_SUFFIX",
+    "STALE_TEMP_AGE",
+    "TEMP_PATTERN",
+    "TEMP_PREFIX",
+    "TempFiles",
     "atomic_writer",
     "check_output_path",
     "check_writable_destination",
     "default_output_path",
     "exists",
     "is_supported_scheme",
+    "local_folder",
+    "location_key",
     "open_for_read",
+    "probe_file",
+    "remove_stale_temp_files",
     "resolve",
     "same_location",
     "stat_input",
     "supported_schemes",
+    "temp_folder",
 ]

@@ -178,6 +178,7 @@ def measure_in_process(folder: Path, server: FastServerProcess, figures: BatchFi
         started, cpu_started = time.perf_counter(), time.process_time()
         results = operator.execute(context={})
         elapsed = time.perf_counter() - started
+        assert isinstance(results, list)
         figures.batch_cpu.append(time.process_time() - cpu_started)
         stats = server.stats()
         if len(results) != IMAGES or any(r["skipped"] for r in results) or stats["requests"] != IMAGES:

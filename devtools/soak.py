@@ -3,8 +3,8 @@ Soak: 1,000+ inpaint calls through the operator's code path against the emulator
 
 ``python -m devtools.soak [--calls 1000] [--rate 0.1] [--concurrency 8]`` (``make soak``).
 
-Every call goes through :func:`airflow_provider_vyro.items.prepare` and
-:func:`airflow_provider_vyro.items.run` -- the code path of the operators -- with local input
+Every call goes through :func:`airflow_provider_vyro.item.resolve`, :func:`~airflow_provider_vyro.item.check`
+and :func:`~airflow_provider_vyro.item.run` -- the item life of the operators -- with local input
 files, a distinct output path per call, and one :class:`VyroHook` shared by a thread pool. The
 emulator injects seeded random faults (dropped connections, 500, 429 and truncated bodies). The
 invariants:
@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_vyro.emulator import EmulatorProcess
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_vyro.emulator import EmulatorAdmin
     from airflow_provider_vyro.hooks.vyro import VyroHook
-    from airflow_provider_vyro.items import InpaintXCom, PreparedItem
+    from airflow_provider_vyro.item import CheckedItem, InpaintXCom
 
 FAULT_KINDS: tuple[str | int, ...] = ("drop", 500, 429, "truncate")
 """The faults the emulator picks from, with equal chances."""
@@ -136,6 +136,13 @@ class _Outcome:
     error: BaseException | None = None
 
 
+def _prepare(spec: dict[str, str], *, overwrite: bool) -> CheckedItem:
+    from airflow_provider_vyro import item
+    from airflow_provider_vyro.catalogue import INPAINT
+
+    return item.check(item.resolve(INPAINT, spec), overwrite=overwrite)
+
+
 def run_soak(
     workdir: Path,
     *,
@@ -190,7 +197,6 @@ def run_soak(
 def _soak(
     workdir: Path, emulator: EmulatorAdmin, *, calls: int, rate: float, concurrency: int, seed: int
 ) -> SoakReport:
-    from airflow_provider_vyro import items
     from airflow_provider_vyro.hooks.vyro import VyroHook
     from devtools.scenes import write_scenes
 
@@ -215,7 +221,7 @@ def _soak(
     hook = VyroHook(pool_maxsize=concurrency)
     try:
         started = time.perf_counter()
-        prepared = [items.prepare(**spec, overwrite=True) for spec in specs]
+        prepared = [_prepare(spec, overwrite=True) for spec in specs]
         report.prepare_elapsed = time.perf_counter() - started
         outcomes = _run_all(prepared, hook, concurrency)
         report.elapsed = time.perf_counter() - started
@@ -234,14 +240,14 @@ def _soak(
     return report
 
 
-def _run_all(prepared: list[PreparedItem], hook: VyroHook, concurrency: int) -> list[_Outcome]:
-    from airflow_provider_vyro import items
+def _run_all(prepared: list[CheckedItem], hook: VyroHook, concurrency: int) -> list[_Outcome]:
+    from airflow_provider_vyro import item
 
     def one(index: int) -> _Outcome:
-        try:
-            return _Outcome(index, result=items.run(prepared[index], hook))
-        except BaseException as err:
-            return _Outcome(index, error=err)
+        outcome = item.run(prepared[index], hook)
+        if outcome.record is not None:
+            return _Outcome(index, result=cast("InpaintXCom", outcome.record))
+        return _Outcome(index, error=outcome.error or RuntimeError(f"item {index} {outcome.status}"))
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="soak") as pool:
         return list(pool.map(one, range(len(prepared))))
@@ -371,7 +377,6 @@ def _rerun(
     concurrency: int,
 ) -> None:
     """Re-run the successful calls with ``overwrite=False``: no request, every result skipped."""
-    from airflow_provider_vyro import items
     from airflow_provider_vyro.hooks.vyro import VyroHook
 
     indexes = sorted(first)
@@ -382,7 +387,7 @@ def _rerun(
     hook = VyroHook(pool_maxsize=concurrency)
     try:
         started = time.perf_counter()
-        prepared = [items.prepare(**specs[i], overwrite=False) for i in indexes]
+        prepared = [_prepare(specs[i], overwrite=False) for i in indexes]
         outcomes = _run_all(prepared, hook, concurrency)
         report.rerun_elapsed = time.perf_counter() - started
     finally:
@@ -400,7 +405,7 @@ def _rerun(
             report.problems.append(f"re-run of call {index} not skipped")
             continue
         report.rerun_skipped += 1
-        if {**again, "skipped": False} != before:
+        if {**again, "skipped": False, "attempts": before["attempts"]} != before:
             report.problems.append(f"re-run of call {index} reports {again}, first run {before}")
         if _stamp(specs[index]["output_path"]) != stamps[index]:
             report.problems.append(f"re-run of call {index} rewrote {specs[index]['output_path']}")

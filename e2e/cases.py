@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from airflow_provider_vyro.items import InpaintXCom
+from airflow_provider_vyro.item import InpaintXCom
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,7 +28,7 @@ LOCAL: frozenset[Executor] = frozenset({"local"})
 CELERY: frozenset[Executor] = frozenset({"celery"})
 
 XCOM_SHAPE: dict[str, type] = get_type_hints(InpaintXCom)
-"""The keys and types of an inpaint result dict (:class:`~airflow_provider_vyro.items.InpaintXCom`)."""
+"""The keys and types of an inpaint result dict (:class:`~airflow_provider_vyro.item.InpaintXCom`)."""
 
 
 @dataclass(frozen=True)

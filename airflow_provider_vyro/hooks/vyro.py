@@ -33,6 +33,7 @@ from airflow_provider_vyro.catalogue import (
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
     VyroAuthenticationError,
+    VyroCancelledError,
     VyroConnectionError,
     VyroError,
     VyroInputError,
@@ -153,9 +154,10 @@ class _PartReader:
 class _RateGate:
     """Shared by every call of one hook, so a 429 seen by one thread slows all of them down."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: threading.Event) -> None:
         self._lock = threading.Lock()
         self._not_before = 0.0
+        self._stop = stop
 
     def hold_until(self, seconds_from_now: float) -> None:
         with self._lock:
@@ -163,7 +165,13 @@ class _RateGate:
 
     def wait(self) -> None:
         while (delay := self._not_before - time.monotonic()) > 0:
-            time.sleep(delay)
+            _pause(self._stop, delay)
+
+
+def _pause(stop: threading.Event, seconds: float) -> None:
+    """Sleep, unless the hook is cancelled first (then raise :class:`VyroCancelledError`)."""
+    if stop.wait(seconds):
+        raise VyroCancelledError("the run was stopped; no further request is sent")
 
 
 def _float_extra(extra: dict[str, Any], key: str, default: float, *, allow_zero: bool) -> float:
@@ -257,7 +265,10 @@ class VyroHook(BaseHook):
         self._pool_maxsize = pool_maxsize
         self._session: requests.Session | None = None
         self._session_lock = threading.Lock()
-        self._gate = _RateGate()
+        self._stop = threading.Event()
+        self._gate = _RateGate(self._stop)
+        self.before_request: Callable[[], None] | None = None
+        """Called just before each request is sent (retries included); it may raise to prevent it."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vyro_conn_id={self.vyro_conn_id!r})"
@@ -325,6 +336,22 @@ class VyroHook(BaseHook):
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+    def cancel(self) -> None:
+        """
+        Stop every call of this hook: waits end at once and no further request is sent.
+
+        Retry and rate-limit waits, and every later attempt, raise
+        :class:`~airflow_provider_vyro.exceptions.VyroCancelledError`. Safe to call from any
+        thread; requests already on the wire
+        are not interrupted.
+        """
+        self._stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._stop.is_set()
 
     @property
     def inpaint_url(self) -> str:
@@ -620,6 +647,7 @@ class VyroHook(BaseHook):
             stop=tenacity.stop_after_attempt(settings.max_retries + 1),
             wait=self._wait_strategy(settings.backoff_factor),
             before_sleep=self._log_retry,
+            sleep=lambda seconds: _pause(self._stop, seconds),
             reraise=True,
         )
         return retrying(call)
@@ -647,11 +675,14 @@ class VyroHook(BaseHook):
         error = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
         self.log.warning(
-            "Vyro call attempt %d failed (%s: %s); retrying in %.1f s",
+            "Vyro call attempt %d failed (%s: %s); retrying in %.1f s%s",
             state.attempt_number,
             type(error).__name__,
             error,
             delay,
+            " (the failed attempt may have been charged: a call may be paid twice)"
+            if _maybe_charged(error)
+            else "",
         )
 
     def _post(
@@ -666,6 +697,10 @@ class VyroHook(BaseHook):
         form.update((name, part.as_field()) for name, part in parts.items())
         encoder = MultipartEncoder(fields=form)
         self._gate.wait()
+        if self._stop.is_set():
+            raise VyroCancelledError("the run was stopped; no further request is sent")
+        if self.before_request is not None:
+            self.before_request()
         started = time.monotonic()
         response = self._send(endpoint.path, encoder, stream=True)
         result: ImageResult | None = None
@@ -857,6 +892,16 @@ class VyroHook(BaseHook):
         """Send one request without its required fields; return the error it answered, if any."""
         with self._send(path, MultipartEncoder(fields=fields), stream=True) as response:
             return None if response.status_code == 200 else self._error_from(response)
+
+
+def _maybe_charged(error: BaseException | None) -> bool:
+    """Whether a failed attempt reached the API far enough that it may have been charged."""
+    if isinstance(error, VyroResponseError):
+        return True
+    if isinstance(error, VyroConnectionError):
+        cause = error.__cause__
+        return isinstance(cause, requests.ReadTimeout | requests.exceptions.ChunkedEncodingError)
+    return False
 
 
 def _probe_verdict(base: str, api: str, error: VyroAPIError | None) -> tuple[bool, str]:

@@ -36,7 +36,9 @@ def make_items(folder: Path, count: int) -> list[dict[str, Any]]:
 
 def run_batch(items: list[dict[str, Any]], **kwargs: Any) -> list[dict[str, Any]]:
     operator = InpaintBatchOperator(task_id="batch", items=items, progress_interval=0.2, **kwargs)
-    return [dict(result) for result in operator.execute(context={})]
+    results = operator.execute(context={})
+    assert isinstance(results, list)
+    return [dict(result) for result in results]
 
 
 def outputs(folder: Path) -> list[str]:
@@ -71,7 +73,23 @@ def test_operator_level_prompt_and_model_version_are_defaults(
     assert [r["prompt"] for r in results] == ["prompt number 0", "the default prompt"]
 
 
-def test_one_bad_item_fails_up_front_naming_it_and_spends_nothing(
+def test_bad_items_fail_up_front_naming_each_and_spend_nothing(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    items = make_items(tmp_path, 5)
+    items[1]["mask_path"] = str(tmp_path / "missing_mask.png")
+    items[3]["image_path"] = str(tmp_path / "missing.png")
+    with pytest.raises(VyroInputError) as caught:
+        run_batch(items)
+    assert caught.value.field == "items"
+    assert "items[1].mask_path:" in caught.value.problem
+    assert "items[3].image_path:" in caught.value.problem
+    assert "nothing was sent" in caught.value.problem
+    assert vyro_conn.stats()["requests"] == 0
+    assert outputs(tmp_path) == []
+
+
+def test_cheap_checks_come_first_and_skip_the_storage_checks(
     vyro_conn: EmulatorServer, tmp_path: Path
 ) -> None:
     items = make_items(tmp_path, 5)
@@ -79,12 +97,9 @@ def test_one_bad_item_fails_up_front_naming_it_and_spends_nothing(
     items[4]["prompt"] = "  "
     with pytest.raises(VyroInputError) as caught:
         run_batch(items)
-    assert caught.value.field == "items"
-    assert "items[3].image_path:" in caught.value.problem
     assert "items[4].prompt:" in caught.value.problem
-    assert "nothing was sent" in caught.value.problem
+    assert "items[3]" not in caught.value.problem, "storage is not touched while a cheap check fails"
     assert vyro_conn.stats()["requests"] == 0
-    assert outputs(tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -155,17 +170,17 @@ def test_example_vyro_inpaint_batch(
     assert emulator.stats()["requests"] == 3
 
 
-def test_batch_dag_with_a_failing_item_then_a_retry_that_pays_only_for_it(
+def test_batch_dag_with_a_failing_item_then_a_rerun_that_pays_only_for_it(
     airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     conf = {"output_dir": str(tmp_path / "batch")}
-    emulator.set_faults(script=[402])
+    emulator.set_faults(script=["ok", 400])
     run = airflow_sandbox.dags_test("example_vyro_inpaint_batch", conf=conf)
     assert run.state == "failed", run.describe()
     assert run.task_states[("inpaint", -1)] == "failed"
-    assert "VyroBatchError" in run.output
+    assert "VyroPermanentBatchError" in run.output
     assert "1 of 3 items failed" in run.output
-    assert "VyroInsufficientCreditsError" in run.output
+    assert "(input): VyroBadRequestError" in run.output
     assert len(list((tmp_path / "batch").glob("*.png"))) == 2
     assert emulator.stats()["requests"] == 3
 

@@ -28,7 +28,7 @@ def extra_of(result: dict[str, Any]) -> dict[str, Any]:
         "bytes": result["bytes"],
         "width": result["width"],
         "height": result["height"],
-        "format": "png",
+        "format": "PNG",
     }
 
 

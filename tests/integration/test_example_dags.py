@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
-from airflow_provider_vyro.items import InpaintXCom
+from airflow_provider_vyro.item import InpaintXCom
 from devtools.airflow_runner import EXAMPLES, AirflowSandbox
 from tests.moto_server import MotoS3Server, aws_conn_env
 
@@ -164,7 +164,7 @@ def test_example_vyro_inpaint_mapped_over_an_s3_prefix(
 
 def _asset_extra(result: dict[str, Any]) -> dict[str, Any]:
     keys = ("sha256", "bytes", "width", "height")
-    return {"operation": "inpaint", "format": "png", **{key: result[key] for key in keys}}
+    return {"operation": "inpaint", "format": "PNG", **{key: result[key] for key in keys}}
 
 
 def queued_dags(sandbox: AirflowSandbox) -> set[str]:

@@ -163,10 +163,14 @@ class TestCheckWritableDestination:
         with pytest.raises(VyroInputError, match="names a bucket, not an object"):
             check_writable_destination(p, field="output_path")
 
-    def test_access_denied(self, s3: MotoS3Server, bucket: str) -> None:
+    def test_a_denied_probe_is_unknown_and_the_write_decides(self, s3: MotoS3Server, bucket: str) -> None:
         p = resolve(f"s3://{bucket}/out.png", field="output_path", conn_id=s3.conn_id)
-        with s3.enforce_auth(), pytest.raises(VyroInputError, match=r"access to the bucket .* is denied"):
-            check_writable_destination(p, field="output_path")
+        with s3.enforce_auth():
+            check_writable_destination(p, field="output_path")  # a role may put without listing
+            with pytest.raises(PermissionError) as caught, atomic_writer(p) as f:
+                f.write(b"\x89PNG")
+        assert not isinstance(caught.value, VyroInputError), "the write's own error is not an input error"
+        assert "Contents" not in s3.client().list_objects_v2(Bucket=bucket)
 
 
 def write_then_fail(p: Any, error: BaseException, temporary: list[str]) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -111,7 +112,7 @@ def local(path: Path | str) -> ObjectStoragePath:
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".vyro-tmp."))
 
 
 class TestResolve:
@@ -423,7 +424,7 @@ class TestAtomicWriter:
             f.flush()
             assert not target.exists()
             [tmp] = leftovers(tmp_path)
-            assert tmp.startswith(".out.png.")
+            assert re.match(r"^\.vyro-tmp\.[0-9a-f]{12}\.out\.png$", tmp)
         assert target.read_bytes() == b"new"
 
     def test_replaces_an_existing_file(self, tmp_path: Path) -> None:

@@ -1,0 +1,592 @@
+"""
+One item's life, from the values a user gave to the dict a task returns.
+
+An item is one call of one catalogue operation (:mod:`airflow_provider_vyro.catalogue`):
+
+1. :func:`resolve` runs the cheap checks, which need no storage: text fields against the
+   catalogue, path strings, the output's format, and where each path points.
+2. :func:`check` runs the storage checks: each input is found and its header inspected once
+   (the result, a :class:`~airflow_provider_vyro.images.CheckedImage`, is what the hook later
+   uploads, so nothing is parsed twice), files that must match in size are compared, and the
+   output is examined to decide keep or call.
+3. :func:`run` keeps the existing output, or makes the call and writes the answer atomically,
+   and always ends in an :class:`Outcome`: ``written``, ``kept``, or ``failed`` with a class
+   (:data:`FailureClass`). It never raises an ``Exception``.
+
+:mod:`airflow_provider_vyro.runner` runs many items; every operator is a run of one or more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import posixpath
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
+
+from airflow_provider_vyro import checks, images, storage
+from airflow_provider_vyro.exceptions import (
+    RETRYABLE_ERRORS,
+    VyroAPIError,
+    VyroAuthenticationError,
+    VyroBadRequestError,
+    VyroBudgetError,
+    VyroCancelledError,
+    VyroConnectionError,
+    VyroError,
+    VyroInputError,
+    VyroInsufficientCreditsError,
+    VyroTLSError,
+    VyroUnexpectedResponseError,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    from airflow_provider_vyro.catalogue import Endpoint, TextField
+    from airflow_provider_vyro.hooks.vyro import VyroHook
+
+FailureClass: TypeAlias = Literal["input", "account", "transient", "storage", "config"]
+"""
+Why an item failed:
+
+* ``input``: the request was wrong (our checks, or the API's 400/413/415/422); a retry cannot help;
+* ``account``: the token was refused or the credits ran out (stops the whole run);
+* ``transient``: the network, a rate limit, the API's own failure, or an incomplete answer,
+  still failing after the hook's retries; a task retry may succeed;
+* ``storage``: reading an input or writing the output failed (a full disk, an S3 error);
+* ``config``: the connection or endpoint is wrong: a redirect, an unexpected status, 404/405,
+  a TLS verification failure, a refused or missing connection (stops the whole run).
+"""
+
+Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
+"""How an item ended; ``not_run`` when the run stopped before its call."""
+
+_HASH_CHUNK = 1024 * 1024
+_EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+class InpaintXCom(TypedDict):
+    """What a v1 inpaint item returns (one dict per image)."""
+
+    output_path: str
+    image_path: str
+    mask_path: str
+    prompt: str
+    model_version: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    skipped: bool
+    operation: str
+    api_version: str
+    format: str
+    attempts: int
+
+
+def path_argument(file_field: str) -> str:
+    """
+    Give the argument (and XCom key) that names the file of a file field: ``image`` -> ``image_path``.
+
+    :param file_field: the form field's name in the catalogue.
+    """
+    return f"{file_field}_path"
+
+
+def arguments(endpoint: Endpoint) -> frozenset[str]:
+    """
+    Give the keys an item of ``endpoint`` may have: a path per file field, each text field, ``output_path``.
+
+    :param endpoint: the operation.
+    """
+    return frozenset(
+        [path_argument(f.name) for f in endpoint.file_fields]
+        + [f.name for f in endpoint.text_fields]
+        + ["output_path"]
+    )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """
+    An item that passed the cheap checks: values checked, paths resolved, no storage touched.
+
+    :param index: the item's position in its run (for messages).
+    :param endpoint: the operation.
+    :param given: the XCom's input keys: paths as given, text fields as they will be sent
+        (``None`` for an optional field left out).
+    :param fields: the text parts to send.
+    :param inputs: each file field's resolved location.
+    :param output_path: the output path as given, or its default.
+    :param output: the resolved output location.
+    """
+
+    index: int
+    endpoint: Endpoint
+    given: dict[str, Any]
+    fields: dict[str, str]
+    inputs: dict[str, ObjectStoragePath]
+    output_path: str
+    output: ObjectStoragePath
+
+    @property
+    def output_key(self) -> str:
+        """The output's location (see :func:`~airflow_provider_vyro.storage.location_key`)."""
+        return storage.location_key(self.output)
+
+    def input_keys(self) -> dict[str, str]:
+        """Each input's location, by the argument that named it."""
+        return {path_argument(name): storage.location_key(p) for name, p in self.inputs.items()}
+
+
+@dataclass(frozen=True)
+class Existing:
+    """
+    An output already in place that was read whole and found complete and intact.
+
+    :param sha256: hex SHA-256 of the file.
+    :param bytes: its size.
+    :param width: its width in pixels.
+    :param height: its height in pixels.
+    :param format: its format (``PNG``).
+    """
+
+    sha256: str
+    bytes: int
+    width: int
+    height: int
+    format: str
+
+
+@dataclass(frozen=True)
+class CheckedItem:
+    """
+    An item that passed every check: ready to be kept or called.
+
+    :param resolved: what the cheap checks made of it.
+    :param files: the inspected inputs, handed to the hook as they are.
+    :param keep: the existing output to keep instead of calling, if any.
+    :param keep_reason: why it is kept, for the log.
+    :param redo_reason: why an existing output is not kept, for the log.
+    """
+
+    resolved: Resolved
+    files: dict[str, images.CheckedImage] = field(default_factory=dict)
+    keep: Existing | None = None
+    keep_reason: str = ""
+    redo_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """
+    How one item ended.
+
+    :param index: the item's position in its run.
+    :param status: ``written``, ``kept``, ``failed`` or ``not_run``.
+    :param record: the dict the task returns for it (``written`` and ``kept``).
+    :param error: what went wrong (``failed``, and ``not_run`` when a stop prevented the call).
+    :param failure: the class of a failure.
+    :param attempts: requests sent for it, retries included.
+    :param given: the item's inputs as given (for the manifest of a failed item).
+    """
+
+    index: int
+    status: Status
+    record: dict[str, Any] | None = None
+    error: BaseException | None = None
+    failure: FailureClass | None = None
+    attempts: int = 0
+    given: dict[str, Any] = field(default_factory=dict)
+
+    def manifest_line(self) -> dict[str, Any]:
+        """Give the item as one manifest line: its dict, or what is known of it and why it failed."""
+        line: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.record is not None:
+            line.update(self.record)
+        else:
+            line.update(self.given)
+            line["attempts"] = self.attempts
+        if self.error is not None:
+            line["error"] = f"{type(self.error).__name__}: {self.error}"
+        if self.failure is not None:
+            line["class"] = self.failure
+        return line
+
+
+# --- cheap checks ---------------------------------------------------------------------------
+
+
+def _path_string(value: Any, argument: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise VyroInputError(argument, f"expected a non-empty path or URI string, got {shown}")
+    return value.strip()
+
+
+def check_text(endpoint: Endpoint, spec: TextField, value: Any) -> str | None:
+    """
+    Check one text field against the catalogue; give the value to send, or ``None`` to leave it out.
+
+    An empty string for an optional field (a template that rendered nothing) counts as not given.
+
+    :param endpoint: the operation.
+    :param spec: the field's catalogue entry.
+    :param value: the value given; ``None`` takes the default.
+    :raises VyroInputError: naming the field.
+    """
+    if value == "" and not spec.required:
+        value = None
+    return checks.check_value(endpoint, spec, value)
+
+
+def _check_output_format(endpoint: Endpoint, path: str) -> str:
+    name = posixpath.basename(path.rstrip("/")) if not path.endswith("/") else ""
+    if endpoint.answer_formats == ("PNG",):
+        storage.check_output_path(path, field="output_path")
+        return "PNG"
+    if not name:
+        raise VyroInputError("output_path", f"'{path}' names a folder; give the full path of a file")
+    fmt = _EXTENSION_FORMATS.get(posixpath.splitext(name)[1].lower())
+    if fmt is None:
+        raise VyroInputError(
+            "output_path", f"'{path}' must end in one of {sorted(_EXTENSION_FORMATS)} (the image format)"
+        )
+    return fmt
+
+
+def resolve(
+    endpoint: Endpoint, values: Mapping[str, Any], *, storage_conn_id: str | None = None, index: int = 0
+) -> Resolved:
+    """
+    Run the cheap checks of one item: no storage is touched and nothing is sent.
+
+    :param endpoint: the operation.
+    :param values: the item's arguments (see :func:`arguments`); a missing one takes its default.
+    :param storage_conn_id: connection for remote paths; empty means none.
+    :param index: the item's position in its run.
+    :raises VyroInputError: naming the argument at fault.
+    """
+    if not isinstance(values, Mapping):
+        raise VyroInputError("item", f"expected a dict, got {type(values).__name__}")
+    if unknown := sorted(set(values) - arguments(endpoint)):
+        raise VyroInputError(
+            "item", f"unknown key(s) {unknown}; an item may have {sorted(arguments(endpoint))}"
+        )
+    given: dict[str, Any] = {}
+    fields: dict[str, str] = {}
+    for spec in endpoint.text_fields:
+        checked = check_text(endpoint, spec, values.get(spec.name))
+        given[spec.name] = checked
+        if checked is not None:
+            fields[spec.name] = checked
+    paths = {
+        spec.name: _path_string(values.get(path_argument(spec.name)), path_argument(spec.name))
+        for spec in endpoint.file_fields
+    }
+    output_value = values.get("output_path")
+    if output_value is None or output_value == "":
+        if not paths:
+            raise VyroInputError(
+                "output_path", "is required: this operation has no input file to put it beside"
+            )
+        output_path = storage.default_output_path(next(iter(paths.values())))
+    else:
+        output_path = _path_string(output_value, "output_path")
+    _check_output_format(endpoint, output_path)
+
+    conn_id = storage_conn_id or None
+    inputs = {
+        name: storage.resolve(path, field=path_argument(name), conn_id=conn_id)
+        for name, path in paths.items()
+    }
+    output = storage.resolve(output_path, field="output_path", conn_id=conn_id)
+    for name, location in inputs.items():
+        if storage.same_location(output, location):
+            raise VyroInputError(
+                "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
+            )
+    given = {**{path_argument(n): p for n, p in paths.items()}, **given}
+    return Resolved(index, endpoint, given, fields, inputs, output_path, output)
+
+
+# --- storage checks -------------------------------------------------------------------------
+
+
+def _reopener(
+    location: ObjectStoragePath, argument: str, name: str, size: int
+) -> Any:  # a () -> context manager of BinaryIO
+    @contextlib.contextmanager
+    def reopen() -> Iterator[BinaryIO]:
+        with storage.open_for_read(location, field=argument) as fileobj:
+            now = fileobj.seek(0, 2)
+            fileobj.seek(0)
+            if now != size:
+                raise VyroInputError(
+                    argument, f"'{name}' changed since it was checked ({size} bytes then, {now} now)"
+                )
+            yield fileobj
+
+    return reopen
+
+
+def _inspect(location: ObjectStoragePath, argument: str, name: str) -> images.CheckedImage:
+    size = storage.stat_input(location, field=argument)
+    with storage.open_for_read(location, field=argument, block_size=storage.HEADER_BLOCK_SIZE) as fileobj:
+        info = images.inspect_image(fileobj, field=argument, name=name, size=size)
+    return images.CheckedImage(open=_reopener(location, argument, name, size), info=info, name=name)
+
+
+def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
+    """
+    Read an existing output whole; give it if it is complete and intact, else why not.
+
+    Only PNG outputs can be kept: every chunk's CRC is checked (see
+    :class:`~airflow_provider_vyro.images.PngChunkValidator`). A probe that is denied counts as
+    no output.
+
+    :param location: the resolved output path.
+    :return: the existing output, or ``None`` and the reason (empty when there is no file).
+    """
+    size = storage.probe_file(location)
+    if size is None:
+        return None, ""
+    if posixpath.splitext(location.path)[1].lower() != ".png":
+        return None, "only PNG outputs are checked and kept"
+    validator = images.PngChunkValidator()
+    digest = hashlib.sha256()
+    try:
+        with storage.open_for_read(location, field="output_path") as existing:
+            while chunk := existing.read(_HASH_CHUNK):
+                validator.feed(chunk)
+                digest.update(chunk)
+        width, height = validator.result()
+    except (ValueError, OSError, VyroInputError) as exc:
+        return None, str(exc)
+    return Existing(digest.hexdigest(), validator.size, width, height, "PNG"), ""
+
+
+def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = None) -> CheckedItem:
+    """
+    Run the storage checks of one item and decide keep or call; nothing is sent.
+
+    :param resolved: what :func:`resolve` made of the item.
+    :param overwrite: replace an existing output; if off, a complete and intact one is kept.
+    :param earlier_sha256: the SHA-256 an earlier try of the same DAG run wrote to this output,
+        if any: an output that still has it is kept whatever ``overwrite`` says.
+    :raises VyroInputError: naming the argument at fault.
+    """
+    endpoint = resolved.endpoint
+    files = {
+        name: _inspect(location, path_argument(name), resolved.given[path_argument(name)])
+        for name, location in resolved.inputs.items()
+    }
+    checks.check_files(
+        endpoint,
+        {name: f.info for name, f in files.items()},
+        names={name: f.name for name, f in files.items()},
+        arguments={name: path_argument(name) for name in files},
+    )
+    if not overwrite or earlier_sha256:
+        existing, why_not = examine_output(resolved.output)
+        if existing is not None and earlier_sha256 == existing.sha256:
+            return CheckedItem(resolved, files, existing, "written by an earlier try of this DAG run")
+        if existing is not None and not overwrite:
+            return CheckedItem(resolved, files, existing, "it exists and overwrite is off")
+    else:
+        why_not = ""
+    storage.check_writable_destination(resolved.output, field="output_path")
+    return CheckedItem(resolved, files, redo_reason=why_not)
+
+
+# --- keep or call ---------------------------------------------------------------------------
+
+
+def _record(
+    resolved: Resolved,
+    *,
+    fmt: str,
+    width: int,
+    height: int,
+    size: int,
+    sha256: str,
+    skipped: bool,
+    attempts: int,
+) -> dict[str, Any]:
+    given = resolved.given
+    record: dict[str, Any] = {"output_path": resolved.output_path}
+    record.update((k, v) for k, v in given.items() if k.endswith("_path"))
+    record["prompt"] = given.get("prompt")
+    record.update((k, v) for k, v in given.items() if not k.endswith("_path") and k != "prompt")
+    record.update(
+        width=width,
+        height=height,
+        bytes=size,
+        sha256=sha256,
+        skipped=skipped,
+        operation=resolved.endpoint.operation,
+        api_version=resolved.endpoint.api_version,
+        format=fmt,
+        attempts=attempts,
+    )
+    return record
+
+
+def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = None) -> Outcome:
+    """
+    Keep the item's output, or make its call and write the answer atomically.
+
+    Nothing appears at the output unless the call succeeded and the whole answer was written.
+
+    :param item: the checked item.
+    :param hook: the hook that makes the call (shared between the threads of a run).
+    :param temps: the run's registry of temporary files.
+    :return: ``kept``, ``written``, ``failed`` (with the error and its class) or ``not_run``
+        (the run was stopped or its budget spent before the call).
+    """
+    resolved = item.resolved
+    if item.keep is not None:
+        keep = item.keep
+        record = _record(
+            resolved,
+            fmt=keep.format,
+            width=keep.width,
+            height=keep.height,
+            size=keep.bytes,
+            sha256=keep.sha256,
+            skipped=True,
+            attempts=0,
+        )
+        return Outcome(resolved.index, "kept", record=record, given=resolved.given)
+    try:
+        with storage.atomic_writer(resolved.output, temps) as destination:
+            result = hook.call_to(resolved.endpoint, destination, fields=resolved.fields, files=item.files)
+    except Exception as error:
+        if isinstance(error, VyroCancelledError | VyroBudgetError):
+            return Outcome(resolved.index, "not_run", error=error, given=resolved.given)
+        return Outcome(resolved.index, "failed", error=error, failure=classify(error), given=resolved.given)
+    record = _record(
+        resolved,
+        fmt=result.format,
+        width=result.width,
+        height=result.height,
+        size=result.bytes,
+        sha256=result.sha256,
+        skipped=False,
+        attempts=result.attempts,
+    )
+    return Outcome(resolved.index, "written", record=record, attempts=result.attempts, given=resolved.given)
+
+
+def with_attempts(outcome: Outcome, attempts: int) -> Outcome:
+    """Give ``outcome`` with its attempts counted by the caller (for failures, which carry none)."""
+    if outcome.record is not None or outcome.attempts == attempts:
+        return outcome
+    return replace(outcome, attempts=attempts)
+
+
+# --- what a failure means ---------------------------------------------------------------------
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo = [error]
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    import requests
+
+    return any(
+        isinstance(e, VyroTLSError | ssl.SSLCertVerificationError | requests.exceptions.SSLError)
+        for e in _causes(error)
+    )
+
+
+def _is_refused(error: BaseException) -> bool:
+    return any(isinstance(e, ConnectionRefusedError) for e in _causes(error))
+
+
+def stops_run(error: BaseException) -> bool:
+    """
+    Tell whether an item's error would hit every item the same way, so the run must stop at once.
+
+    Account errors (token refused, no credits), a redirect or a status the API does not
+    document, a wrong endpoint (404/405), a TLS verification failure, a refused or missing
+    connection, and a spent budget.
+
+    :param error: what an item raised.
+    """
+    if isinstance(
+        error,
+        VyroAuthenticationError
+        | VyroInsufficientCreditsError
+        | VyroBudgetError
+        | VyroUnexpectedResponseError
+        | VyroTLSError,
+    ):
+        return True
+    if isinstance(error, VyroInputError):
+        return error.field == "vyro_conn_id"
+    if isinstance(error, VyroAPIError):
+        status = error.status_code
+        return 300 <= status < 400 or status in (404, 405) or type(error) is VyroAPIError
+    if isinstance(error, VyroConnectionError):
+        return _is_tls_failure(error) or _is_refused(error)
+    return False
+
+
+def classify(error: BaseException) -> FailureClass:
+    """
+    Give the class of an item's failure (see :data:`FailureClass`).
+
+    :param error: what the item raised.
+    """
+    if isinstance(error, VyroAuthenticationError | VyroInsufficientCreditsError):
+        return "account"
+    if stops_run(error):
+        return "config"
+    if isinstance(error, VyroInputError | VyroBadRequestError):
+        return "input"
+    if isinstance(error, (*RETRYABLE_ERRORS, VyroError)):
+        return "transient"
+    return "storage"
+
+
+RETRYABLE_CLASSES: frozenset[str] = frozenset({"transient", "storage"})
+"""Failure classes a task retry may fix."""
+
+
+__all__ = [
+    "RETRYABLE_CLASSES",
+    "CheckedItem",
+    "Existing",
+    "FailureClass",
+    "InpaintXCom",
+    "Outcome",
+    "Resolved",
+    "Status",
+    "arguments",
+    "check",
+    "check_text",
+    "classify",
+    "examine_output",
+    "path_argument",
+    "resolve",
+    "run",
+    "stops_run",
+    "with_attempts",
+]

@@ -1,0 +1,263 @@
+"""
+What every Vyro operator shares: the common arguments, and running items through the runner.
+
+An operation's operators are thin: :class:`VyroItemOperator` (one image: a run of one item)
+and :class:`VyroBatchOperator` (many images in one task), each told its catalogue entry and the
+item it builds from its own arguments. Checking, keeping, calling, writing, cancelling and
+reporting happen in :mod:`airflow_provider_vyro.runner` and :mod:`airflow_provider_vyro.item`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import BaseOperator, XComArg
+
+from airflow_provider_vyro import assets
+from airflow_provider_vyro.exceptions import VyroInputError
+from airflow_provider_vyro.runner import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from airflow_provider_vyro.catalogue import Endpoint
+    from airflow_provider_vyro.runner import Runner, RunReport
+
+
+def refuse_xcomargs(operator: str, **values: Any) -> None:
+    """
+    Refuse an XComArg given for an argument that is not templated (it would be used as is).
+
+    :param operator: the operator's class name, for the message.
+    :param values: the arguments to look at, by name.
+    :raises ValueError: naming the first such argument.
+    """
+    for name, value in values.items():
+        if isinstance(value, XComArg):
+            raise ValueError(
+                f"{operator}: {name} is not templated, so it cannot take an XComArg (the output of "
+                "another task); pass a plain value"
+            )
+
+
+class VyroBaseOperator(BaseOperator):
+    """
+    Base of every Vyro operator: the common arguments and the run.
+
+    :param vyro_conn_id: the :ref:`Vyro connection <howto/connection:vyro>` holding the token.
+    :param storage_conn_id: connection for remote paths (e.g. an ``aws`` connection), handed to
+        ``ObjectStoragePath``; ``None`` or empty uses the scheme's default connection. (templated)
+    :param overwrite: replace existing outputs. If ``False``, an output that exists as a complete
+        image whose checksums are right is kept, no call is made, and it is reported with
+        ``skipped: True``. Whatever this says, a task retry never pays again for an output an
+        earlier try of the same DAG run wrote.
+    :param asset_alias: a name: each output the task writes is announced as an asset event
+        through ``AssetAlias(asset_alias)``, which the task declares among its outlets, so a
+        DAG scheduled on the alias runs on the new images (see :doc:`/data-aware`).
+    """
+
+    endpoint: ClassVar[Endpoint]
+    """The catalogue entry of the operation."""
+
+    item_limit: ClassVar[int] = MAX_ITEMS_WITHOUT_MANIFEST
+    """The most items returned through XCom; a larger batch needs ``manifest_path``."""
+
+    def __init__(
+        self,
+        *,
+        vyro_conn_id: str = "vyro_default",
+        storage_conn_id: str | None = None,
+        overwrite: bool = True,
+        asset_alias: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        refuse_xcomargs(
+            type(self).__name__, vyro_conn_id=vyro_conn_id, overwrite=overwrite, asset_alias=asset_alias
+        )
+        kwargs["outlets"] = assets.declare_alias(asset_alias, kwargs.get("outlets"))
+        super().__init__(**kwargs)
+        if not isinstance(vyro_conn_id, str) or not vyro_conn_id:
+            raise ValueError(f"vyro_conn_id must be a connection id, got {vyro_conn_id!r}")
+        self.vyro_conn_id = vyro_conn_id
+        self.storage_conn_id = storage_conn_id
+        self.overwrite = bool(overwrite)
+        self.asset_alias = asset_alias
+        self._runner: Runner | None = None
+        self._vyro_results: list[dict[str, Any]] = []
+
+    def run_items(
+        self,
+        context: Context,
+        entries: Sequence[Mapping[str, Any]],
+        *,
+        batch: bool,
+        max_concurrency: int = 1,
+        progress_interval: float = 5.0,
+        max_calls: int | None = None,
+        manifest_path: str | None = None,
+    ) -> RunReport:
+        """
+        Run ``entries`` through the runner with this operator's arguments; raise as the runner does.
+
+        :param context: the task's context (its DAG run and task instance name the ledger).
+        :param entries: the items' arguments.
+        :param batch: report by item and end with ``VyroBatchError`` (else raise the item's error).
+        :param max_concurrency: calls in flight at once.
+        :param progress_interval: seconds between progress lines.
+        :param max_calls: the most requests, retries included.
+        :param manifest_path: where to write one JSON line per item.
+        """
+        from airflow_provider_vyro.hooks.vyro import VyroHook
+        from airflow_provider_vyro.ledger import RunKey
+        from airflow_provider_vyro.runner import Runner, RunOptions
+
+        if manifest_path is not None and (not isinstance(manifest_path, str) or not manifest_path.strip()):
+            if manifest_path == "":
+                manifest_path = None
+            else:
+                raise VyroInputError("manifest_path", f"expected a path or URI string, got {manifest_path!r}")
+        options = RunOptions(
+            storage_conn_id=self.storage_conn_id or None,
+            overwrite=self.overwrite,
+            max_concurrency=max_concurrency,
+            progress_interval=progress_interval,
+            max_calls=max_calls,
+            manifest_path=manifest_path,
+            run_key=RunKey.from_context(context),
+            item_limit=self.item_limit,
+            batch=batch,
+        )
+        hook = VyroHook(vyro_conn_id=self.vyro_conn_id, pool_maxsize=max_concurrency)
+        self._runner = Runner(self.endpoint, hook, options, self.log)
+        try:
+            report = self._runner.run(entries)
+        finally:
+            hook.close()
+        self._vyro_results = report.records()
+        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
+        return report
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """
+        Report the inputs read and the outputs written, as OpenLineage datasets.
+
+        Called by the OpenLineage listener only when it is installed.
+
+        :param task_instance: the finished task instance (unused: the operator kept its results).
+        """
+        from airflow_provider_vyro.openlineage import operator_lineage
+
+        return operator_lineage(self._vyro_results, storage_conn_id=self.storage_conn_id)
+
+    def on_kill(self) -> None:
+        """Stop the run: no new call, retry waits end, hung calls are abandoned, temporary files removed."""
+        if self._runner is not None:
+            self._runner.cancel()
+
+
+class VyroItemOperator(VyroBaseOperator):
+    """
+    One image: a run of one item. Subclasses build the item from their arguments (:meth:`item`).
+
+    The return value is the item's dict; each key is also pushed as its own XCom, so
+    ``task.output["output_path"]`` can feed a later task.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
+        super().__init__(**kwargs)
+
+    def item(self) -> dict[str, Any]:
+        """Give the item's arguments, from the operator's (rendered) arguments."""
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check the inputs, make the call unless the output is kept, and return the item's dict."""
+        report = self.run_items(context, [self.item()], batch=False)
+        (record,) = report.records()
+        if record["skipped"]:
+            self.log.info("Kept %s (no call)", record["output_path"])
+        else:
+            self.log.info(
+                "Wrote %s (%dx%d, %d bytes, sha256 %s, %d attempt(s))",
+                record["output_path"],
+                record["width"],
+                record["height"],
+                record["bytes"],
+                record["sha256"][:12],
+                record["attempts"],
+            )
+        return record
+
+
+class VyroBatchOperator(VyroBaseOperator):
+    """
+    Many images of one operation in one task, ``max_concurrency`` calls in flight.
+
+    :param items: list of dicts, one per image, with the keys the single-image operator takes as
+        arguments. (templated)
+    :param max_concurrency: calls in flight at once, 1 to 64.
+    :param max_calls: the most requests the task may send, retries included; the task fails with
+        ``VyroBudgetError`` before any request if the items need more, and stops sending when
+        the calls made reach it. ``None``: no limit.
+    :param manifest_path: write one JSON line per item there (local path or object-storage URI)
+        and return a small summary instead of the list; required above ``item_limit`` items
+        (1000). Written also when the run fails. (templated)
+    :param progress_interval: seconds between progress lines in the task log (> 0).
+    """
+
+    def __init__(
+        self,
+        *,
+        items: Any,
+        max_concurrency: int = 8,
+        max_calls: int | None = None,
+        manifest_path: str | None = None,
+        progress_interval: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        refuse_xcomargs(
+            type(self).__name__,
+            max_concurrency=max_concurrency,
+            max_calls=max_calls,
+            progress_interval=progress_interval,
+        )
+        check_run_arguments(
+            max_concurrency=max_concurrency, progress_interval=progress_interval, max_calls=max_calls
+        )
+        self.items = items
+        self.max_concurrency = max_concurrency
+        self.max_calls = max_calls
+        self.manifest_path = manifest_path
+        self.progress_interval = progress_interval
+
+    def defaults(self) -> dict[str, Any]:
+        """Give the values an item takes when it has no value of its own (the operator-level ones)."""
+        return {}
+
+    def execute(self, context: Context) -> list[dict[str, Any]] | dict[str, Any]:
+        """Check every item, make the calls, and return the dicts in input order (or a summary)."""
+        entries = self.items
+        if not isinstance(entries, list | tuple):
+            raise VyroInputError("items", f"expected a list of dicts, got {type(entries).__name__}")
+        defaults = {k: v for k, v in self.defaults().items() if v is not None}
+        merged = [{**defaults, **e} if isinstance(e, dict) else e for e in entries]
+        report = self.run_items(
+            context,
+            merged,
+            batch=True,
+            max_concurrency=self.max_concurrency,
+            progress_interval=self.progress_interval,
+            max_calls=self.max_calls,
+            manifest_path=self.manifest_path,
+        )
+        if report.manifest_path is not None:
+            return report.summary()
+        return report.records()
+
+
+__all__ = ["VyroBaseOperator", "VyroBatchOperator", "VyroItemOperator", "refuse_xcomargs"]

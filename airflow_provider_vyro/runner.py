@@ -1,0 +1,638 @@
+"""
+Many items of one operation in one task: checks, a bounded pool of calls, and what a failure means.
+
+A run goes through these steps, and sends nothing before the last one:
+
+1. the cheap checks of every item (no storage touched), then the locations across items: no two
+   items write one place, and no item writes another's input;
+2. the storage checks of every item, concurrently; their results are reused by the calls;
+3. the plan: calls to make and outputs kept; ``max_calls`` is checked against it;
+4. the calls, ``max_concurrency`` at a time in daemon threads sharing one hook. The first call
+   runs alone: a refused token or an empty account costs one request, not one per worker.
+
+An error that would hit every item (see :func:`~airflow_provider_vyro.item.stops_run`) stops
+the run at once: no request starts after it, the calls already in flight finish and are kept,
+and the task fails with that error. Any other failure is its item's alone: the rest go on, and
+the run ends with :class:`~airflow_provider_vyro.exceptions.VyroBatchError`.
+
+Cancellation (:meth:`Runner.cancel`, called by ``on_kill``; or an exception such as Airflow's
+timeout reaching the waiting thread) stops new calls, ends retry and rate-limit waits,
+abandons calls still hanging (their threads are daemons: the task does not wait for them) and
+deletes their temporary files.
+
+Threads rather than asyncio: the work is blocking file and object-storage I/O plus ``requests``
+calls that stream, the hook's retry policy is shared as is, and the GIL is released while
+waiting on sockets.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_vyro import item as items
+from airflow_provider_vyro import ledger as ledgers
+from airflow_provider_vyro import storage
+from airflow_provider_vyro.exceptions import (
+    VyroBatchError,
+    VyroBudgetError,
+    VyroCancelledError,
+    VyroInputError,
+    VyroPermanentBatchError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    from airflow_provider_vyro.catalogue import Endpoint
+    from airflow_provider_vyro.hooks.vyro import VyroHook
+    from airflow_provider_vyro.item import CheckedItem, Outcome, Resolved
+
+_log = logging.getLogger(__name__)
+
+MAX_ITEMS_WITHOUT_MANIFEST = 1000
+"""
+The most items a run returns through XCom. A larger run needs ``manifest_path`` (the per-item
+dicts go there, and XCom gets a small summary); without it the task fails before any request.
+"""
+
+MAX_CONCURRENCY = 64
+"""The most calls a run keeps in flight."""
+
+MAX_CHECK_THREADS = 32
+"""The most items whose storage checks run at once."""
+
+_POLL = 0.5
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """
+    How a run goes.
+
+    :param storage_conn_id: connection for remote paths; empty means none.
+    :param overwrite: replace existing outputs; if off, complete and intact ones are kept.
+    :param max_concurrency: calls in flight at once (1 to :data:`MAX_CONCURRENCY`).
+    :param progress_interval: seconds between progress lines (> 0).
+    :param max_calls: the most requests the run may send, retries included; ``None``: no limit.
+    :param manifest_path: where to write one JSON line per item; then the run returns a summary.
+    :param run_key: the task instance and DAG run, so a retry never pays twice (``None`` outside
+        a task: no ledger).
+    :param item_limit: the most items without ``manifest_path``.
+    :param batch: report problems by item (``items[3].image_path: ...``) and end with
+        :class:`~airflow_provider_vyro.exceptions.VyroBatchError`; off for a run of one item,
+        which raises its item's own error.
+    """
+
+    storage_conn_id: str | None = None
+    overwrite: bool = True
+    max_concurrency: int = 8
+    progress_interval: float = 5.0
+    max_calls: int | None = None
+    manifest_path: str | None = None
+    run_key: ledgers.RunKey | None = None
+    item_limit: int = MAX_ITEMS_WITHOUT_MANIFEST
+    batch: bool = True
+
+    def __post_init__(self) -> None:
+        check_run_arguments(
+            max_concurrency=self.max_concurrency,
+            progress_interval=self.progress_interval,
+            max_calls=self.max_calls,
+        )
+
+
+def check_run_arguments(*, max_concurrency: Any, progress_interval: Any, max_calls: Any) -> None:
+    """
+    Check the arguments of a run that are not templated, so operators refuse them when built.
+
+    :param max_concurrency: a whole number from 1 to :data:`MAX_CONCURRENCY`.
+    :param progress_interval: a number of seconds > 0.
+    :param max_calls: ``None`` or a whole number >= 1.
+    :raises ValueError: naming the argument.
+    """
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+        raise ValueError(f"max_concurrency must be a whole number, got {max_concurrency!r}")
+    if not 1 <= max_concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"max_concurrency must be from 1 to {MAX_CONCURRENCY}, got {max_concurrency}")
+    if isinstance(progress_interval, bool) or not isinstance(progress_interval, int | float):
+        raise ValueError(f"progress_interval must be a number of seconds, got {progress_interval!r}")
+    if not progress_interval > 0:
+        raise ValueError(f"progress_interval must be more than 0 seconds, got {progress_interval!r}")
+    if max_calls is not None and (
+        isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1
+    ):
+        raise ValueError(f"max_calls must be None or a whole number >= 1, got {max_calls!r}")
+
+
+@dataclass
+class RunReport:
+    """
+    What a run did.
+
+    :param outcomes: one per item, in input order.
+    :param calls: requests sent, retries included.
+    :param manifest_path: where the manifest was written, if it was.
+    """
+
+    outcomes: list[Outcome]
+    calls: int = 0
+    manifest_path: str | None = None
+
+    def count(self, status: str) -> int:
+        """How many items ended with ``status``."""
+        return sum(o.status == status for o in self.outcomes)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Give the per-item dicts of written and kept items, in input order."""
+        return [o.record for o in self.outcomes if o.record is not None]
+
+    def summary(self) -> dict[str, Any]:
+        """Give the small dict a run with a manifest returns."""
+        return {
+            "manifest_path": self.manifest_path,
+            "items": len(self.outcomes),
+            "written": self.count("written"),
+            "kept": self.count("kept"),
+            "failed": self.count("failed"),
+            "not_run": self.count("not_run"),
+            "calls": self.calls,
+        }
+
+    def summary_line(self) -> str:
+        """Give the last line of a run's log."""
+        line = (
+            f"Vyro run: {self.calls} calls made (retries included), {self.count('written')} written, "
+            f"{self.count('kept')} kept, {self.count('failed')} failed"
+        )
+        if not_run := self.count("not_run"):
+            line += f", {not_run} not run"
+        return line
+
+
+class _Pool:
+    """Daemon threads taking jobs in order until told to stop; results go to one queue."""
+
+    def __init__(
+        self, jobs: Sequence[Callable[[], Any]], workers: int, name: str, *, slow_start: bool
+    ) -> None:
+        self._jobs = jobs
+        self._lock = threading.Lock()
+        self._next = 0
+        self.stopped = threading.Event()
+        self._opened = threading.Event()
+        if not slow_start:
+            self._opened.set()
+        self.results: queue.Queue[tuple[int, Any]] = queue.Queue()
+        for n in range(min(workers, len(jobs))):
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self.stopped.is_set() or self._next >= len(self._jobs):
+                    return
+                may_take = self._opened.is_set() or self._next == 0
+                if may_take:
+                    index = self._next
+                    self._next += 1
+            if not may_take:
+                self._opened.wait()
+                continue
+            try:
+                result = self._jobs[index]()
+            except BaseException as exc:
+                result = exc
+            self.results.put((index, result))
+
+    @property
+    def started(self) -> int:
+        """Jobs taken so far (final once :attr:`stopped` is set)."""
+        with self._lock:
+            return self._next
+
+    def open(self) -> None:
+        """Let every worker take jobs (after the first call)."""
+        self._opened.set()
+
+    def stop(self) -> None:
+        """Take no further job."""
+        self.stopped.set()
+        self._opened.set()
+
+    def finished_all(self, finished: int) -> bool:
+        """Whether every job taken (or every job, if not stopped) has a result."""
+        return finished >= (self.started if self.stopped.is_set() else len(self._jobs))
+
+
+class Runner:
+    """
+    Run the items of one operation (see the module docstring).
+
+    :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
+    :param hook: the hook making the calls; the caller closes it. The runner sets its
+        ``before_request`` (to count calls and keep the budget) and may :meth:`~VyroHook.cancel` it.
+    :param options: how the run goes.
+    :param log: where progress and the summary go (an operator passes its ``self.log``).
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, hook: VyroHook, options: RunOptions, log: logging.Logger | Any = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.hook = hook
+        self.options = options
+        self.log = log or _log
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        self._local = threading.local()
+        self._temps = storage.TempFiles()
+        self._killed = threading.Event()
+        self._pool: _Pool | None = None
+        self._output_keys: dict[int, str] = {}
+        hook.before_request = self._before_request
+
+    # --- control -------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the run now (``on_kill``): no new call, waits end, hung calls are abandoned, temp files go."""
+        self._killed.set()
+        self._halt()
+        removed = self._temps.abandon()
+        if removed:
+            self.log.info("Removed %d temporary file(s) of abandoned calls", removed)
+
+    def _halt(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+        self.hook.cancel()
+
+    def _before_request(self) -> None:
+        with self._calls_lock:
+            limit = self.options.max_calls
+            if limit is not None and self._calls >= limit:
+                raise VyroBudgetError(
+                    f"max_calls={limit} reached: {self._calls} calls made (retries included); "
+                    "the run stops sending"
+                )
+            self._calls += 1
+        self._local.attempts = getattr(self._local, "attempts", 0) + 1
+
+    # --- the run -------------------------------------------------------------------------
+
+    def run(self, entries: Sequence[Mapping[str, Any]]) -> RunReport:
+        """
+        Check every item, then make the calls; return what happened, or raise.
+
+        :param entries: the items' arguments (see :func:`airflow_provider_vyro.item.arguments`).
+        :raises VyroInputError: if an item failed a check (nothing was sent); in a batch, one
+            error lists every item at fault.
+        :raises VyroBudgetError: if the plan needs more calls than ``max_calls``, or the calls
+            made reached it.
+        :raises VyroBatchError: if some items failed (a batch); :class:`VyroPermanentBatchError`
+            when none of them could succeed on a retry.
+        :raises VyroError: the error that stopped the run, or a single item's own error.
+        """
+        options = self.options
+        total = len(entries)
+        if total == 0:
+            raise VyroInputError("items", f"is empty; there is nothing to {self.endpoint.operation}")
+        if options.manifest_path is None and total > options.item_limit:
+            raise VyroInputError(
+                "manifest_path",
+                f"{total} items are more than the {options.item_limit} a task returns through XCom; "
+                "set manifest_path to write the per-item results there (nothing was sent)",
+            )
+        resolved = self._resolve_all(entries)
+        self._output_keys = {r.index: r.output_key for r in resolved}
+        manifest = self._resolve_manifest(resolved)
+        key = options.run_key
+        ledger = ledgers.Ledger.beside(resolved[0].output, key, self.log) if key is not None else None
+        earlier = ledger.load() if ledger is not None else {}
+        checked = self._check_all(resolved, earlier)
+        to_call = [c for c in checked if c.keep is None]
+        if options.max_calls is not None and len(to_call) > options.max_calls:
+            raise VyroBudgetError(
+                f"the run needs {len(to_call)} calls and max_calls is {options.max_calls}; nothing was sent"
+            )
+        self._tidy(resolved)
+        for c in checked:
+            if c.keep is not None:
+                self.log.info("%s kept, no call: %s", c.resolved.output_path, c.keep_reason)
+            elif c.redo_reason:
+                self.log.info("%s exists but is redone: %s", c.resolved.output_path, c.redo_reason)
+        if to_call:
+            self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
+        self.log.info(
+            "%s: %d item(s), %d call(s) to make, %d kept, up to %d at a time",
+            self.endpoint.operation,
+            total,
+            len(to_call),
+            total - len(to_call),
+            options.max_concurrency,
+        )
+        report = RunReport([items.run(c, self.hook) for c in checked if c.keep is not None])
+        stop_error: BaseException | None = None
+        try:
+            stop_error = self._call_all(to_call, report, ledger)
+        finally:
+            self._finish(report, total, checked, ledger, manifest, stop_error)
+        return self._conclude(report, stop_error)
+
+    def _resolve_all(self, entries: Sequence[Mapping[str, Any]]) -> list[Resolved]:
+        resolved: list[Resolved] = []
+        problems: list[tuple[int, VyroInputError]] = []
+        for index, entry in enumerate(entries):
+            try:
+                resolved.append(
+                    items.resolve(
+                        self.endpoint, entry, storage_conn_id=self.options.storage_conn_id, index=index
+                    )
+                )
+            except VyroInputError as error:
+                problems.append((index, error))
+        if problems:
+            self._refuse(problems, total=len(entries))
+        self._refuse(_clashes(resolved), total=len(entries))
+        return resolved
+
+    def _resolve_manifest(self, resolved: list[Resolved]) -> ObjectStoragePath | None:
+        path = self.options.manifest_path
+        if path is None:
+            return None
+        location = storage.resolve(path, field="manifest_path", conn_id=self.options.storage_conn_id or None)
+        key = storage.location_key(location)
+        for r in resolved:
+            if key == r.output_key or key in r.input_keys().values():
+                raise VyroInputError("manifest_path", f"{path!r} is also a path of items[{r.index}]")
+        return location
+
+    def _refuse(self, problems: list[tuple[int, VyroInputError]], *, total: int) -> None:
+        if not problems:
+            return
+        if not self.options.batch:
+            raise problems[0][1]
+        lines = [
+            f"items[{index}].{error.field}: {error.problem}" for index, error in sorted(problems, key=_first)
+        ]
+        raise VyroInputError(
+            "items", f"{len(lines)} problem(s) in {total} items; nothing was sent:\n  " + "\n  ".join(lines)
+        )
+
+    def _check_all(self, resolved: list[Resolved], earlier: dict[str, str]) -> list[CheckedItem]:
+        overwrite = self.options.overwrite
+
+        def job(r: Resolved) -> Callable[[], CheckedItem]:
+            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier.get(r.output_key))
+
+        workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
+        pool = _Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=False)
+        results: list[Any] = [None] * len(resolved)
+        finished = 0
+        try:
+            while not pool.finished_all(finished):
+                self._raise_if_killed()
+                try:
+                    index, result = pool.results.get(timeout=_POLL)
+                except queue.Empty:
+                    continue
+                results[index] = result
+                finished += 1
+        except BaseException:
+            pool.stop()
+            raise
+        problems = [(i, r) for i, r in enumerate(results) if isinstance(r, VyroInputError)]
+        self._refuse(problems, total=len(resolved))
+        broken = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+        if broken:
+            if not self.options.batch:
+                raise next(iter(broken.values()))
+            raise VyroBatchError(broken, len(resolved), dict.fromkeys(broken, "storage"))
+        return results
+
+    def _tidy(self, resolved: list[Resolved]) -> None:
+        folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
+        removed = storage.remove_stale_temp_files([*folders, storage.temp_folder()])
+        removed_ledgers = ledgers.remove_stale_ledgers(folders)
+        if removed or removed_ledgers:
+            self.log.info("Removed %d stale temporary file(s) and %d old ledger(s)", removed, removed_ledgers)
+
+    def _raise_if_killed(self) -> None:
+        if self._killed.is_set():
+            raise VyroCancelledError("the task was killed; the run stopped")
+
+    def _call(self, checked: CheckedItem) -> Outcome:
+        self._local.attempts = 0
+        outcome = items.run(checked, self.hook, temps=self._temps)
+        return items.with_attempts(outcome, self._local.attempts)
+
+    def _call_all(
+        self, to_call: list[CheckedItem], report: RunReport, ledger: ledgers.Ledger | None
+    ) -> BaseException | None:
+        if not to_call:
+            return None
+        options = self.options
+        pool = self._pool = _Pool(
+            [functools.partial(self._call, c) for c in to_call],
+            options.max_concurrency,
+            "vyro",
+            slow_start=True,
+        )
+        stop_error: BaseException | None = None
+        finished = 0
+        started_at = next_tick = time.monotonic()
+        next_tick += options.progress_interval
+        try:
+            while not pool.finished_all(finished):
+                self._raise_if_killed()
+                try:
+                    _, outcome = pool.results.get(timeout=max(0.0, min(_POLL, next_tick - time.monotonic())))
+                except queue.Empty:
+                    outcome = None
+                if outcome is not None:
+                    finished += 1
+                    stop_error = self._take(outcome, report, ledger, stop_error) or stop_error
+                    if stop_error is None:
+                        pool.open()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + options.progress_interval
+                    self._progress(report, len(to_call), finished, started_at)
+                    if ledger is not None:
+                        ledger.flush()
+        except BaseException:
+            self.cancel()
+            raise
+        if options.batch:
+            self._progress(report, len(to_call), finished, started_at)
+        return stop_error
+
+    def _take(
+        self,
+        outcome: Outcome | BaseException,
+        report: RunReport,
+        ledger: ledgers.Ledger | None,
+        stopped: BaseException | None,
+    ) -> BaseException | None:
+        if isinstance(outcome, BaseException):  # a bug in the item's code; it is the run's
+            self._halt()
+            return outcome
+        report.outcomes.append(outcome)
+        if outcome.status == "written" and outcome.record is not None and ledger is not None:
+            ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
+        error = outcome.error
+        if outcome.status == "failed" and error is not None:
+            self.log.warning(
+                "items[%d] failed (%s) after %d attempt(s): %s: %s",
+                outcome.index,
+                outcome.failure,
+                outcome.attempts,
+                type(error).__name__,
+                error,
+            )
+        if stopped is None and error is not None and items.stops_run(error):
+            self.log.error(
+                "Stopping the run: %s: %s would fail every item; no new request is sent",
+                type(error).__name__,
+                error,
+            )
+            self._halt()
+            return error
+        return None
+
+    def _progress(self, report: RunReport, total: int, finished: int, started_at: float) -> None:
+        if not self.options.batch:
+            return
+        elapsed = max(time.monotonic() - started_at, 1e-9)
+        self.log.info(
+            "Progress: %d/%d done, %d failed, %.1f items/s, %d calls made",
+            finished,
+            total,
+            report.count("failed"),
+            finished / elapsed,
+            self._calls,
+        )
+
+    def _finish(
+        self,
+        report: RunReport,
+        total: int,
+        checked: list[CheckedItem],
+        ledger: ledgers.Ledger | None,
+        manifest: ObjectStoragePath | None,
+        stop_error: BaseException | None,
+    ) -> None:
+        report.calls = self._calls
+        done = {o.index for o in report.outcomes}
+        report.outcomes.extend(
+            items.Outcome(c.resolved.index, "not_run", given=c.resolved.given)
+            for c in checked
+            if c.resolved.index not in done
+        )
+        report.outcomes.sort(key=lambda o: o.index)
+        if ledger is not None:
+            if report.count("written") + report.count("kept") == total:
+                ledger.remove()
+            else:
+                ledger.flush()
+        if manifest is not None:
+            report.manifest_path = self.options.manifest_path
+            self._write_manifest(manifest, report)
+        self.log.info("%s", report.summary_line())
+
+    def _write_manifest(self, location: ObjectStoragePath, report: RunReport) -> None:
+        try:
+            with storage.atomic_writer(location, lineage=False) as f:
+                for outcome in report.outcomes:
+                    f.write(json.dumps(outcome.manifest_line(), default=str).encode() + b"\n")
+            self.log.info(
+                "Wrote the manifest %s (%d lines)", self.options.manifest_path, len(report.outcomes)
+            )
+        except Exception:
+            self.log.exception("Could not write the manifest %s", self.options.manifest_path)
+
+    def _conclude(self, report: RunReport, stop_error: BaseException | None) -> RunReport:
+        if stop_error is not None:
+            raise stop_error
+        self._raise_if_killed()
+        failed = [o for o in report.outcomes if o.status == "failed" and o.error is not None]
+        if not failed:
+            return report
+        if not self.options.batch:
+            raise failed[0].error  # type: ignore[misc]
+        failures: dict[int, BaseException] = {o.index: o.error for o in failed if o.error is not None}
+        classes = {o.index: o.failure or "transient" for o in failed}
+        retryable = any(c in items.RETRYABLE_CLASSES for c in classes.values())
+        error_class = VyroBatchError if retryable else VyroPermanentBatchError
+        raise error_class(failures, len(report.outcomes), classes)
+
+
+def _first(problem: tuple[int, VyroInputError]) -> int:
+    return problem[0]
+
+
+def _clashes(resolved: list[Resolved]) -> list[tuple[int, VyroInputError]]:
+    """Items that write one place, or write another item's input."""
+    problems: list[tuple[int, VyroInputError]] = []
+    outputs: dict[str, int] = {}
+    for r in resolved:
+        first = outputs.setdefault(r.output_key, r.index)
+        if first != r.index:
+            problems.append(
+                (
+                    r.index,
+                    VyroInputError("output_path", f"{r.output_path!r} is also the output of items[{first}]"),
+                )
+            )
+    for r in resolved:
+        for argument, key in r.input_keys().items():
+            writer = outputs.get(key)
+            if writer is not None and writer != r.index:
+                problems.append(
+                    (
+                        writer,
+                        VyroInputError(
+                            "output_path",
+                            f"{resolved[writer].output_path!r} is the {argument} of items[{r.index}]",
+                        ),
+                    )
+                )
+    return problems
+
+
+def run_items(
+    endpoint: Endpoint,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    hook: VyroHook,
+    options: RunOptions | None = None,
+    log: logging.Logger | Any = None,
+) -> RunReport:
+    """
+    Run many items of one operation: the entry point operators and benchmarks share.
+
+    :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
+    :param entries: the items' arguments.
+    :param hook: the hook making the calls (pool it for ``options.max_concurrency`` threads).
+    :param options: how the run goes (default :class:`RunOptions`).
+    :param log: where progress and the summary go.
+    """
+    return Runner(endpoint, hook, options or RunOptions(), log).run(entries)
+
+
+__all__ = [
+    "MAX_CONCURRENCY",
+    "MAX_ITEMS_WITHOUT_MANIFEST",
+    "RunOptions",
+    "RunReport",
+    "Runner",
+    "check_run_arguments",
+    "run_items",
+]
