@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 

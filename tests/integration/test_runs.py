@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from airflow.sdk import DAG, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, task
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_vyro import storage
