@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ApiVersion: TypeAlias = Literal["v1", "v2"]
-FieldKind: TypeAlias = Literal["prompt", "choice", "seed", "digits"]
+FieldKind: TypeAlias = Literal["prompt", "choice", "seed", "digits", "text"]
 
 IMAGE_INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
 """Input formats, decided by content: the only ones any reference page names."""
@@ -57,7 +57,8 @@ class TextField:
 
     :param name: the form field's name.
     :param kind: how the value is checked: ``prompt`` (non-blank text, bounded), ``choice`` (one
-        of ``choices``), ``seed`` (a whole number >= 1) or ``digits`` (a string of digits).
+        of ``choices``), ``seed`` (a whole number >= 1), ``digits`` (a string of digits) or
+        ``text`` (a field of a generic call: any string, or a whole number sent as its digits).
     :param required: whether a value must be given.
     :param default: the value sent when none is given (``None``: the field is left out).
     :param choices: the allowed values of a ``choice`` field.

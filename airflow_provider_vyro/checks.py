@@ -134,6 +134,12 @@ def check_value(endpoint: Endpoint, spec: TextField, value: object) -> str | Non
         return check_choice(value, spec.choices, field=spec.name)
     if spec.kind == "seed":
         return check_seed(value, field=spec.name)
+    if spec.kind == "text":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str):
+            return value
+        raise VyroInputError(spec.name, f"must be a string or a whole number, got {_shown(value)}")
     return check_model_version(value, field=spec.name)
 
 

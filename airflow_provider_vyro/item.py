@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import posixpath
 import ssl
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
-from airflow_provider_vyro import checks, images, storage
+from airflow_provider_vyro import checks, formats, images, storage
+from airflow_provider_vyro.catalogue import GENERIC_OPERATION
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -38,6 +41,7 @@ from airflow_provider_vyro.exceptions import (
     VyroError,
     VyroInputError,
     VyroInsufficientCreditsError,
+    VyroResponseError,
     VyroTLSError,
     VyroUnexpectedResponseError,
 )
@@ -46,7 +50,9 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     from airflow_provider_vyro.catalogue import Endpoint, TextField
-    from airflow_provider_vyro.hooks.vyro import VyroHook
+    from airflow_provider_vyro.hooks.vyro import ImageResult, VyroHook
+
+_log = logging.getLogger(__name__)
 
 FailureClass: TypeAlias = Literal["input", "account", "transient", "storage", "config"]
 """
@@ -65,7 +71,19 @@ Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
 """How an item ended; ``not_run`` when the run stopped before its call."""
 
 _HASH_CHUNK = 1024 * 1024
-_EXTENSION_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+_SPOOL_IN_MEMORY = 32 * 1024 * 1024
+DEFAULT_SUFFIXES: dict[str, str] = {
+    "inpaint": storage.OUTPUT_SUFFIX,
+    "generative_fill": "_filled.png",
+    "ai_background": "_background.png",
+    GENERIC_OPERATION: "_result.png",
+}
+"""What a default output path puts after the image's stem, by operation (beside the first image)."""
+_STREAM_VALIDATORS: dict[str, Any] = {
+    "PNG": images.PngChunkValidator,
+    "JPEG": images.JpegStreamChecker,
+    "WEBP": images.WebpStreamChecker,
+}
 
 
 class InpaintXCom(TypedDict):
@@ -122,6 +140,7 @@ class Resolved:
     :param inputs: each file field's resolved location.
     :param output_path: the output path as given, or its default.
     :param output: the resolved output location.
+    :param output_format: the format the output's extension names (``PNG``, ``JPEG``, ``WEBP``).
     """
 
     index: int
@@ -131,6 +150,7 @@ class Resolved:
     inputs: dict[str, ObjectStoragePath]
     output_path: str
     output: ObjectStoragePath
+    output_format: str = "PNG"
 
     @property
     def output_key(self) -> str:
@@ -151,7 +171,7 @@ class Existing:
     :param bytes: its size.
     :param width: its width in pixels.
     :param height: its height in pixels.
-    :param format: its format (``PNG``).
+    :param format: its format (``PNG``, ``JPEG`` or ``WEBP``).
     """
 
     sha256: str
@@ -250,12 +270,7 @@ def _check_output_format(endpoint: Endpoint, path: str) -> str:
         return "PNG"
     if not name:
         raise VyroInputError("output_path", f"'{path}' names a folder; give the full path of a file")
-    fmt = _EXTENSION_FORMATS.get(posixpath.splitext(name)[1].lower())
-    if fmt is None:
-        raise VyroInputError(
-            "output_path", f"'{path}' must end in one of {sorted(_EXTENSION_FORMATS)} (the image format)"
-        )
-    return fmt
+    return formats.check_output_format(endpoint, path)
 
 
 def resolve(
@@ -293,10 +308,15 @@ def resolve(
             raise VyroInputError(
                 "output_path", "is required: this operation has no input file to put it beside"
             )
-        output_path = storage.default_output_path(next(iter(paths.values())))
+        first = next(iter(paths))
+        output_path = storage.default_output_path(
+            paths[first],
+            field=path_argument(first),
+            suffix=DEFAULT_SUFFIXES.get(endpoint.operation, storage.OUTPUT_SUFFIX),
+        )
     else:
         output_path = _path_string(output_value, "output_path")
-    _check_output_format(endpoint, output_path)
+    output_format = _check_output_format(endpoint, output_path)
 
     conn_id = storage_conn_id or None
     inputs = {
@@ -310,7 +330,7 @@ def resolve(
                 "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
             )
     given = {**{path_argument(n): p for n, p in paths.items()}, **given}
-    return Resolved(index, endpoint, given, fields, inputs, output_path, output)
+    return Resolved(index, endpoint, given, fields, inputs, output_path, output, output_format)
 
 
 # --- storage checks -------------------------------------------------------------------------
@@ -344,9 +364,11 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     """
     Read an existing output whole; give it if it is complete and intact, else why not.
 
-    Only PNG outputs can be kept: every chunk's CRC is checked (see
-    :class:`~airflow_provider_vyro.images.PngChunkValidator`). A probe that is denied counts as
-    no output.
+    The file must be in the format its extension names, and complete: a PNG has every chunk's
+    CRC checked (:class:`~airflow_provider_vyro.images.PngChunkValidator`), a JPEG must reach its
+    end-of-image marker (:class:`~airflow_provider_vyro.images.JpegStreamChecker`), a WebP must be
+    as long as its header states (:class:`~airflow_provider_vyro.images.WebpStreamChecker`). A
+    probe that is denied counts as no output.
 
     :param location: the resolved output path.
     :return: the existing output, or ``None`` and the reason (empty when there is no file).
@@ -354,9 +376,10 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     size = storage.probe_file(location)
     if size is None:
         return None, ""
-    if posixpath.splitext(location.path)[1].lower() != ".png":
-        return None, "only PNG outputs are checked and kept"
-    validator = images.PngChunkValidator()
+    fmt = formats.format_of_path(location.path)
+    if fmt is None:
+        return None, "its extension names no image format this provider writes"
+    validator = _STREAM_VALIDATORS[fmt]()
     digest = hashlib.sha256()
     try:
         with storage.open_for_read(location, field="output_path") as existing:
@@ -366,7 +389,7 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
         width, height = validator.result()
     except (ValueError, OSError, VyroInputError) as exc:
         return None, str(exc)
-    return Existing(digest.hexdigest(), validator.size, width, height, "PNG"), ""
+    return Existing(digest.hexdigest(), validator.size, width, height, fmt), ""
 
 
 def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = None) -> CheckedItem:
@@ -390,6 +413,9 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
         names={name: f.name for name, f in files.items()},
         arguments={name: path_argument(name) for name in files},
     )
+    image = files.get("image")
+    if image is not None and image.info.has_alpha and resolved.output_format == "JPEG":
+        formats.check_output_format(endpoint, resolved.output_path, input_has_alpha=True)
     if not overwrite or earlier_sha256:
         existing, why_not = examine_output(resolved.output)
         if existing is not None and earlier_sha256 == existing.sha256:
@@ -417,22 +443,72 @@ def _record(
     attempts: int,
 ) -> dict[str, Any]:
     given = resolved.given
+    endpoint = resolved.endpoint
     record: dict[str, Any] = {"output_path": resolved.output_path}
-    record.update((k, v) for k, v in given.items() if k.endswith("_path"))
-    record["prompt"] = given.get("prompt")
-    record.update((k, v) for k, v in given.items() if not k.endswith("_path") and k != "prompt")
+    paths = {k: v for k, v in given.items() if k.endswith("_path")}
+    values = {k: v for k, v in given.items() if not k.endswith("_path") and k != "prompt"}
+    if endpoint.operation == GENERIC_OPERATION:
+        sent = {k: v for k, v in given.items() if not k.endswith("_path")}
+        files = {k.removesuffix("_path"): v for k, v in paths.items()}
+        record.update(endpoint=endpoint.path, files=files, fields=sent, prompt=given.get("prompt"))
+    else:
+        record.update(paths)
+        record["prompt"] = given.get("prompt")
+        if endpoint.operation in ("text_to_image", "text_to_png"):
+            values = {"style": None, **values, "transparent": endpoint.operation == "text_to_png"}
+        record.update(values)
     record.update(
         width=width,
         height=height,
         bytes=size,
         sha256=sha256,
         skipped=skipped,
-        operation=resolved.endpoint.operation,
-        api_version=resolved.endpoint.api_version,
+        operation=endpoint.operation,
+        api_version=endpoint.api_version,
         format=fmt,
         attempts=attempts,
     )
     return record
+
+
+def _call_and_write(item: CheckedItem, hook: VyroHook, temps: storage.TempFiles | None) -> ImageResult:
+    """Make the call; write the answer in the output's format; give what was written."""
+    resolved = item.resolved
+    endpoint = resolved.endpoint
+    target = resolved.output_format
+    if endpoint.answer_formats == (target,):
+        with storage.atomic_writer(resolved.output, temps) as destination:
+            return hook.call_to(endpoint, destination, fields=resolved.fields, files=item.files)
+    with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, dir=storage.temp_folder()) as answer:
+        result = hook.call_to(endpoint, answer, fields=resolved.fields, files=item.files)
+        with storage.atomic_writer(resolved.output, temps) as destination:
+            if result.format == target:
+                formats.copy(answer, destination)  # type: ignore[arg-type]
+                return result
+            try:
+                written = formats.write_as(answer, target, destination)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise VyroResponseError(
+                    200, f"{exc} (it was a {result.format} of {result.bytes} bytes)"
+                ) from None
+    _log.info(
+        "%s: the answer was a %s (%d bytes); converted to %s for %s (%d bytes)%s",
+        endpoint.operation,
+        result.format,
+        result.bytes,
+        target,
+        resolved.output_path,
+        written.bytes,
+        written.note,
+    )
+    return replace(
+        result,
+        format=target,
+        width=written.width,
+        height=written.height,
+        bytes=written.bytes,
+        sha256=written.sha256,
+    )
 
 
 def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = None) -> Outcome:
@@ -440,6 +516,8 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
     Keep the item's output, or make its call and write the answer atomically.
 
     Nothing appears at the output unless the call succeeded and the whole answer was written.
+    An answer in another format than the output's extension names is converted
+    (:mod:`airflow_provider_vyro.formats`) and the log says so.
 
     :param item: the checked item.
     :param hook: the hook that makes the call (shared between the threads of a run).
@@ -462,8 +540,7 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
         )
         return Outcome(resolved.index, "kept", record=record, given=resolved.given)
     try:
-        with storage.atomic_writer(resolved.output, temps) as destination:
-            result = hook.call_to(resolved.endpoint, destination, fields=resolved.fields, files=item.files)
+        result = _call_and_write(item, hook, temps)
     except Exception as error:
         if isinstance(error, VyroCancelledError | VyroBudgetError):
             return Outcome(resolved.index, "not_run", error=error, given=resolved.given)

@@ -196,7 +196,9 @@ def _split_for_naming(path: str) -> tuple[str, str]:
     return path[:prefix_len] + authority, slash + key
 
 
-def default_output_path(image_path: str | os.PathLike[str], *, field: str = "image_path") -> str:
+def default_output_path(
+    image_path: str | os.PathLike[str], *, field: str = "image_path", suffix: str = OUTPUT_SUFFIX
+) -> str:
     """
     Where a result goes when no output path is given: beside the image, as ``<stem>_inpainted.png``.
 
@@ -206,6 +208,7 @@ def default_output_path(image_path: str | os.PathLike[str], *, field: str = "ima
 
     :param image_path: the image's path or URI, as the user gave it.
     :param field: the argument the image was given as, for error messages.
+    :param suffix: what follows the stem (another operation's, e.g. ``_filled.png``).
     :raises VyroInputError: if the path does not name a file (empty, or ending with ``/``).
     """
     path = os.fspath(image_path)
@@ -218,7 +221,7 @@ def default_output_path(image_path: str | os.PathLike[str], *, field: str = "ima
             field, f"'{path}' does not name a file, so no output path can be derived from it"
         )
     stem = posixpath.splitext(name)[0]
-    return prefix + posixpath.join(parent, stem + OUTPUT_SUFFIX)
+    return prefix + posixpath.join(parent, stem + suffix)
 
 
 def check_output_path(path: str | os.PathLike[str], *, field: str = "output_path") -> None:

@@ -60,7 +60,7 @@ class VyroBaseOperator(BaseOperator):
     """
 
     endpoint: ClassVar[Endpoint]
-    """The catalogue entry of the operation."""
+    """The catalogue entry of the operation (see :meth:`operation_endpoint`)."""
 
     item_limit: ClassVar[int] = MAX_ITEMS_WITHOUT_MANIFEST
     """The most items returned through XCom; a larger batch needs ``manifest_path``."""
@@ -87,6 +87,10 @@ class VyroBaseOperator(BaseOperator):
         self.asset_alias = asset_alias
         self._runner: Runner | None = None
         self._vyro_results: list[dict[str, Any]] = []
+
+    def operation_endpoint(self) -> Endpoint:
+        """Give the catalogue entry this task calls (an operator whose arguments choose it overrides this)."""
+        return self.endpoint
 
     def run_items(
         self,
@@ -131,7 +135,7 @@ class VyroBaseOperator(BaseOperator):
             batch=batch,
         )
         hook = VyroHook(vyro_conn_id=self.vyro_conn_id, pool_maxsize=max_concurrency)
-        self._runner = Runner(self.endpoint, hook, options, self.log)
+        self._runner = Runner(self.operation_endpoint(), hook, options, self.log)
         try:
             report = self._runner.run(entries)
         finally:
@@ -239,13 +243,24 @@ class VyroBatchOperator(VyroBaseOperator):
         """Give the values an item takes when it has no value of its own (the operator-level ones)."""
         return {}
 
+    def entry(self, index: int, values: Any) -> Any:
+        """
+        Give an item's arguments as the runner takes them (after :meth:`defaults` were merged in).
+
+        :param index: the item's position.
+        :param values: the item as given, with the defaults merged in when it is a dict.
+        """
+        return values
+
     def execute(self, context: Context) -> list[dict[str, Any]] | dict[str, Any]:
         """Check every item, make the calls, and return the dicts in input order (or a summary)."""
         entries = self.items
         if not isinstance(entries, list | tuple):
             raise VyroInputError("items", f"expected a list of dicts, got {type(entries).__name__}")
         defaults = {k: v for k, v in self.defaults().items() if v is not None}
-        merged = [{**defaults, **e} if isinstance(e, dict) else e for e in entries]
+        merged = [
+            self.entry(i, {**defaults, **e} if isinstance(e, dict) else e) for i, e in enumerate(entries)
+        ]
         report = self.run_items(
             context,
             merged,
