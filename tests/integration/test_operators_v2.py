@@ -420,15 +420,23 @@ def test_overwrite_false_redoes_a_truncated_output(
 # --- batches ---------------------------------------------------------------------------------------
 
 
+def run_batch(operator: Any) -> list[dict[str, Any]]:
+    results = operator.execute(context={})
+    assert isinstance(results, list)
+    return results
+
+
 def test_text_to_image_batch(vyro_conn: EmulatorServer, files: Files) -> None:
     prompts = ["a red fox", "a blue whale", "a green parrot"]
-    results = TextToImageBatchOperator(
-        task_id="batch",
-        items=[{"prompt": p, "output_path": str(files.out / f"{i}.webp")} for i, p in enumerate(prompts)],
-        style="anime",
-        seed=5,
-        max_concurrency=3,
-    ).execute(context={})
+    results = run_batch(
+        TextToImageBatchOperator(
+            task_id="batch",
+            items=[{"prompt": p, "output_path": str(files.out / f"{i}.webp")} for i, p in enumerate(prompts)],
+            style="anime",
+            seed=5,
+            max_concurrency=3,
+        )
+    )
     assert [r["prompt"] for r in results] == prompts
     assert {(r["style"], r["seed"], r["format"], r["operation"]) for r in results} == {
         ("anime", "5", "WEBP", "text_to_image")
@@ -452,11 +460,13 @@ def test_transparent_batch_refuses_a_style(vyro_conn: EmulatorServer, files: Fil
 
 def test_ai_background_batch(vyro_conn: EmulatorServer, files: Files) -> None:
     second = files.write("vase.png", encode(cutout((64, 64)), "PNG"))
-    results = AIBackgroundBatchOperator(
-        task_id="batch",
-        items=[{"image_path": str(files.cutout)}, {"image_path": str(second), "prompt": "a garden"}],
-        prompt="a marble table",
-    ).execute(context={})
+    results = run_batch(
+        AIBackgroundBatchOperator(
+            task_id="batch",
+            items=[{"image_path": str(files.cutout)}, {"image_path": str(second), "prompt": "a garden"}],
+            prompt="a marble table",
+        )
+    )
     assert [r["prompt"] for r in results] == ["a marble table", "a garden"]
     assert [Path(r["output_path"]).name for r in results] == ["bottle_background.png", "vase_background.png"]
     for result in results:
@@ -466,15 +476,17 @@ def test_ai_background_batch(vyro_conn: EmulatorServer, files: Files) -> None:
 
 def test_inpaint_batch_v2(vyro_conn: EmulatorServer, files: Files) -> None:
     second = files.write("other.png", make_scene(size=(96, 64))[0])
-    results = InpaintBatchOperator(
-        task_id="batch",
-        items=[
-            {"image_path": str(files.image), "mask_path": str(files.mask)},
-            {"image_path": str(second), "mask_path": str(files.mask), "model_version": "1"},
-        ],
-        prompt="petals",
-        api_version="v2",
-    ).execute(context={})
+    results = run_batch(
+        InpaintBatchOperator(
+            task_id="batch",
+            items=[
+                {"image_path": str(files.image), "mask_path": str(files.mask)},
+                {"image_path": str(second), "mask_path": str(files.mask), "model_version": "1"},
+            ],
+            prompt="petals",
+            api_version="v2",
+        )
+    )
     assert [r["operation"] for r in results] == ["generative_fill", "generative_fill"]
     assert all("model_version" not in r for r in results)
     assert [Path(r["output_path"]).name for r in results] == ["photo_filled.png", "other_filled.png"]
