@@ -1,4 +1,4 @@
-"""Draw the example images and masks in dags/examples/data (small, committed; rerun to refresh)."""
+"""Draw the example images, masks and cut-out in dags/examples/data (small, committed; rerun to refresh)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def scene(colour: tuple[int, int, int], box: tuple[int, int, int, int]) -> tuple
     return image, mask
 
 
+def bottle_cutout() -> Image.Image:
+    """A product cut-out: a bottle on a transparent background (the AI background example's input)."""
+    image = Image.new("RGBA", (192, 256), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((56, 90, 136, 236), radius=18, fill=(40, 120, 70, 255), outline=(20, 60, 35, 255))
+    draw.rectangle((82, 40, 110, 92), fill=(40, 120, 70, 255))
+    draw.rectangle((78, 28, 114, 44), fill=(180, 140, 60, 255))
+    draw.rectangle((66, 140, 126, 190), fill=(235, 225, 200, 255))
+    return image
+
+
 def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     prompts = {}
@@ -43,7 +54,8 @@ def main() -> None:
         mask.save(DATA / f"{name}_mask.png", optimize=True)
         prompts[name] = prompt
     (DATA / "prompts.json").write_text(json.dumps(prompts, indent=2) + "\n")
-    print(f"wrote {len(SCENES)} images and masks to {DATA}")
+    bottle_cutout().save(DATA / "bottle_cutout.png", optimize=True)
+    print(f"wrote {len(SCENES)} images and masks, and a cut-out, to {DATA}")
 
 
 if __name__ == "__main__":

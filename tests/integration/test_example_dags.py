@@ -26,7 +26,12 @@ COVERED = {
     "example_vyro_inpaint_chain.py",
     "example_vyro_inpaint_batch.py",
     "example_vyro_assets.py",
+    "example_vyro_generative_fill_s3.py",
+    "example_vyro_generate_then_edit.py",
+    "example_vyro_ai_background.py",
+    "example_vyro_text_to_image_batch.py",
 }
+PILLOW_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WEBP"}
 
 
 def assert_xcom_shape(result: dict[str, Any]) -> None:
@@ -38,6 +43,15 @@ def assert_xcom_shape(result: dict[str, Any]) -> None:
 def assert_png_matches(data: bytes, result: dict[str, Any]) -> None:
     with Image.open(io.BytesIO(data)) as image:
         assert image.format == "PNG"
+        assert image.size == (result["width"], result["height"])
+    assert len(data) == result["bytes"]
+    assert hashlib.sha256(data).hexdigest() == result["sha256"]
+
+
+def assert_image_matches(data: bytes, result: dict[str, Any]) -> None:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        assert image.format == PILLOW_FORMATS[result["format"]]
         assert image.size == (result["width"], result["height"])
     assert len(data) == result["bytes"]
     assert hashlib.sha256(data).hexdigest() == result["sha256"]
@@ -194,3 +208,85 @@ def test_producer_announces_each_written_image_and_queues_the_consumer(
     ]
     assert queued_dags(airflow_sandbox) == {"example_vyro_asset_consumer"}, "the consumer is due"
     assert emulator.stats()["requests"] == 2
+
+
+def test_example_vyro_generative_fill_s3(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, s3: MotoS3Server
+) -> None:
+    run = _s3_sandbox(airflow_sandbox, s3).dags_test(
+        "example_vyro_generative_fill_s3", logical_date="2026-11-21"
+    )
+    assert run.state == "success", run.describe()
+
+    result = run.xcom("fill")
+    assert (result["operation"], result["api_version"], result["format"]) == ("generative_fill", "v2", "WEBP")
+    assert "model_version" not in result
+    assert result["output_path"] == "s3://vyro-examples/out/2026-11-21/beach_filled.webp"
+    body = (
+        s3.client().get_object(Bucket="vyro-examples", Key="out/2026-11-21/beach_filled.webp")["Body"].read()
+    )
+    assert_image_matches(body, result)
+    assert emulator.stats()["operations"] == {"generative_fill": 1}
+
+
+def test_example_vyro_generate_then_edit(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    run = airflow_sandbox.dags_test("example_vyro_generate_then_edit")
+    assert run.state == "success", run.describe()
+
+    generated, edited = run.xcom("generate"), run.xcom("add_cabin")
+    folder = tmp_path / "out" / "generate_then_edit"
+    assert generated["output_path"] == str(folder / "lake.png")
+    assert (generated["operation"], generated["style"], generated["seed"]) == (
+        "text_to_image",
+        "realistic",
+        "42",
+    )
+    assert edited["image_path"] == generated["output_path"], "the edit took the generated image from XCom"
+    assert edited["mask_path"] == str(folder / "lake_mask.png")
+    assert (edited["width"], edited["height"]) == (generated["width"], generated["height"])
+    for result in (generated, edited):
+        assert_image_matches(Path(result["output_path"]).read_bytes(), result)
+    assert emulator.stats()["operations"] == {"text_to_image": 1, "generative_fill": 1}
+
+
+def test_example_vyro_ai_background(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    run = airflow_sandbox.dags_test("example_vyro_ai_background", conf={"output_dir": str(tmp_path / "bg")})
+    assert run.state == "success", run.describe()
+
+    result = run.xcom("background")
+    assert result["output_path"] == str(tmp_path / "bg" / "bottle_on_marble.jpg")
+    assert result["image_path"] == str(DATA / "bottle_cutout.png")
+    assert (result["operation"], result["style"], result["seed"], result["format"]) == (
+        "ai_background",
+        "product-shoot",
+        "7",
+        "JPEG",
+    )
+    assert_image_matches(Path(result["output_path"]).read_bytes(), result)
+    assert "converted to JPEG" in run.output, "the emulator answers PNG: the log says it was converted"
+    assert emulator.stats()["operations"] == {"ai_background": 1}
+
+
+def test_example_vyro_text_to_image_batch_and_rerun_pays_nothing(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    conf = {"prompts": ["a red fox", "a blue whale"], "output_dir": str(tmp_path / "gen")}
+    run = airflow_sandbox.dags_test("example_vyro_text_to_image_batch", conf=conf)
+    assert run.state == "success", run.describe()
+
+    results = run.xcom("generate")
+    assert [r["prompt"] for r in results] == conf["prompts"]
+    assert [r["output_path"] for r in results] == [str(tmp_path / "gen" / f"{n:03d}.webp") for n in (0, 1)]
+    for result in results:
+        assert (result["style"], result["aspect_ratio"], result["format"]) == ("flux-schnell", "4:3", "WEBP")
+        assert_image_matches(Path(result["output_path"]).read_bytes(), result)
+    assert run.xcom("summarise") == {"images": 2, "generated": 2, "kept": 0}
+
+    rerun = airflow_sandbox.dags_test("example_vyro_text_to_image_batch", conf=conf)
+    assert rerun.state == "success", rerun.describe()
+    assert rerun.xcom("summarise") == {"images": 2, "generated": 0, "kept": 2}
+    assert emulator.stats()["operations"] == {"text_to_image": 2}, "the re-run kept both WebP files"
