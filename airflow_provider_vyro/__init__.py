@@ -21,7 +21,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": "Vyro",
-        "description": "`Vyro Imagine API <https://docs.imagine.art/>`__: inpainting of images in DAGs.",
+        "description": "`Vyro Imagine API <https://docs.imagine.art/>`__: inpainting, generative fill, text to image "
+        "and AI backgrounds in DAGs.",
         "versions": [__version__],
         "integrations": [
             {
@@ -39,7 +40,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Vyro Imagine API",
-                "python-modules": ["airflow_provider_vyro.operators.inpaint"],
+                "python-modules": [
+                    "airflow_provider_vyro.operators.inpaint",
+                    "airflow_provider_vyro.operators.generate",
+                    "airflow_provider_vyro.operators.background",
+                    "airflow_provider_vyro.operators.generic",
+                ],
             }
         ],
         "connection-types": [

@@ -111,7 +111,7 @@ class Written:
     :param format: the format written.
     :param width: width in pixels.
     :param height: height in pixels.
-    :param bytes: size of the file.
+    :param size: size of the file in bytes.
     :param sha256: hex SHA-256 of the file.
     :param note: what the conversion did, for the log (e.g. that transparency was laid on white).
     """
@@ -119,7 +119,7 @@ class Written:
     format: str
     width: int
     height: int
-    bytes: int
+    size: int
     sha256: str
     note: str = ""
 

@@ -498,7 +498,7 @@ def _call_and_write(item: CheckedItem, hook: VyroHook, temps: storage.TempFiles 
         result.bytes,
         target,
         resolved.output_path,
-        written.bytes,
+        written.size,
         written.note,
     )
     return replace(
@@ -506,7 +506,7 @@ def _call_and_write(item: CheckedItem, hook: VyroHook, temps: storage.TempFiles 
         format=target,
         width=written.width,
         height=written.height,
-        bytes=written.bytes,
+        bytes=written.size,
         sha256=written.sha256,
     )
 
