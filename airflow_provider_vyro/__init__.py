@@ -21,8 +21,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": "Vyro",
-        "description": "`Vyro Imagine API <https://docs.imagine.art/>`__: inpainting, generative fill, text to image "
-        "and AI backgrounds in DAGs.",
+        "description": (
+            "`Vyro Imagine API <https://docs.imagine.art/>`__: inpainting, generative fill, "
+            "text to image and AI backgrounds in DAGs."
+        ),
         "versions": [__version__],
         "integrations": [
             {

@@ -87,7 +87,8 @@ def lineage_names(
     """
     Give the input and output datasets of a task's result dicts, summarised past ``limit``.
 
-    Inputs are every item's image and mask (every item was checked by reading them); outputs
+    Inputs are every item's image and mask, or a generic call's ``files`` (every item was
+    checked by reading them); outputs
     are the files the task wrote (``announced``), not the ones it kept from earlier runs.
 
     :param results: the task's result dicts.
@@ -98,9 +99,13 @@ def lineage_names(
     inputs: dict[DatasetName, None] = {}
     outputs: dict[DatasetName, None] = {}
     for result in results:
-        for key in INPUT_KEYS:
-            if result.get(key):
-                inputs[dataset_name(str(result[key]), storage_conn_id)] = None
+        paths = [result.get(key) for key in INPUT_KEYS]
+        files = result.get("files")
+        if isinstance(files, dict):
+            paths.extend(files.values())
+        for path in paths:
+            if path:
+                inputs[dataset_name(str(path), storage_conn_id)] = None
         if announced(result):
             outputs[dataset_name(str(result["output_path"]), storage_conn_id)] = None
     limit = max_datasets() if limit is None else limit
