@@ -62,10 +62,10 @@ def record_calls(p: Any) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-def _conn_id(p: Any) -> str | None:
+def _conn_id(p: Any) -> str:
     """The connection a path is opened with: an attribute on Airflow 3, a storage option on Airflow 2."""
     conn_id = getattr(p, "conn_id", None)
-    return conn_id if conn_id is not None else p.storage_options.get("conn_id")
+    return str(conn_id if conn_id is not None else p.storage_options.get("conn_id"))
 
 
 class TestResolve:
