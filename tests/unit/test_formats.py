@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from airflow_provider_vyro import formats, openlineage
+from airflow_provider_vyro import formats
 from airflow_provider_vyro.catalogue import (
     AI_BACKGROUND,
     GENERATIVE_FILL,
@@ -97,14 +97,3 @@ def test_write_as_webp_and_png_keep_alpha_losslessly() -> None:
 def test_write_as_refuses_what_it_cannot_decode() -> None:
     with pytest.raises(ValueError, match="could not be decoded"):
         formats.write_as(io.BytesIO(b"RIFF\x00\x00\x00\x00WEBPVP8 garbage"), "PNG", io.BytesIO())
-
-
-def test_lineage_reads_the_files_of_a_generic_call() -> None:
-    result = {
-        "files": {"image": "s3://b/in/shoe.jpg"},
-        "output_path": "s3://b/out/shoe.png",
-        "skipped": False,
-    }
-    inputs, outputs = openlineage.lineage_names([result], storage_conn_id="aws_default")
-    assert inputs == [("s3://b", "in/shoe.jpg")]
-    assert outputs == [("s3://b", "out/shoe.png")]

@@ -78,3 +78,14 @@ def test_hook_lineage_of_a_written_local_file_is_a_file_uri(
     with storage.atomic_writer(target) as f:
         f.write(b"x")
     assert [a.asset.uri for a in collector.collected_assets.outputs] == [f"file://{tmp_path}/a%20b.png"]
+
+
+def test_lineage_reads_the_files_of_a_generic_call() -> None:
+    result = {
+        "files": {"image": "s3://b/in/shoe.jpg"},
+        "output_path": "s3://b/out/shoe.png",
+        "skipped": False,
+    }
+    inputs, outputs = openlineage.lineage_names([result], storage_conn_id="aws_default")
+    assert inputs == [("s3://b", "in/shoe.jpg")]
+    assert outputs == [("s3://b", "out/shoe.png")]
