@@ -17,7 +17,8 @@ BOUNDARY = "0123456789abcdef0123456789abcdef"
 def _toolbelt(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> bytes:
     form: dict[str, object] = dict(fields)
     form.update({name: (filename, io.BytesIO(data), kind) for name, (filename, data, kind) in files.items()})
-    return MultipartEncoder(fields=form, boundary=BOUNDARY).to_string()
+    body: bytes = MultipartEncoder(fields=form, boundary=BOUNDARY).to_string()
+    return body
 
 
 def _ours(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> bytes | MultipartEncoder:
