@@ -62,18 +62,24 @@ def record_calls(p: Any) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
+def _conn_id(p: Any) -> str:
+    """The connection a path is opened with: an attribute on Airflow 3, a storage option on Airflow 2."""
+    conn_id = getattr(p, "conn_id", None)
+    return str(conn_id if conn_id is not None else p.storage_options.get("conn_id"))
+
+
 class TestResolve:
     def test_conn_id_is_used(self, s3: MotoS3Server, bucket: str) -> None:
         p = resolve(f"s3://{bucket}/in/x.jpg", field="image_path", conn_id=s3.conn_id)
         assert p.protocol == "s3"
-        assert p.storage_options["conn_id"] == s3.conn_id
+        assert _conn_id(p) == s3.conn_id
         assert p.path == f"{bucket}/in/x.jpg"
         assert str(p) == f"s3://{s3.conn_id}@{bucket}/in/x.jpg"
         assert p.fs.endpoint_url == s3.endpoint_url
 
     def test_conn_id_in_the_uri_wins(self, s3: MotoS3Server, bucket: str) -> None:
         p = resolve(f"s3://{s3.conn_id}@{bucket}/x.jpg", field="image_path", conn_id="some_other_conn")
-        assert p.storage_options["conn_id"] == s3.conn_id
+        assert _conn_id(p) == s3.conn_id
         put(s3, bucket, "x.jpg", b"abc")
         assert stat_input(p, field="image_path") == 3
 
