@@ -26,6 +26,7 @@ import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
 from airflow_provider_vyro import checks, formats, images, storage
@@ -152,13 +153,17 @@ class Resolved:
     output: ObjectStoragePath
     output_format: str = "PNG"
 
-    @property
+    @cached_property
     def output_key(self) -> str:
         """The output's location (see :func:`~airflow_provider_vyro.storage.location_key`)."""
         return storage.location_key(self.output)
 
     def input_keys(self) -> dict[str, str]:
         """Each input's location, by the argument that named it."""
+        return dict(self._input_keys)
+
+    @cached_property
+    def _input_keys(self) -> dict[str, str]:
         return {path_argument(name): storage.location_key(p) for name, p in self.inputs.items()}
 
 
@@ -324,13 +329,19 @@ def resolve(
         for name, path in paths.items()
     }
     output = storage.resolve(output_path, field="output_path", conn_id=conn_id)
+    output_key = storage.location_key(output)
+    input_keys = {name: storage.location_key(location) for name, location in inputs.items()}
     for name, location in inputs.items():
-        if storage.same_location(output, location):
+        if input_keys[name] == output_key or storage.same_file(output, location):
             raise VyroInputError(
                 "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
             )
     given = {**{path_argument(n): p for n, p in paths.items()}, **given}
-    return Resolved(index, endpoint, given, fields, inputs, output_path, output, output_format)
+    resolved = Resolved(index, endpoint, given, fields, inputs, output_path, output, output_format)
+    # the keys just computed (each resolves symlinks) seed the cached properties
+    resolved.__dict__["output_key"] = output_key
+    resolved.__dict__["_input_keys"] = {path_argument(n): k for n, k in input_keys.items()}
+    return resolved
 
 
 # --- storage checks -------------------------------------------------------------------------

@@ -46,6 +46,9 @@ from airflow_provider_vyro.exceptions import (
     VyroInputError,
     VyroPermanentBatchError,
 )
+from airflow_provider_vyro.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
+from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST as MAX_ITEMS_WITHOUT_MANIFEST
+from airflow_provider_vyro.run_limits import check_run_arguments as check_run_arguments
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -57,15 +60,6 @@ if TYPE_CHECKING:
     from airflow_provider_vyro.item import CheckedItem, Outcome, Resolved
 
 _log = logging.getLogger(__name__)
-
-MAX_ITEMS_WITHOUT_MANIFEST = 1000
-"""
-The most items a run returns through XCom. A larger run needs ``manifest_path`` (the per-item
-dicts go there, and XCom gets a small summary); without it the task fails before any request.
-"""
-
-MAX_CONCURRENCY = 64
-"""The most calls a run keeps in flight."""
 
 MAX_CHECK_THREADS = 32
 """The most items whose storage checks run at once."""
@@ -80,7 +74,8 @@ class RunOptions:
 
     :param storage_conn_id: connection for remote paths; empty means none.
     :param overwrite: replace existing outputs; if off, complete and intact ones are kept.
-    :param max_concurrency: calls in flight at once (1 to :data:`MAX_CONCURRENCY`).
+    :param max_concurrency: calls in flight at once (1 to
+        :data:`~airflow_provider_vyro.run_limits.MAX_CONCURRENCY`).
     :param progress_interval: seconds between progress lines (> 0).
     :param max_calls: the most requests the run may send, retries included; ``None``: no limit.
     :param manifest_path: where to write one JSON line per item; then the run returns a summary.
@@ -108,29 +103,6 @@ class RunOptions:
             progress_interval=self.progress_interval,
             max_calls=self.max_calls,
         )
-
-
-def check_run_arguments(*, max_concurrency: Any, progress_interval: Any, max_calls: Any) -> None:
-    """
-    Check the arguments of a run that are not templated, so operators refuse them when built.
-
-    :param max_concurrency: a whole number from 1 to :data:`MAX_CONCURRENCY`.
-    :param progress_interval: a number of seconds > 0.
-    :param max_calls: ``None`` or a whole number >= 1.
-    :raises ValueError: naming the argument.
-    """
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-        raise ValueError(f"max_concurrency must be a whole number, got {max_concurrency!r}")
-    if not 1 <= max_concurrency <= MAX_CONCURRENCY:
-        raise ValueError(f"max_concurrency must be from 1 to {MAX_CONCURRENCY}, got {max_concurrency}")
-    if isinstance(progress_interval, bool) or not isinstance(progress_interval, int | float):
-        raise ValueError(f"progress_interval must be a number of seconds, got {progress_interval!r}")
-    if not progress_interval > 0:
-        raise ValueError(f"progress_interval must be more than 0 seconds, got {progress_interval!r}")
-    if max_calls is not None and (
-        isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1
-    ):
-        raise ValueError(f"max_calls must be None or a whole number >= 1, got {max_calls!r}")
 
 
 @dataclass
@@ -628,11 +600,8 @@ def run_items(
 
 
 __all__ = [
-    "MAX_CONCURRENCY",
-    "MAX_ITEMS_WITHOUT_MANIFEST",
     "RunOptions",
     "RunReport",
     "Runner",
-    "check_run_arguments",
     "run_items",
 ]

@@ -9,8 +9,8 @@ samples are the process's Python CPU time, threads included) against
   another, with the hook's log line on (INFO, as in a task);
 - ``batch``: ``InpaintBatchOperator.execute`` on 2,000 local 32x32 items, 16 in flight, no latency.
 
-Each stack is put in one component: :data:`WAIT` if it waits on futures, else the frame
-nearest the leaf that matches one of :data:`RULES` decides. A component's share of the samples
+Each stack is put in one component: the frame nearest the leaf that matches one of
+:data:`RULES` decides. A component's share of the samples
 times the CPU the child measured per call (or per item) gives microseconds. Sampling does not
 slow small functions down as ``cProfile`` does, so the shares stay honest; they are still
 estimates (a few per cent).
@@ -40,16 +40,13 @@ ITEMS = 2000
 CONCURRENCY = 16
 RATE = 400
 
-WAIT = "runner: concurrent.futures.wait over every pending future"
-"""A stack with a ``concurrent.futures.wait`` frame anywhere is counted here, whatever its leaf."""
-_WAIT = re.compile(r"(^|\.)wait \(concurrent/futures/_base")
-
 RULES: tuple[tuple[str, str], ...] = (
-    ("runner: submitting to the thread pool", r"(submit|Executor\.map|_adjust_thread_count) \(concurrent/"),
-    ("runner: pool worker, outside any item", r"(^|\.)_WorkItem\.run \(concurrent/futures/"),
-    ("runner: idle pool workers waking (queue, GIL hand-off)", r"(^|\.)_worker \(concurrent/futures/"),
+    (
+        "runner: pool threads and the completion queue",
+        r"(^|\.)(_Pool\.\w+|Runner\._call_all|Runner\._check_all) \(",
+    ),
     ("atomic write: temp file, fsync, rename", r"(_local_atomic_writer|atomic_writer|_fsync_directory) \("),
-    ("lineage record", r"_record_output_lineage|\(airflow/sdk/lineage"),
+    ("lineage record", r"_record_lineage \(|\(airflow/sdk/lineage"),
     ("answer: PNG check + sha256", r"PngStreamChecker\.|_receive_png \("),
     ("multipart encoding (requests-toolbelt)", r"\(requests_toolbelt/"),
     ("retries wrapper (tenacity)", r"\(tenacity/"),
@@ -66,7 +63,8 @@ RULES: tuple[tuple[str, str], ...] = (
     ("provider code, the rest", r"\(airflow_provider_vyro/"),
 )
 _COMPILED = tuple((label, re.compile(pattern)) for label, pattern in RULES)
-_OTHER = "other (interpreter, threading, stdlib)"
+_OTHER = "other (interpreter, stdlib)"
+_POOL_WORKER = "_Pool._work ("
 
 
 def classify(raw: str) -> collections.Counter[str]:
@@ -74,7 +72,7 @@ def classify(raw: str) -> collections.Counter[str]:
     Count the samples of a py-spy ``--format raw`` file by component.
 
     Only stacks in the measured part count: under ``_measured`` (the main thread's loop) or in a
-    pool worker, and not importing a module (a one-off cost).
+    worker of the runner's pool, and not importing a module (a one-off cost).
     """
     counts: collections.Counter[str] = collections.Counter()
     for line in raw.splitlines():
@@ -82,12 +80,12 @@ def classify(raw: str) -> collections.Counter[str]:
         if not stack or not number.isdigit():
             continue
         frames = stack.split(";")
-        if not any("_measured (" in f or "concurrent/futures/thread.py" in f for f in frames):
+        if not any("_measured (" in f or _POOL_WORKER in f for f in frames):
             continue
         if any(("<module> (" in f and "benchmarks/" not in f) or "importlib._bootstrap" in f for f in frames):
             continue
-        label = WAIT if any(_WAIT.search(frame) for frame in frames) else ""
-        for frame in reversed(frames if not label else []):
+        label = ""
+        for frame in reversed(frames):
             label = next((name for name, rule in _COMPILED if rule.search(frame)), "")
             if label:
                 break

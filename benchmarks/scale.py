@@ -20,7 +20,6 @@ item: the run is bound by the client, and a cost that grows faster than the item
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import subprocess
@@ -72,15 +71,16 @@ def run_batch(items: list[dict[str, Any]], *, max_concurrency: int, manifest_pat
     """
     Run one batch through the operator's ``execute``, as a task would; return its XCom value.
 
-    ``manifest_path`` is passed only if the operator takes it (a large batch may require it).
+    A batch of more than 1,000 items needs ``manifest_path``.
     """
     from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 
-    extra: dict[str, Any] = {}
-    if manifest_path and "manifest_path" in inspect.signature(InpaintBatchOperator.__init__).parameters:
-        extra["manifest_path"] = manifest_path
     operator = InpaintBatchOperator(
-        task_id="scale", items=items, max_concurrency=max_concurrency, progress_interval=3600, **extra
+        task_id="scale",
+        items=items,
+        max_concurrency=max_concurrency,
+        progress_interval=3600,
+        manifest_path=manifest_path,
     )
     return operator.execute(context={})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import ssl
 import threading
@@ -15,11 +16,9 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypeAlias, TypeVar, cast, o
 from urllib.parse import quote, quote_plus
 
 import requests
-import tenacity
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, mask_secret
-from requests_toolbelt.multipart.encoder import MultipartEncoder
 
-from airflow_provider_vyro import __version__, checks, connection_form
+from airflow_provider_vyro import __version__, checks, connection_form, multipart
 from airflow_provider_vyro.catalogue import (
     AI_BACKGROUND,
     GENERATIVE_FILL,
@@ -58,6 +57,7 @@ from airflow_provider_vyro.version_compat import AIRFLOW_V_3_2_PLUS
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    import tenacity
     from airflow.providers.common.compat.sdk import Connection
 
 ImageSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | CheckedImage"
@@ -76,7 +76,6 @@ CONNECT_TIMEOUT = 10.0
 MAX_BACKOFF = 60.0
 MAX_RETRY_AFTER = 300.0
 _CHUNK = 1024 * 1024
-_IN_MEMORY_UPLOAD = 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
 _MESSAGE_LIMIT = 500
 _PROMPT_PREVIEW = 40
@@ -127,28 +126,8 @@ class _Part:
     filename: str
     shown: str
 
-    def reader(self) -> _PartReader:
-        self.fileobj.seek(0)
-        return _PartReader(self.fileobj, self.info.size)
-
-    def as_field(self) -> tuple[str, _PartReader, str]:
-        return (self.filename, self.reader(), content_type(self.info.format))
-
-
-class _PartReader:
-    """Reads exactly ``len`` bytes from a file object, so any seekable file streams into the upload."""
-
-    def __init__(self, fileobj: IO[bytes], length: int) -> None:
-        self._fileobj = fileobj
-        self.len = length
-
-    def read(self, size: int = -1) -> bytes:
-        if self.len <= 0:
-            return b""
-        size = self.len if size < 0 else min(size, self.len)
-        data = self._fileobj.read(size)
-        self.len -= len(data)
-        return data
+    def as_file(self) -> multipart.FilePart:
+        return multipart.FilePart(self.filename, self.fileobj, self.info.size, content_type(self.info.format))
 
 
 class _RateGate:
@@ -323,6 +302,7 @@ class VyroHook(BaseHook):
         with self._session_lock:
             if self._session is None:
                 session = requests.Session()
+                session.trust_env = False
                 session.headers["User-Agent"] = f"airflow-provider-vyro/{__version__}"
                 adapter = KeepAliveAdapter(pool_connections=1, pool_maxsize=self._pool_maxsize, max_retries=0)
                 session.mount("https://", adapter)
@@ -641,8 +621,35 @@ class VyroHook(BaseHook):
             return self._with_retries(attempt)
 
     def _with_retries(self, call: Callable[[], _T]) -> _T:
+        """
+        Make the first attempt directly; on a retryable failure, hand it and the rest to tenacity.
+
+        The retry policy is built only when a first attempt failed in a way worth retrying, and
+        tenacity then sees exactly what it would have seen from the start: attempt 1 failing with
+        that error (logged, waited for, counted against the stop), then the further attempts.
+        """
+        try:
+            return call()
+        except Exception as error:
+            if self.settings.max_retries < 1 or not is_retryable(error):
+                raise
+            first: BaseException | None = error
+            del error
+
+        def again() -> _T:
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return call()
+
+        return self._retrying()(again)
+
+    def _retrying(self) -> tenacity.Retrying:
+        import tenacity
+
         settings = self.settings
-        retrying = tenacity.Retrying(
+        return tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_retryable),
             stop=tenacity.stop_after_attempt(settings.max_retries + 1),
             wait=self._wait_strategy(settings.backoff_factor),
@@ -650,9 +657,10 @@ class VyroHook(BaseHook):
             sleep=lambda seconds: _pause(self._stop, seconds),
             reraise=True,
         )
-        return retrying(call)
 
     def _wait_strategy(self, backoff_factor: float) -> Callable[[tenacity.RetryCallState], float]:
+        import tenacity
+
         exponential = tenacity.wait_exponential(
             multiplier=backoff_factor, max=MAX_BACKOFF
         ) + tenacity.wait_random(0, backoff_factor)
@@ -693,16 +701,14 @@ class VyroHook(BaseHook):
         parts: Mapping[str, _Part],
         attempt: int,
     ) -> ImageResult:
-        form: dict[str, Any] = dict(fields)
-        form.update((name, part.as_field()) for name, part in parts.items())
-        encoder = MultipartEncoder(fields=form)
+        body, content_type = multipart.encode(fields, {name: part.as_file() for name, part in parts.items()})
         self._gate.wait()
         if self._stop.is_set():
             raise VyroCancelledError("the run was stopped; no further request is sent")
         if self.before_request is not None:
             self.before_request()
         started = time.monotonic()
-        response = self._send(endpoint.path, encoder, stream=True)
+        response = self._send(endpoint.path, body, content_type, stream=True)
         result: ImageResult | None = None
         with response:
             try:
@@ -710,59 +716,91 @@ class VyroHook(BaseHook):
                     raise self._error_from(response)
                 result = self._receive(response, destination, attempt, endpoint.answer_formats)
             finally:
-                prompt = fields.get("prompt", "")
-                self.log.info(
-                    "%s: POST %s attempt %d: %s, prompt %r (%d chars)%s -> %d%s in %.2f s",
-                    endpoint.operation,
-                    endpoint.path,
-                    attempt,
-                    ", ".join(
-                        f"{name} {part.info.format} {part.info.width}x{part.info.height} {part.info.size} B"
-                        for name, part in parts.items()
-                    )
-                    or "no files",
-                    _preview(prompt),
-                    len(prompt),
-                    _describe_fields(endpoint, fields),
-                    response.status_code,
-                    f" {result.format} {result.width}x{result.height} {result.bytes} B" if result else "",
-                    time.monotonic() - started,
-                )
+                self._log_attempt(endpoint, fields, parts, attempt, response.status_code, result, started)
         return result
+
+    def _log_attempt(
+        self,
+        endpoint: Endpoint,
+        fields: Mapping[str, str],
+        parts: Mapping[str, _Part],
+        attempt: int,
+        status: int,
+        result: ImageResult | None,
+        started: float,
+    ) -> None:
+        """Log one attempt: what was sent, what came back, how long it took (built only if INFO is on)."""
+        log = self.log
+        if not log.isEnabledFor(logging.INFO):
+            return
+        prompt = fields.get("prompt", "")
+        files = ", ".join(
+            f"{name} {part.info.format} {part.info.width}x{part.info.height} {part.info.size} B"
+            for name, part in parts.items()
+        )
+        answer = f" {result.format} {result.width}x{result.height} {result.bytes} B" if result else ""
+        log.info(
+            "%s",
+            f"{endpoint.operation}: POST {endpoint.path} attempt {attempt}: {files or 'no files'}, "
+            f"prompt {_preview(prompt)!r} ({len(prompt)} chars){_describe_fields(endpoint, fields)} "
+            f"-> {status}{answer} in {time.monotonic() - started:.2f} s",
+        )
 
     def _headers(self, path: str, content_type: str) -> dict[str, str]:
         """Build one request's headers, with the auth header of the path's API version."""
         name, value = auth_header(api_version_of(path), self.settings.token)
         return {name: value, "Content-Type": content_type, "Accept": "image/*"}
 
-    def _send(self, path: str, encoder: MultipartEncoder, *, stream: bool) -> requests.Response:
+    def _send(self, path: str, body: Any, content_type: str, *, stream: bool) -> requests.Response:
         """
         Post the form to the base URL, never following a redirect.
 
-        Small bodies go in one write, large ones stream from their files. TLS and proxy settings
-        are passed with each request, so that ``REQUESTS_CA_BUNDLE`` cannot override a
-        connection's own ``verify``. A network failure is raised outside the ``except`` block,
-        so the requests exception (whose text a server may control) is chained only when it
-        does not carry the token.
+        Small bodies go in one write, large ones stream from their files (see
+        :mod:`airflow_provider_vyro.multipart`). TLS and proxy settings are passed with each
+        request (see :attr:`_environment`). A network failure is raised outside the ``except``
+        block, so the requests exception (whose text a server may control) is chained only when
+        it does not carry the token.
         """
         settings = self.settings
-        transport = settings.transport
-        body = encoder.to_string() if encoder.len <= _IN_MEMORY_UPLOAD else encoder
+        verify, proxies = self._environment
         try:
             return self.get_conn().post(
                 settings.base_url + path,
                 data=body,
-                headers=self._headers(path, encoder.content_type),
+                headers=self._headers(path, content_type),
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,
                 allow_redirects=False,
-                verify=transport.verify,
-                cert=transport.cert,
-                proxies=dict(transport.proxies),
+                verify=verify,
+                cert=settings.transport.cert,
+                proxies=dict(proxies),
             )
         except requests.RequestException as err:
             failure = self._network_error(err)
         raise failure
+
+    @cached_property
+    def _environment(self) -> tuple[bool | str, dict[str, str]]:
+        """
+        The TLS verification and proxies of every request, read from the environment once.
+
+        ``requests`` would read the proxy variables, match ``NO_PROXY`` and look up ``~/.netrc``
+        on every call; the session does not (``trust_env`` is off) and this does the same once
+        for the base URL, with the same precedence: the connection's ``proxies`` extra wins over
+        ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (which ``NO_PROXY`` may bypass), and
+        ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) applies only when ``verify`` is left at
+        true. ``~/.netrc`` is never read: the API's auth header is the token's.
+        """
+        settings = self.settings
+        transport = settings.transport
+        proxies = dict(transport.proxies)
+        environ = requests.utils.get_environ_proxies(settings.base_url, no_proxy=proxies.get("no_proxy"))
+        for scheme, url in environ.items():
+            proxies.setdefault(scheme, url)
+        verify = transport.verify
+        if verify is True:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        return verify, proxies
 
     def _network_error(self, err: requests.RequestException) -> VyroConnectionError:
         """Translate a requests failure into the hook's error, with its cause chained if safe."""
@@ -890,7 +928,8 @@ class VyroHook(BaseHook):
 
     def _probe(self, path: str, fields: dict[str, str]) -> VyroAPIError | None:
         """Send one request without its required fields; return the error it answered, if any."""
-        with self._send(path, MultipartEncoder(fields=fields), stream=True) as response:
+        body, content_type = multipart.encode(fields, {})
+        with self._send(path, body, content_type, stream=True) as response:
             return None if response.status_code == 200 else self._error_from(response)
 
 

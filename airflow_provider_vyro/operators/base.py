@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 
 from airflow_provider_vyro import assets
 from airflow_provider_vyro.exceptions import VyroInputError
-from airflow_provider_vyro.runner import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
+from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

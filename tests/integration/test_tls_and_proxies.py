@@ -158,3 +158,17 @@ def test_an_unreachable_proxy_is_a_connection_error(
     with pytest.raises(VyroConnectionError, match="through the proxy"):
         VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
     assert vyro_conn.stats()["requests"] == 0
+
+
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_token(
+    vyro_conn: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``requests`` would put a ``~/.netrc`` login in ``Authorization``; the hook never reads it."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert vyro_conn.url.startswith("http://127.0.0.1:")
+    image = VyroHook().text_to_image("a lighthouse")
+    assert len(image) > 0, "the emulator took the v2 Bearer token (a Basic login would be a 401)"
+    assert vyro_conn.stats()["requests"] == 1
