@@ -64,9 +64,11 @@ TESTS = [
     "tests/unit",
     "tests/integration/test_hook.py",
     "tests/integration/test_example_dags.py::test_example_vyro_inpaint",
+    "tests/integration/test_example_dags.py::test_example_vyro_generate_then_edit",
     "tests/integration/test_discovery.py",
 ]
-"""Unit tests, the hook against the emulator, one example DAG through ``airflow dags test``, discovery."""
+"""Unit tests, the hook against the emulator, two example DAGs (v1 inpaint; v2 generate then edit) through
+``airflow dags test``, discovery."""
 
 _NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"
 _NEEDS_TASK_SDK = "tests/unit/test_assets.py"
