@@ -116,9 +116,17 @@ def _os_path(p: ObjectStoragePath) -> str | None:
     local filesystem: one ``os.stat`` or ``open`` costs microseconds where fsspec's wrappers
     cost tens. A local path attached to a connection keeps that connection's filesystem.
     """
-    if p.conn_id is None and (p.protocol or "") in LOCAL_SCHEMES:
+    if (p.protocol or "") in LOCAL_SCHEMES and _conn_id(p) is None:
         return p.path
     return None
+
+
+def _conn_id(p: ObjectStoragePath) -> str | None:
+    """Return the connection a path is attached to (an attribute on Airflow 3, a storage option on 2)."""
+    conn_id = getattr(p, "conn_id", None)
+    if conn_id is None:
+        conn_id = (getattr(p, "storage_options", None) or {}).get("conn_id")
+    return str(conn_id) if conn_id is not None else None
 
 
 def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = None) -> ObjectStoragePath:
