@@ -132,12 +132,12 @@ def was_written(result: Mapping[str, Any]) -> bool:
     """
     Tell whether a result dict is announced: its output was written by this DAG run.
 
-    Today that is every result with ``skipped: False``. An output kept because an earlier try of
-    the same DAG run wrote it is announced too once the item reports it (``written_this_run``).
+    A result dict alone tells only ``skipped``: the operators know more (an output kept because
+    an earlier try of the same DAG run wrote it is announced too) and pass their own choice.
 
     :param result: one result dict of the task.
     """
-    return bool(result.get("written_this_run")) or not result.get("skipped", False)
+    return not result.get("skipped", False)
 
 
 def event_extra(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -182,6 +182,27 @@ class VyroCancelledError(VyroError):
     """
 
 
+class VyroOutputWriteError(VyroError, AirflowFailException):
+    """
+    An answer arrived complete but could not be stored at its output.
+
+    The permission was refused, the disk was full, or the upload was refused. It stops the run:
+    every other item would pay for an answer and then fail the same way. It is not retried by
+    Airflow either, because a retry would pay again. A remote output's answer is left in the
+    local temporary file that the message names, so it can be recovered.
+
+    :param output: the output as shown to the user.
+    :param problem: what went wrong.
+    :param kept_at: where the paid answer was left, if anywhere.
+    """
+
+    def __init__(self, output: str, problem: str, kept_at: str | None = None) -> None:
+        self.output = output
+        self.kept_at = kept_at
+        where = f"; the answer is kept at {kept_at}" if kept_at else ""
+        super().__init__(f"the answer was paid for but could not be stored at {output}: {problem}{where}")
+
+
 RETRYABLE_ERRORS: tuple[type[VyroError], ...] = (
     VyroConnectionError,
     VyroRateLimitError,
@@ -215,6 +236,7 @@ __all__ = [
     "VyroError",
     "VyroInputError",
     "VyroInsufficientCreditsError",
+    "VyroOutputWriteError",
     "VyroPermanentBatchError",
     "VyroRateLimitError",
     "VyroResponseError",

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 import posixpath
+import socket
 import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -42,6 +43,7 @@ from airflow_provider_vyro.exceptions import (
     VyroError,
     VyroInputError,
     VyroInsufficientCreditsError,
+    VyroOutputWriteError,
     VyroResponseError,
     VyroTLSError,
     VyroUnexpectedResponseError,
@@ -196,6 +198,7 @@ class CheckedItem:
     :param keep: the existing output to keep instead of calling, if any.
     :param keep_reason: why it is kept, for the log.
     :param redo_reason: why an existing output is not kept, for the log.
+    :param by_this_run: the output kept was written by an earlier try of this DAG run.
     """
 
     resolved: Resolved
@@ -203,6 +206,7 @@ class CheckedItem:
     keep: Existing | None = None
     keep_reason: str = ""
     redo_reason: str = ""
+    by_this_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,8 @@ class Outcome:
     :param failure: the class of a failure.
     :param attempts: requests sent for it, retries included.
     :param given: the item's inputs as given (for the manifest of a failed item).
+    :param by_this_run: its output was written by this DAG run: now, or by an earlier try (it is
+        announced as an asset event and reported to lineage).
     """
 
     index: int
@@ -226,6 +232,7 @@ class Outcome:
     failure: FailureClass | None = None
     attempts: int = 0
     given: dict[str, Any] = field(default_factory=dict)
+    by_this_run: bool = False
 
     def manifest_line(self) -> dict[str, Any]:
         """Give the item as one manifest line: its dict, or what is known of it and why it failed."""
@@ -430,7 +437,9 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
     if not overwrite or earlier_sha256:
         existing, why_not = examine_output(resolved.output)
         if existing is not None and earlier_sha256 == existing.sha256:
-            return CheckedItem(resolved, files, existing, "written by an earlier try of this DAG run")
+            return CheckedItem(
+                resolved, files, existing, "written by an earlier try of this DAG run", by_this_run=True
+            )
         if existing is not None and not overwrite:
             return CheckedItem(resolved, files, existing, "it exists and overwrite is off")
     else:
@@ -549,7 +558,9 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
             skipped=True,
             attempts=0,
         )
-        return Outcome(resolved.index, "kept", record=record, given=resolved.given)
+        return Outcome(
+            resolved.index, "kept", record=record, given=resolved.given, by_this_run=item.by_this_run
+        )
     try:
         result = _call_and_write(item, hook, temps)
     except Exception as error:
@@ -566,7 +577,14 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
         skipped=False,
         attempts=result.attempts,
     )
-    return Outcome(resolved.index, "written", record=record, attempts=result.attempts, given=resolved.given)
+    return Outcome(
+        resolved.index,
+        "written",
+        record=record,
+        attempts=result.attempts,
+        given=resolved.given,
+        by_this_run=True,
+    )
 
 
 def with_attempts(outcome: Outcome, attempts: int) -> Outcome:
@@ -604,8 +622,9 @@ def _is_tls_failure(error: BaseException) -> bool:
     )
 
 
-def _is_refused(error: BaseException) -> bool:
-    return any(isinstance(e, ConnectionRefusedError) for e in _causes(error))
+def _is_unreachable(error: BaseException) -> bool:
+    """Tell whether the API is unreachable for every item alike (refused, or its host does not resolve)."""
+    return any(isinstance(e, ConnectionRefusedError | socket.gaierror) for e in _causes(error))
 
 
 def stops_run(error: BaseException) -> bool:
@@ -614,7 +633,8 @@ def stops_run(error: BaseException) -> bool:
 
     Account errors (token refused, no credits), a redirect or a status the API does not
     document, a wrong endpoint (404/405), a TLS verification failure, a refused or missing
-    connection, and a spent budget.
+    connection, an API host that does not resolve, a paid answer that could not be stored, and a
+    spent budget.
 
     :param error: what an item raised.
     """
@@ -624,7 +644,8 @@ def stops_run(error: BaseException) -> bool:
         | VyroInsufficientCreditsError
         | VyroBudgetError
         | VyroUnexpectedResponseError
-        | VyroTLSError,
+        | VyroTLSError
+        | VyroOutputWriteError,
     ):
         return True
     if isinstance(error, VyroInputError):
@@ -633,7 +654,7 @@ def stops_run(error: BaseException) -> bool:
         status = error.status_code
         return 300 <= status < 400 or status in (404, 405) or type(error) is VyroAPIError
     if isinstance(error, VyroConnectionError):
-        return _is_tls_failure(error) or _is_refused(error)
+        return _is_tls_failure(error) or _is_unreachable(error)
     return False
 
 
@@ -645,6 +666,8 @@ def classify(error: BaseException) -> FailureClass:
     """
     if isinstance(error, VyroAuthenticationError | VyroInsufficientCreditsError):
         return "account"
+    if isinstance(error, VyroOutputWriteError):
+        return "storage"
     if stops_run(error):
         return "config"
     if isinstance(error, VyroInputError | VyroBadRequestError):

@@ -127,6 +127,10 @@ class RunReport:
         """Give the per-item dicts of written and kept items, in input order."""
         return [o.record for o in self.outcomes if o.record is not None]
 
+    def announced(self) -> list[dict[str, Any]]:
+        """Give the dicts of outputs this DAG run wrote (now, or by an earlier try), in input order."""
+        return [o.record for o in self.outcomes if o.record is not None and o.by_this_run]
+
     def summary(self) -> dict[str, Any]:
         """Give the small dict a run with a manifest returns."""
         return {

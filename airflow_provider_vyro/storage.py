@@ -26,7 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from airflow_provider_vyro.exceptions import VyroInputError
+from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 
 _log = logging.getLogger(__name__)
 
@@ -119,6 +119,10 @@ def _os_path(p: ObjectStoragePath) -> str | None:
     if (p.protocol or "") in LOCAL_SCHEMES and _conn_id(p) is None:
         return p.path
     return None
+
+
+def _os_problem(exc: OSError) -> str:
+    return f"{exc.strerror or type(exc).__name__} (errno {exc.errno})" if exc.errno else str(exc)
 
 
 def _conn_id(p: ObjectStoragePath) -> str | None:
@@ -643,21 +647,36 @@ def atomic_writer(
     try:
         with open(tmp, "wb") as f:
             yield cast("BinaryIO", f)
-            f.flush()
-            if local:
-                os.fsync(f.fileno())
+            try:
+                f.flush()
+                if local:
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                raise VyroOutputWriteError(_display(p), _os_problem(exc)) from exc
         if temps is not None:
             temps.check_open()
         if local:
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise VyroOutputWriteError(_display(p), _os_problem(exc)) from exc
         else:
-            p.fs.put_file(tmp, p.path)
+            try:
+                p.fs.put_file(tmp, p.path)
+            except Exception as exc:
+                if temps is not None:
+                    temps.discard(tmp)
+                tmp_kept, tmp = tmp, ""
+                raise VyroOutputWriteError(
+                    _display(p), f"the upload failed ({type(exc).__name__}: {exc})", kept_at=tmp_kept
+                ) from exc
             _unlink(tmp)
     except BaseException:
-        _unlink(tmp)
+        if tmp:
+            _unlink(tmp)
         raise
     finally:
-        if temps is not None:
+        if temps is not None and tmp:
             temps.discard(tmp)
     if local:
         _fsync_directory(directory)

@@ -140,8 +140,14 @@ class VyroBaseOperator(BaseOperator):
             report = self._runner.run(entries)
         finally:
             hook.close()
-        self._vyro_results = report.records()
-        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
+        self._vyro_results = report.announced()
+        assets.emit(
+            context,
+            self.asset_alias,
+            self._vyro_results,
+            storage_conn_id=self.storage_conn_id,
+            announced=_all,
+        )
         return report
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
@@ -154,7 +160,7 @@ class VyroBaseOperator(BaseOperator):
         """
         from airflow_provider_vyro.openlineage import operator_lineage
 
-        return operator_lineage(self._vyro_results, storage_conn_id=self.storage_conn_id)
+        return operator_lineage(self._vyro_results, storage_conn_id=self.storage_conn_id, announced=_all)
 
     def on_kill(self) -> None:
         """Stop the run: no new call, retry waits end, hung calls are abandoned, temporary files removed."""
@@ -276,3 +282,8 @@ class VyroBatchOperator(VyroBaseOperator):
 
 
 __all__ = ["VyroBaseOperator", "VyroBatchOperator", "VyroItemOperator", "refuse_xcomargs"]
+
+
+def _all(result: Mapping[str, Any]) -> bool:
+    """Announce every result handed over: the runner already kept only those this DAG run wrote."""
+    return True

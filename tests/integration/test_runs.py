@@ -29,6 +29,7 @@ from airflow_provider_vyro.exceptions import (
     VyroCancelledError,
     VyroInputError,
     VyroInsufficientCreditsError,
+    VyroOutputWriteError,
     VyroPermanentBatchError,
 )
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
@@ -127,6 +128,62 @@ def test_transient_failures_leave_task_retries_on(
         run_batch(make_items(tmp_path, 4), max_concurrency=2)
     assert not isinstance(caught.value, AirflowFailException)
     assert sorted(caught.value.classes.values()) == ["input", "transient"]
+
+
+class PutDeniedFileSystem(MemoryFileSystem):
+    """Object storage that refuses everything: probes are "unknown", and the write is refused too."""
+
+    protocol = ("s3",)
+    store: ClassVar[dict[str, Any]] = {}
+    pseudo_dirs: ClassVar[list[str]] = [""]
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        raise PermissionError(errno.EACCES, "403 Forbidden")
+
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        raise PermissionError(errno.EACCES, "403 Forbidden")
+
+    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
+        raise PermissionError(errno.EACCES, "403 Forbidden")
+
+    def put_file(self, lpath: str, rpath: str, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(errno.EACCES, "403 Forbidden: PutObject")
+
+
+def test_an_upload_refused_after_the_call_stops_the_run_and_keeps_the_answer(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    from airflow.sdk.io import attach
+
+    attach("s3", conn_id="put_denied", fs=PutDeniedFileSystem())
+    items = make_items(tmp_path, 6)
+    for index, item in enumerate(items):
+        item["output_path"] = f"s3://bucket/prefix/out{index}.png"
+
+    with pytest.raises(VyroOutputWriteError) as caught:
+        run_batch(items, storage_conn_id="put_denied", max_concurrency=3)
+
+    assert isinstance(caught.value, AirflowFailException), "a task retry would pay again"
+    assert vyro_conn.stats()["requests"] == 1, "the first call runs alone; nothing is sent after it"
+    kept = caught.value.kept_at
+    assert kept is not None
+    assert kept in str(caught.value)
+    assert Path(kept).read_bytes().startswith(b"\x89PNG"), "the paid answer is recoverable"
+
+
+def test_a_full_disk_when_committing_an_answer_stops_the_run(
+    vyro_conn: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def replace(src: str, dst: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(VyroOutputWriteError) as caught:
+        run_batch(make_items(tmp_path, 6), max_concurrency=3)
+    assert isinstance(caught.value, AirflowFailException)
+    assert "No space left on device" in str(caught.value)
+    assert vyro_conn.stats()["requests"] == 1
+    assert not list(tmp_path.rglob(".vyro-tmp.*")), "no temporary file is left beside the outputs"
 
 
 # --- spending is visible and bounded ------------------------------------------------------------

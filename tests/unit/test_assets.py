@@ -126,16 +126,14 @@ def test_emit_adds_one_event_per_written_output() -> None:
         result("/o/a.png"),
         result("s3://aws_default@bucket/o/b.png", width=10),
         result("/o/kept.png", skipped=True),
-        result("/o/kept_from_an_earlier_try.png", skipped=True, written_this_run=True),
     ]
     added = assets.emit({"outlet_events": events}, "new-images", results)
-    assert added == 3
+    assert added == 2
     sent: list[Any] = list(_serialize_outlet_events(events))
     assert json.loads(json.dumps(sent)) == sent, "what the worker sends is JSON"
     assert [(e["source_alias_name"], e["dest_asset_key"]["uri"], e["extra"]["width"]) for e in sent] == [
         ("new-images", "file:///o/a.png", 384),
         ("new-images", "s3://bucket/o/b.png", 10),
-        ("new-images", "file:///o/kept_from_an_earlier_try.png", 384),
     ]
 
 
@@ -161,3 +159,40 @@ def test_emit_never_raises(caplog: pytest.LogCaptureFixture) -> None:
 
     assert assets.emit({"outlet_events": cast("Any", Refusing())}, "new-images", [result("/o/a.png")]) == 0
     assert "no alias here" in caplog.text
+
+
+class _TaskInstance:
+    dag_id = "assets_dag"
+    run_id = "manual__1"
+    task_id = "batch"
+    map_index = -1
+
+
+def test_outputs_an_earlier_try_of_the_run_wrote_are_announced_by_the_try_that_succeeds(
+    vyro_conn: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_vyro.exceptions import VyroBatchError
+    from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
+    from tests.conftest import conn_json
+    from tests.integration.test_batch import make_items
+
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(vyro_conn.url, max_retries=0))
+    items = make_items(tmp_path, 3)
+    vyro_conn.set_faults(script=["ok", "ok", 503])
+
+    def attempt(events: OutletEventAccessors) -> Any:
+        operator = InpaintBatchOperator(task_id="batch", items=items, asset_alias="new-images")
+        return operator.execute(context=cast("Any", {"ti": _TaskInstance(), "outlet_events": events}))
+
+    with pytest.raises(VyroBatchError):
+        attempt(OutletEventAccessors())
+    events = OutletEventAccessors()
+    results = attempt(events)
+
+    assert vyro_conn.stats()["requests"] == 4, "the retry paid only for the failed item"
+    assert sorted(r["skipped"] for r in results) == [False, True, True]
+    sent: list[Any] = list(_serialize_outlet_events(events))
+    announced = sorted(e["dest_asset_key"]["uri"] for e in sent)
+    assert announced == sorted(f"file://{r['output_path']}" for r in results), (
+        "Airflow dropped the failed try's events: the try that succeeds announces all three"
+    )

@@ -23,6 +23,7 @@ from airflow_provider_vyro.exceptions import (
     VyroConnectionError,
     VyroInputError,
     VyroInsufficientCreditsError,
+    VyroOutputWriteError,
     VyroResponseError,
     VyroServerError,
 )
@@ -128,6 +129,21 @@ def _connection_error(cause: BaseException) -> VyroConnectionError:
         return error
 
 
+def _name_not_resolved() -> BaseException:
+    """The chain requests raises when the API's host name does not resolve (a mistyped host)."""
+    import socket
+
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    try:
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except socket.gaierror as gai:
+            raise NameResolutionError("api.vyro.example", None, gai) from gai  # type: ignore[arg-type]
+    except NameResolutionError as reason:
+        return requests.ConnectionError(MaxRetryError(None, "/v2/image/generations", reason=reason))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("error", "stops", "kind"),
     [
@@ -140,6 +156,8 @@ def _connection_error(cause: BaseException) -> VyroConnectionError:
         (_connection_error(requests.exceptions.SSLError("certificate verify failed")), True, "config"),
         (_connection_error(requests.ConnectionError(ConnectionRefusedError(111, "refused"))), True, "config"),
         (VyroBudgetError("spent"), True, "config"),
+        (_connection_error(_name_not_resolved()), True, "config"),
+        (VyroOutputWriteError("s3://b/k.png", "the upload failed", kept_at="/tmp/x"), True, "storage"),
         (VyroBadRequestError(400, "bad"), False, "input"),
         (VyroInputError("image_path", "changed"), False, "input"),
         (VyroServerError(503, "busy"), False, "transient"),
