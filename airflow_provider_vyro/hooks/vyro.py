@@ -850,7 +850,7 @@ class VyroHook(BaseHook):
         try:
             image = checker.result()
         except ValueError as err:
-            kind = response.headers.get("Content-Type", "no content type")
+            kind = self._redact(response.headers.get("Content-Type", "no content type")[:100])
             raise VyroResponseError(200, f"the answer is not a complete image ({kind}): {err}") from None
         return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
 

@@ -21,6 +21,7 @@ from airflow_provider_vyro.catalogue import TEXT_TO_IMAGE
 from airflow_provider_vyro.exceptions import (
     VyroConnectionError,
     VyroError,
+    VyroResponseError,
     VyroServerError,
     VyroUnexpectedResponseError,
 )
@@ -48,8 +49,13 @@ def _echo_in_status_line(seen: Seen) -> Raw:
     return Raw(f"HTTP/1.1 {_sent(seen)} OK\r\n\r\n".encode())
 
 
+def _echo_in_content_type(seen: Seen) -> Reply:
+    return Reply(200, b"<html>not an image</html>", {"Content-Type": f"text/html; note={_sent(seen)}"})
+
+
 ECHOES: dict[str, tuple[Answer, type[VyroError]]] = {
     "error body": (_echo_in_body, VyroServerError),
+    "content type of a 200": (_echo_in_content_type, VyroResponseError),
     "Location header": (_echo_in_location, VyroUnexpectedResponseError),
     "connection error text": (_echo_in_status_line, VyroConnectionError),
 }
