@@ -789,14 +789,18 @@ class VyroHook(BaseHook):
         for the base URL, with the same precedence: the connection's ``proxies`` extra wins over
         ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (which ``NO_PROXY`` may bypass), and
         ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) applies only when ``verify`` is left at
-        true. ``~/.netrc`` is never read: the API's auth header is the token's.
+        true. ``~/.netrc`` is never read: the API's auth header is the token's. An ``http://`` base
+        URL (loopback, or ``allow_insecure_http``) takes no proxy from the environment: the token
+        would leave the machine in clear text to the proxy; name one in the ``proxies`` extra to
+        use it knowingly.
         """
         settings = self.settings
         transport = settings.transport
         proxies = dict(transport.proxies)
-        environ = requests.utils.get_environ_proxies(settings.base_url, no_proxy=proxies.get("no_proxy"))
-        for scheme, url in environ.items():
-            proxies.setdefault(scheme, url)
+        if not settings.base_url.startswith("http://"):
+            environ = requests.utils.get_environ_proxies(settings.base_url, no_proxy=proxies.get("no_proxy"))
+            for scheme, url in environ.items():
+                proxies.setdefault(scheme, url)
         verify = transport.verify
         if verify is True:
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True

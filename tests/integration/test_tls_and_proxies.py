@@ -147,6 +147,21 @@ def test_https_proxy_variable_tunnels_and_no_proxy_bypasses(
         assert len(tls_server.seen) == 2
 
 
+def test_a_cleartext_base_url_takes_no_proxy_from_the_environment(
+    vyro_conn: EmulatorServer, no_proxy_variables: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
+) -> None:
+    monkeypatch = no_proxy_variables
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(vyro_conn.url))
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        png = VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    print(f"HTTP_PROXY with an http:// loopback base URL: proxy saw {proxy.seen}")
+    assert png.startswith(b"\x89PNG")
+    assert proxy.seen == [], "the token in clear text does not go to a proxy named only by the environment"
+    assert vyro_conn.stats()["requests"] == 1
+
+
 def test_an_unreachable_proxy_is_a_connection_error(
     vyro_conn: EmulatorServer, monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
 ) -> None:
