@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import os
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from PIL import Image
 
-from airflow_provider_vyro.exceptions import VyroInputError
+from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.images import inspect_image
 from airflow_provider_vyro.storage import (
     HEADER_BLOCK_SIZE,
@@ -173,10 +174,15 @@ class TestCheckWritableDestination:
         p = resolve(f"s3://{bucket}/out.png", field="output_path", conn_id=s3.conn_id)
         with s3.enforce_auth():
             check_writable_destination(p, field="output_path")  # a role may put without listing
-            with pytest.raises(PermissionError) as caught, atomic_writer(p) as f:
+            with pytest.raises(VyroOutputWriteError) as caught, atomic_writer(p) as f:
                 f.write(b"\x89PNG")
         assert not isinstance(caught.value, VyroInputError), "the write's own error is not an input error"
+        assert isinstance(caught.value.__cause__, PermissionError)
         assert "Contents" not in s3.client().list_objects_v2(Bucket=bucket)
+        kept = caught.value.kept_at
+        assert kept is not None
+        assert Path(kept).read_bytes() == b"\x89PNG", "the answer is kept locally for recovery"
+        Path(kept).unlink()
 
 
 def write_then_fail(p: Any, error: BaseException, temporary: list[str]) -> None:
