@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
-from airflow_provider_vyro import checks, formats, images, storage
+from airflow_provider_vyro import checks, formats, images, locations, storage
 from airflow_provider_vyro.catalogue import GENERIC_OPERATION
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
@@ -157,8 +157,8 @@ class Resolved:
 
     @cached_property
     def output_key(self) -> str:
-        """The output's location (see :func:`~airflow_provider_vyro.storage.location_key`)."""
-        return storage.location_key(self.output)
+        """The output's location (see :func:`~airflow_provider_vyro.locations.location_key`)."""
+        return locations.location_key(self.output)
 
     def input_keys(self) -> dict[str, str]:
         """Each input's location, by the argument that named it."""
@@ -166,7 +166,7 @@ class Resolved:
 
     @cached_property
     def _input_keys(self) -> dict[str, str]:
-        return {path_argument(name): storage.location_key(p) for name, p in self.inputs.items()}
+        return {path_argument(name): locations.location_key(p) for name, p in self.inputs.items()}
 
 
 @dataclass(frozen=True)
@@ -336,10 +336,10 @@ def resolve(
         for name, path in paths.items()
     }
     output = storage.resolve(output_path, field="output_path", conn_id=conn_id)
-    output_key = storage.location_key(output)
-    input_keys = {name: storage.location_key(location) for name, location in inputs.items()}
+    output_key = locations.location_key(output)
+    input_keys = {name: locations.location_key(location) for name, location in inputs.items()}
     for name, location in inputs.items():
-        if input_keys[name] == output_key or storage.same_file(output, location):
+        if input_keys[name] == output_key or locations.same_file(output, location):
             raise VyroInputError(
                 "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
             )
