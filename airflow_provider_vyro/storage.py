@@ -422,7 +422,7 @@ def probe_file(p: ObjectStoragePath) -> int | None:
     if path is not None:
         try:
             st = os.stat(path)
-        except (FileNotFoundError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             return None
         return st.st_size if stat.S_ISREG(st.st_mode) else None
     try:
@@ -578,8 +578,48 @@ def temp_folder() -> str:
 
 
 def local_folder(p: ObjectStoragePath) -> str | None:
-    """Give the local folder of ``p`` (where its temporary file goes), or ``None`` if it is remote."""
-    return os.path.dirname(os.path.abspath(p.path)) if is_local(p) else None
+    """
+    Give the local folder where the temporary file of ``p`` goes, or ``None`` if it is remote.
+
+    That is the folder of ``p``, or, while it is missing, its nearest existing ancestor.
+    """
+    return _existing_folder(os.path.dirname(os.path.abspath(p.path))) if is_local(p) else None
+
+
+def _existing_folder(directory: str) -> str:
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return directory
+
+
+def _make_folders(directory: str) -> list[str]:
+    """Create ``directory`` and its missing parents; give the folders created, outermost first."""
+    missing: list[str] = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    created: list[str] = []
+    try:
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                if not os.path.isdir(folder):
+                    raise
+                continue
+            created.append(folder)
+    except OSError:
+        _remove_folders(created)
+        raise
+    return created
+
+
+def _remove_folders(folders: list[str]) -> None:
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
@@ -599,13 +639,15 @@ def atomic_writer(
                 checker.feed(chunk)
             checker.result()  # raises: nothing is written
 
-    Locally the content goes to ``.vyro-tmp.<random>.<name>`` beside the target (missing parent
-    folders are created), is flushed to disk and renamed over the target with
-    :func:`os.replace`. Remotely it goes to a local temporary file of the same pattern in
-    :func:`temp_folder`, uploaded in one go when the block ends (one ``PutObject`` on S3, or one
-    multipart upload for files over 100 MiB), so no partial object is ever visible. A file left
-    by a killed worker is removed by a later run (:func:`remove_stale_temp_files`). The commit is
-    recorded as Airflow hook lineage.
+    Locally the content goes to ``.vyro-tmp.<random>.<name>`` beside the target, is flushed to
+    disk and renamed over the target with :func:`os.replace`. Missing parent folders are created
+    only then, when the content is complete: until then the temporary file waits in the nearest
+    existing ancestor (the same filesystem), so a write that fails leaves no folder behind.
+    Remotely it goes to a local temporary file of the same pattern in :func:`temp_folder`,
+    uploaded in one go when the block ends (one ``PutObject`` on S3, or one multipart upload for
+    files over 100 MiB), so no partial object is ever visible. A file left by a killed worker is
+    removed by a later run (:func:`remove_stale_temp_files`). The commit is recorded as Airflow
+    hook lineage.
 
     :param p: the resolved output path.
     :param temps: the run's registry of temporary files, so a cancelled run can remove them.
@@ -614,9 +656,8 @@ def atomic_writer(
     local = is_local(p)
     target = os.path.abspath(p.path) if local else p.path
     directory = os.path.dirname(target) if local else temp_folder()
-    if local:
-        os.makedirs(directory, exist_ok=True)
-    fd, tmp = _create_temp(directory, posixpath.basename(target))
+    staging = _existing_folder(directory) if local else directory
+    fd, tmp = _create_temp(staging, posixpath.basename(target))
     if temps is not None:
         temps.add(tmp)
     os.close(fd)
@@ -632,9 +673,12 @@ def atomic_writer(
         if temps is not None:
             temps.check_open()
         if local:
+            created: list[str] = []
             try:
+                created = _make_folders(directory)
                 os.replace(tmp, target)
             except OSError as exc:
+                _remove_folders(created)
                 raise VyroOutputWriteError(display(p), _os_problem(exc)) from exc
         else:
             try:
@@ -656,6 +700,8 @@ def atomic_writer(
             temps.discard(tmp)
     if local:
         _fsync_directory(directory)
+        if staging != directory:
+            _fsync_directory(staging)
     if lineage:
         _record_lineage(p, output=True)
 
