@@ -140,12 +140,13 @@ class Endpoint:
     :param operation: the name used in XCom (``operation``) and logs.
     :param path: the path after the base URL.
     :param api_version: ``v1`` or ``v2``; it decides the auth header (:func:`auth_header`).
+    :param summary: one line saying what the operation does.
     :param text_fields: the text parts, in the order they are sent.
     :param file_fields: the file parts, in the order they are sent.
-    :param answer_formats: the image formats a complete answer may be in.
+    :param answer_formats: the image formats a complete answer may be in (default: any of
+        :data:`ANSWER_FORMATS`).
     :param answer_content_type: the ``Content-Type`` the API gives its answer (the emulator sends it;
         clients must not trust it).
-    :param summary: one line saying what the operation does.
     :param answer_kind: ``image`` (the answer is the image's bytes) or ``job`` (an asynchronous
         operation answers a job to poll).
     :param answer_alpha: what the answer's transparency means for the output (see :data:`AnswerAlpha`).
@@ -163,11 +164,11 @@ class Endpoint:
     operation: str
     path: str
     api_version: ApiVersion
-    text_fields: tuple[TextField, ...]
-    file_fields: tuple[FileField, ...]
-    answer_formats: tuple[str, ...]
-    answer_content_type: str
     summary: str
+    text_fields: tuple[TextField, ...] = ()
+    file_fields: tuple[FileField, ...] = ()
+    answer_formats: tuple[str, ...] = ANSWER_FORMATS
+    answer_content_type: str = "application/octet-stream"
     answer_kind: AnswerKind = "image"
     answer_alpha: AnswerAlpha = "opaque"
     output_suffix: str | None = None
@@ -239,8 +240,6 @@ GENERATIVE_FILL = Endpoint(
     api_version="v2",
     text_fields=(_PROMPT,),
     file_fields=(FileField("image"), FileField("mask", same_size_as="image")),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Fill what the mask covers, guided by the prompt (v2 successor of inpaint).",
     answer_alpha="input",
     output_suffix="_filled.png",
@@ -257,9 +256,6 @@ TEXT_TO_IMAGE = Endpoint(
         _ASPECT_RATIO,
         _SEED,
     ),
-    file_fields=(),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Generate an image from the prompt.",
     prompt_purpose="the image to generate",
     credit_cost=CreditCost(by_field="style", by_value=STYLE_TOKEN_COSTS),
@@ -272,9 +268,6 @@ TEXT_TO_PNG = Endpoint(
     path="/v2/image/generations/transparent",
     api_version="v2",
     text_fields=(_PROMPT, _ASPECT_RATIO, _SEED),
-    file_fields=(),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Generate an image with a transparent background from the prompt.",
     answer_alpha="transparent",
     prompt_purpose="the image to generate",
@@ -292,8 +285,6 @@ AI_BACKGROUND = Endpoint(
         _SEED,
     ),
     file_fields=(FileField("image", needs_alpha=True),),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Put a generated background, described by the prompt, behind a cut-out product.",
     output_suffix="_background.png",
     prompt_purpose="the background to put behind the product",
@@ -314,10 +305,6 @@ GENERIC = Endpoint(
     operation=GENERIC_OPERATION,
     path="/v2/image",
     api_version="v2",
-    text_fields=(),
-    file_fields=(),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="POST a path the task names (a generic call)",
     output_suffix="_result.png",
     shape_source="public clients",
