@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_vyro.catalogue import token_cost
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -73,11 +71,12 @@ def describe_fields(endpoint: Endpoint, fields: Mapping[str, str]) -> str:
     :param fields: the text fields sent.
     """
     shown = "".join(f", {name} {value!r}" for name, value in fields.items() if name != "prompt")
-    cost = token_cost(endpoint, fields)
+    cost = endpoint.cost(fields)
+    by_field = endpoint.credit_cost.by_field
     if cost is not None:
         shown += f", documented cost {cost} token{'s' if cost != 1 else ''}"
-    elif "style" in fields and token_cost(endpoint, {}) is not None:
-        shown += ", cost not documented for this style"
+    elif by_field is not None and by_field in fields:
+        shown += f", cost not documented for this {by_field}"
     return shown
 
 

@@ -1,4 +1,4 @@
-"""What a failure means: one policy for the hook (retries), the item (its class) and the run (stop, task retry)."""
+"""What a failure means: one policy for the hook (retries), the item (its class) and the run (stop, retry)."""
 
 from __future__ import annotations
 
