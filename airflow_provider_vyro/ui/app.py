@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep  # noqa: TC002 - FastAPI reads it at runtime
@@ -26,6 +25,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from airflow_provider_vyro.ui import files, records, view
+from airflow_provider_vyro.ui.urls import file_url
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -78,38 +78,6 @@ def _key(dag_id: str, run_id: str, task_id: str, map_index: str | None) -> recor
 
 def _prefix(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
-
-
-def file_url(prefix: str, key: records.TaskKey, index: int, role: str, *, thumb: bool = False) -> str:
-    """
-    Give the URL (a path on the api-server) of one recorded file.
-
-    :param prefix: where the app is mounted, e.g. ``/vyro``.
-    :param key: the task instance.
-    :param index: the item's index.
-    :param role: the file's role (``output``, ``image``, ``mask``, ...).
-    :param thumb: the thumbnail instead of the file.
-    """
-    segments = "/".join(quote(s, safe="") for s in (key.dag_id, key.run_id, key.task_id, str(index), role))
-    query: dict[str, Any] = {"map_index": key.map_index}
-    if thumb:
-        query["size"] = "thumb"
-    return f"{prefix}/images/{segments}?{urlencode(query)}"
-
-
-def view_url(prefix: str, key: records.TaskKey, page: int = 1) -> str:
-    """
-    Give the URL of the view of a task instance.
-
-    :param prefix: where the app is mounted, e.g. ``/vyro``.
-    :param key: the task instance.
-    :param page: the page (from 1).
-    """
-    segments = "/".join(quote(s, safe="") for s in (key.dag_id, key.run_id, key.task_id))
-    query: dict[str, Any] = {"map_index": key.map_index}
-    if page != 1:
-        query["page"] = page
-    return f"{prefix}/view/{segments}?{urlencode(query)}"
 
 
 def describe_item(prefix: str, key: records.TaskKey, index: int, item: dict[str, Any]) -> dict[str, Any]:
@@ -271,4 +239,4 @@ def _stream(path: str, conn_id: str | None, range_header: str | None) -> Respons
     return StreamingResponse(body(), status_code=status, media_type=media.content_type, headers=headers)
 
 
-__all__ = ["MAX_JSON_ITEMS", "PAGE_SIZE", "create_app", "describe_item", "file_url", "view_url"]
+__all__ = ["MAX_JSON_ITEMS", "PAGE_SIZE", "create_app", "describe_item"]

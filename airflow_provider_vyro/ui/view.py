@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vyro.ui import files, records
+from airflow_provider_vyro.ui.urls import file_url, view_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,8 +33,6 @@ def render(prefix: str, key: records.TaskKey, page: records.Page, number: int, p
     :param number: the page's number (from 1).
     :param page_size: items per page.
     """
-    from airflow_provider_vyro.ui.app import file_url, view_url
-
     wanted = {(i, role): path for i, item in page.items for role, path in records.files_of(item).items()}
     with ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="vyro-view") as pool:
         found = pool.map(lambda p: files.probe(p, page.storage_conn_id), wanted.values())

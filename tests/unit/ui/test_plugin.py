@@ -22,15 +22,17 @@ DIST = "airflow-provider-vyro"
 
 
 def vyro_operator_classes() -> list[Any]:
+    info = airflow_provider_vyro.get_provider_info()
+    modules = [name for group in info["operators"] for name in group["python-modules"]]
+    modules += [d["class-name"].rpartition(".")[0] for d in info.get("task-decorators", [])]
     found: list[Any] = []
-    for group in airflow_provider_vyro.get_provider_info()["operators"]:
-        for name in group["python-modules"]:
-            module = importlib.import_module(name)
-            found += [
-                cls
-                for _, cls in inspect.getmembers(module, inspect.isclass)
-                if issubclass(cls, BaseOperator) and cls.__module__.startswith("airflow_provider_vyro.")
-            ]
+    for name in modules:
+        module = importlib.import_module(name)
+        found += [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, BaseOperator) and cls.__module__.startswith("airflow_provider_vyro.")
+        ]
     return found
 
 
@@ -72,6 +74,7 @@ def test_airflow_loads_the_plugin_only_on_airflow_3_1_plus() -> None:
 def test_every_operator_has_the_link_only_on_airflow_3_1_plus() -> None:
     operators = vyro_operator_classes()
     assert len(operators) >= 8
+    assert "VyroDecoratedOperator" in {cls.__name__ for cls in operators}
     for cls in operators:
         links = [type(link) for link in cls.operator_extra_links]
         assert links == ([VyroImagesLink] if AIRFLOW_V_3_1_PLUS else []), cls.__name__
