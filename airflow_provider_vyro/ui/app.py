@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.db.common import SessionDep  # noqa: TC002 - FastAPI reads it at runtime
@@ -72,8 +72,19 @@ def _number(value: str | None, default: int, *, minimum: int) -> int:
     return int(value)
 
 
-def _key(dag_id: str, run_id: str, task_id: str, map_index: str | None) -> records.TaskKey:
+def task_key(dag_id: str, run_id: str, task_id: str, map_index: str | None = None) -> records.TaskKey:
+    """
+    Read the task instance a request names (a FastAPI dependency).
+
+    :param dag_id: the DAG (path).
+    :param run_id: the DAG run (path).
+    :param task_id: the task (path).
+    :param map_index: the map index (query; ``-1`` when not given).
+    """
     return records.TaskKey(dag_id, run_id, task_id, _number(map_index, -1, minimum=-1))
+
+
+TaskKeyDep = Annotated[records.TaskKey, Depends(task_key)]
 
 
 def _prefix(request: Request) -> str:
@@ -111,15 +122,11 @@ def create_app() -> FastAPI:
     @app.get("/images/{dag_id}/{run_id}/{task_id}", dependencies=AUTHORISED)
     def list_images(
         request: Request,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
+        key: TaskKeyDep,
         session: SessionDep,
-        map_index: str | None = None,
         offset: str | None = None,
         limit: str | None = None,
     ) -> JSONResponse:
-        key = _key(dag_id, run_id, task_id, map_index)
         start = _number(offset, 0, minimum=0)
         count = min(_number(limit, MAX_JSON_ITEMS, minimum=1), MAX_JSON_ITEMS)
         page = _load(session, key, start, count)
@@ -138,16 +145,12 @@ def create_app() -> FastAPI:
     @app.get("/images/{dag_id}/{run_id}/{task_id}/{index}/{role}", dependencies=AUTHORISED)
     def get_image(
         request: Request,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
+        key: TaskKeyDep,
         index: str,
         role: str,
         session: SessionDep,
-        map_index: str | None = None,
         size: str | None = None,
     ) -> Response:
-        key = _key(dag_id, run_id, task_id, map_index)
         if size not in (None, "thumb", "full"):
             raise HTTPException(404, "Not found")
         try:
@@ -163,14 +166,10 @@ def create_app() -> FastAPI:
     @app.get("/view/{dag_id}/{run_id}/{task_id}", dependencies=AUTHORISED)
     def get_view(
         request: Request,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
+        key: TaskKeyDep,
         session: SessionDep,
-        map_index: str | None = None,
         page: str | None = None,
     ) -> HTMLResponse:
-        key = _key(dag_id, run_id, task_id, map_index)
         number = _number(page, 1, minimum=1)
         loaded = _load(session, key, (number - 1) * PAGE_SIZE, PAGE_SIZE)
         session.close()
