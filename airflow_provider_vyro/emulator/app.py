@@ -288,7 +288,7 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
 
     @app.post("/_emulator/reset", tags=[_ADMIN_TAG])
     async def reset() -> dict[str, str]:
-        """End the calls still in flight (their connections are dropped), then clear the stats and every fault."""
+        """End the calls in flight (their connections are dropped), then clear the stats and every fault."""
         await state.end_calls_in_flight()
         state.stats.reset()
         state.faults.reset()
