@@ -34,7 +34,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from airflow_provider_vyro import item as items
 from airflow_provider_vyro import ledger as ledgers
@@ -61,6 +61,13 @@ if TYPE_CHECKING:
     from airflow_provider_vyro.item import CheckedItem, Outcome, Resolved
 
 _log = logging.getLogger(__name__)
+
+HookFactory: TypeAlias = "Callable[[Callable[[], None]], VyroHook]"
+"""
+How a run gets its hook: called once with the runner's ``before_request``, it returns a hook that
+calls it before every request, e.g.
+``lambda before_request: VyroHook("vyro_default", pool_maxsize=8, before_request=before_request)``.
+"""
 
 MAX_CHECK_THREADS = 32
 """The most items whose storage checks run at once."""
@@ -215,17 +222,17 @@ class Runner:
     Run the items of one operation (see the module docstring).
 
     :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
-    :param hook: the hook making the calls; the caller closes it. The runner sets its
-        ``before_request`` (to count calls and keep the budget) and may :meth:`~VyroHook.cancel` it.
+    :param connect: makes the hook the calls share (:data:`HookFactory`), handed the runner's
+        ``before_request`` (which counts calls and keeps the budget). The runner may
+        :meth:`~airflow_provider_vyro.hooks.vyro.VyroHook.cancel` it and closes it when the run ends.
     :param options: how the run goes.
     :param log: where progress and the summary go (an operator passes its ``self.log``).
     """
 
     def __init__(
-        self, endpoint: Endpoint, hook: VyroHook, options: RunOptions, log: logging.Logger | Any = None
+        self, endpoint: Endpoint, connect: HookFactory, options: RunOptions, log: logging.Logger | Any = None
     ) -> None:
         self.endpoint = endpoint
-        self.hook = hook
         self.options = options
         self.log = log or _log
         self._calls = 0
@@ -235,7 +242,7 @@ class Runner:
         self._killed = threading.Event()
         self._pool: _Pool | None = None
         self._output_keys: dict[int, str] = {}
-        hook.before_request = self._before_request
+        self.hook = connect(self._before_request)
 
     # --- control -------------------------------------------------------------------------
 
@@ -267,7 +274,7 @@ class Runner:
 
     def run(self, entries: Sequence[Mapping[str, Any]]) -> RunReport:
         """
-        Check every item, then make the calls; return what happened, or raise.
+        Check every item, then make the calls; return what happened, or raise. The hook is closed after.
 
         :param entries: the items' arguments (see :func:`airflow_provider_vyro.item.arguments`).
         :raises VyroInputError: if an item failed a check (nothing was sent); in a batch, one
@@ -278,6 +285,12 @@ class Runner:
             when none of them could succeed on a retry.
         :raises VyroError: the error that stopped the run, or a single item's own error.
         """
+        try:
+            return self._run(entries)
+        finally:
+            self.hook.close()
+
+    def _run(self, entries: Sequence[Mapping[str, Any]]) -> RunReport:
         options = self.options
         total = len(entries)
         if total == 0:
@@ -307,7 +320,7 @@ class Runner:
             elif c.redo_reason:
                 self.log.info("%s exists but is redone: %s", c.resolved.output_path, c.redo_reason)
         if to_call:
-            self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
+            self.hook.validate()  # the connection is resolved once, before the first request
         self.log.info(
             "%s: %d item(s), %d call(s) to make, %d kept, up to %d at a time",
             self.endpoint.operation,
@@ -588,7 +601,7 @@ def run_items(
     endpoint: Endpoint,
     entries: Sequence[Mapping[str, Any]],
     *,
-    hook: VyroHook,
+    connect: HookFactory,
     options: RunOptions | None = None,
     log: logging.Logger | Any = None,
 ) -> RunReport:
@@ -597,14 +610,15 @@ def run_items(
 
     :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
     :param entries: the items' arguments.
-    :param hook: the hook making the calls (pool it for ``options.max_concurrency`` threads).
+    :param connect: makes the hook (:data:`HookFactory`; pool it for ``options.max_concurrency`` threads).
     :param options: how the run goes (default :class:`RunOptions`).
     :param log: where progress and the summary go.
     """
-    return Runner(endpoint, hook, options or RunOptions(), log).run(entries)
+    return Runner(endpoint, connect, options or RunOptions(), log).run(entries)
 
 
 __all__ = [
+    "HookFactory",
     "RunOptions",
     "RunReport",
     "Runner",
