@@ -18,7 +18,7 @@ from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.operators.base import VyroBatchOperator, VyroItemOperator, refuse_xcomargs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from airflow_provider_vyro.catalogue import Endpoint
 
@@ -160,25 +160,82 @@ class Declaration:
         return kept
 
 
-def _param(name: str, doc: str, *, templated: bool) -> str:
-    return f":param {name}: {doc}" + (" (templated)" if templated else "")
+class Declared:
+    """What the two operators of a :class:`Declaration` share: its arguments, and the endpoint chosen."""
+
+    declaration: ClassVar[Declaration]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declaration = cls.__dict__.get("declaration")
+        if declaration is not None:
+            setattr(cls, "endpoint", declaration.endpoint)  # noqa: B010
+            cls.declare(declaration)
+
+    @classmethod
+    def declare(cls, declaration: Declaration) -> None:
+        """
+        Give a subclass naming a declaration its templated fields, UI colour, signature and ``:param:`` lines.
+
+        :param declaration: the subclass's ``declaration``.
+        """
+        raise NotImplementedError
+
+    def choice_value(self) -> Any:
+        """Give the value of the declaration's :class:`Choice` (``None`` without one)."""
+        choice = self.declaration.choice
+        return None if choice is None else getattr(self, choice.name)
+
+    def operation_endpoint(self) -> Endpoint:
+        """Give the endpoint the declaration's :class:`Choice` chooses (or its only one)."""
+        return self.declaration.chosen(self.choice_value())
+
+    def take_arguments(self, kwargs: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        Take the declared arguments, and the choice (checked), out of the keyword arguments of ``__init__``.
+
+        :param kwargs: the keyword arguments; the declared ones are removed.
+        :param defaults: the declared arguments this operator takes, with their defaults.
+        :raises VyroInputError: if the choice's value is not allowed.
+        """
+        values = {name: kwargs.pop(name, default) for name, default in defaults.items()}
+        choice = self.declaration.choice
+        if choice is not None:
+            values[choice.name] = kwargs.pop(choice.name, choice.default)
+            refuse_xcomargs(type(self).__name__, **{choice.name: values[choice.name]})
+            choice.endpoint(values[choice.name])
+        return values
 
 
-def _see(names: tuple[tuple[str, bool], ...], where: str) -> list[str]:
-    return [_param(name, f"see {where}.", templated=templated) for name, templated in names]
-
-
-def _finish(
-    cls: type[Any],
-    docs: list[str],
-    parameters: list[inspect.Parameter],
-    init: Callable[..., None],
+def _declare(
+    cls: type[Any], arguments: list[tuple[str, str, Any]], shared: tuple[tuple[str, bool], ...]
 ) -> None:
-    """Give a declared operator class its ``:param:`` lines, and an ``__init__`` with its signature."""
+    """
+    Give a declared operator class its ``:param:`` lines and an ``__init__`` with its signature.
+
+    :param cls: the class; its docstring is its description.
+    :param arguments: its own arguments before the choice: name, doc and default (all templated).
+    :param shared: the arguments its bases document, and whether each is templated.
+    """
+    declaration: Declaration = cls.declaration
+    docs = [
+        f":param {name}: {doc.replace(chr(10), chr(10) + '    ')} (templated)" for name, doc, _ in arguments
+    ]
+    parameters = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d) for n, _, d in arguments]
+    if (choice := declaration.choice) is not None:
+        single = issubclass(cls, VyroItemOperator)
+        docs.append(f":param {choice.name}: {choice.doc if single else choice.batch_doc}")
+        parameters.append(
+            inspect.Parameter(choice.name, inspect.Parameter.KEYWORD_ONLY, default=choice.default)
+        )
+    for name, templated in shared:
+        where = _BATCH if name in dict(_BATCH_COMMON) else _BASE
+        docs.append(f":param {name}: see {where}." + (" (templated)" if templated else ""))
     cls.__doc__ = inspect.cleandoc(cls.__doc__ or "") + "\n\n" + "\n".join(docs) + "\n"
+    base_init = super(cls, cls).__init__
 
     def __init__(self: Any, **kwargs: Any) -> None:
-        init(self, **kwargs)
+        base_init(self, **kwargs)
 
     self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation=Any)
@@ -188,60 +245,27 @@ def _finish(
     setattr(cls, "__init__", __init__)  # noqa: B010
 
 
-def _keyword(name: str, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-
-
-def _lines(doc: str) -> str:
-    """Indent the continuation lines of a doc for a ``:param:`` line."""
-    return doc.replace("\n", "\n    ")
-
-
-class DeclaredItemOperator(VyroItemOperator):
+class DeclaredItemOperator(Declared, VyroItemOperator):
     """
     The single-image operator of a :class:`Declaration`: a subclass names it as ``declaration``.
 
     The subclass's docstring is its description; the ``:param:`` lines are added from the declaration.
     """
 
-    declaration: ClassVar[Declaration]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        declaration = cls.__dict__.get("declaration")
-        if declaration is None:
-            return
-        cls.endpoint = declaration.endpoint
+    @classmethod
+    def declare(cls, declaration: Declaration) -> None:
+        """Give the subclass its item's arguments, templated; see :meth:`Declared.declare`."""
         cls.template_fields = (*(a.name for a in declaration.arguments), "storage_conn_id")
         cls.ui_color = declaration.ui_colors[0]
-        docs = [_param(a.name, _lines(a.doc), templated=True) for a in declaration.arguments]
-        parameters = [_keyword(a.name, a.default) for a in declaration.arguments]
-        if declaration.choice is not None:
-            docs.append(_param(declaration.choice.name, declaration.choice.doc, templated=False))
-            parameters.append(_keyword(declaration.choice.name, declaration.choice.default))
-        base_init = super(cls, cls).__init__
-        _finish(cls, docs + _see(_COMMON, _BASE), parameters, lambda self, **kw: base_init(self, **kw))
+        _declare(cls, [(a.name, a.doc, a.default) for a in declaration.arguments], _COMMON)
 
     def __init__(self, **kwargs: Any) -> None:
-        declaration = self.declaration
-        values = {a.name: kwargs.pop(a.name, a.default) for a in declaration.arguments}
+        values = self.take_arguments(kwargs, self.declaration.defaults)
         if missing := sorted(name for name, value in values.items() if value is REQUIRED):
             raise TypeError(f"{type(self).__name__}: missing keyword argument(s) {missing}")
-        choice = _take_choice(self, declaration, kwargs)
         super().__init__(**kwargs)
         for name, value in values.items():
             setattr(self, name, value)
-        if declaration.choice is not None:
-            setattr(self, declaration.choice.name, choice)
-
-    def choice_value(self) -> Any:
-        """Give the value of the declaration's :class:`Choice` (``None`` without one)."""
-        choice = self.declaration.choice
-        return None if choice is None else getattr(self, choice.name)
-
-    def operation_endpoint(self) -> Endpoint:
-        """Give the endpoint the declaration's :class:`Choice` chooses (or its only one)."""
-        return self.declaration.chosen(self.choice_value())
 
     def item(self) -> dict[str, Any]:
         """Give the item's arguments (without those the chosen endpoint has no field for)."""
@@ -249,53 +273,30 @@ class DeclaredItemOperator(VyroItemOperator):
         return self.declaration.sendable(values, self.choice_value())
 
 
-class DeclaredBatchOperator(VyroBatchOperator):
+class DeclaredBatchOperator(Declared, VyroBatchOperator):
     """
     The batch operator of a :class:`Declaration`: a subclass names it as ``declaration``.
 
     The subclass's docstring is its description; the ``:param:`` lines are added from the declaration.
     """
 
-    declaration: ClassVar[Declaration]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        declaration = cls.__dict__.get("declaration")
-        if declaration is None:
-            return
+    @classmethod
+    def declare(cls, declaration: Declaration) -> None:
+        """Give the subclass ``items`` and the items' shared values; see :meth:`Declared.declare`."""
         shared = declaration.batch_arguments()
-        cls.endpoint = declaration.endpoint
         cls.template_fields = ("items", *(a.name for a in shared), "storage_conn_id", "manifest_path")
         cls.ui_color = declaration.ui_colors[1]
-        docs = [_param("items", _lines(declaration.items_doc), templated=True)]
-        docs += [_param(a.name, _lines(a.batch_doc or ""), templated=True) for a in shared]
-        parameters = [inspect.Parameter("items", inspect.Parameter.KEYWORD_ONLY)]
-        parameters += [_keyword(a.name, None) for a in shared]
-        if declaration.choice is not None:
-            docs.append(_param(declaration.choice.name, declaration.choice.batch_doc, templated=False))
-            parameters.append(_keyword(declaration.choice.name, declaration.choice.default))
-        docs += _see(_BATCH_COMMON, _BATCH) + _see(_COMMON, _BASE)
-        base_init = super(cls, cls).__init__
-        _finish(cls, docs, parameters, lambda self, **kw: base_init(self, **kw))
+        arguments = [("items", declaration.items_doc, REQUIRED)]
+        arguments += [(a.name, a.batch_doc or "", None) for a in shared]
+        _declare(cls, arguments, _BATCH_COMMON + _COMMON)
 
     def __init__(self, *, items: Any, **kwargs: Any) -> None:
-        declaration = self.declaration
-        values = {a.name: kwargs.pop(a.name, None) for a in declaration.batch_arguments()}
-        choice = _take_choice(self, declaration, kwargs)
+        values = self.take_arguments(
+            kwargs, dict.fromkeys(a.name for a in self.declaration.batch_arguments())
+        )
         super().__init__(items=items, **kwargs)
         for name, value in values.items():
             setattr(self, name, value)
-        if declaration.choice is not None:
-            setattr(self, declaration.choice.name, choice)
-
-    def choice_value(self) -> Any:
-        """Give the value of the declaration's :class:`Choice` (``None`` without one)."""
-        choice = self.declaration.choice
-        return None if choice is None else getattr(self, choice.name)
-
-    def operation_endpoint(self) -> Endpoint:
-        """Give the endpoint the declaration's :class:`Choice` chooses (or its only one)."""
-        return self.declaration.chosen(self.choice_value())
 
     def defaults(self) -> dict[str, Any]:
         """Give the values of items that have none of their own (the batch operator's arguments)."""
@@ -308,15 +309,12 @@ class DeclaredBatchOperator(VyroBatchOperator):
         return self.declaration.sendable(values, self.choice_value(), prefix=f"items[{index}].")
 
 
-def _take_choice(operator: Any, declaration: Declaration, kwargs: dict[str, Any]) -> Any:
-    """Take the choice's value out of an operator's arguments and check it (when the task is built)."""
-    choice = declaration.choice
-    if choice is None:
-        return None
-    value = kwargs.pop(choice.name, choice.default)
-    refuse_xcomargs(type(operator).__name__, **{choice.name: value})
-    choice.endpoint(value)
-    return value
-
-
-__all__ = ["REQUIRED", "Argument", "Choice", "Declaration", "DeclaredBatchOperator", "DeclaredItemOperator"]
+__all__ = [
+    "REQUIRED",
+    "Argument",
+    "Choice",
+    "Declaration",
+    "Declared",
+    "DeclaredBatchOperator",
+    "DeclaredItemOperator",
+]
