@@ -627,7 +627,9 @@ def atomic_writer(
     folders are created), is flushed to disk and renamed over the target with
     :func:`os.replace`. Remotely it goes to a local temporary file of the same pattern in
     :func:`temp_folder`, uploaded in one go when the block ends (one ``PutObject`` on S3, or one
-    multipart upload for files over 100 MiB), so no partial object is ever visible. A file left
+    multipart upload for files over 100 MiB), so no partial object is ever visible. A local path
+    that is a symlink is written through: its target is replaced and the link stays, so the
+    output keeps one location (:func:`location_key`) before and after. A file left
     by a killed worker is removed by a later run (:func:`remove_stale_temp_files`). The commit is
     recorded as Airflow hook lineage.
 
@@ -636,7 +638,7 @@ def atomic_writer(
     :param lineage: record the write as hook lineage (off for bookkeeping files).
     """
     local = _is_local(p)
-    target = os.path.abspath(p.path) if local else p.path
+    target = os.path.realpath(p.path) if local else p.path
     directory = os.path.dirname(target) if local else temp_folder()
     if local:
         os.makedirs(directory, exist_ok=True)
@@ -679,12 +681,13 @@ def atomic_writer(
         if temps is not None and tmp:
             temps.discard(tmp)
     if local:
-        _fsync_directory(directory)
+        fsync_directory(directory)
     if lineage:
         _record_lineage(p, output=True)
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Flush a local folder's entries to disk (a file created or renamed in it survives a crash)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -785,6 +788,7 @@ __all__ = [
     "check_writable_destination",
     "default_output_path",
     "exists",
+    "fsync_directory",
     "is_supported_scheme",
     "local_folder",
     "location_key",
