@@ -2,17 +2,18 @@
 Paying once across task retries: what one task instance wrote in one DAG run.
 
 Every output a run writes is put on record (its location and SHA-256) before its outcome is
-reported, in a ledger beside the first item's output named after the DAG id, task id, map index
-and run id. A later try of the same task instance in the same DAG run reads it, and an output
-that still has the recorded SHA-256 is kept instead of being paid for again, whatever
-``overwrite`` says. Another DAG run, or another task, has another ledger and never sees it.
+reported, in a ledger named after the DAG id, task id, map index and run id. A later try of the
+same task instance in the same DAG run reads it, and an output that still has the recorded
+SHA-256 is kept instead of being paid for again, whatever ``overwrite`` says. Another DAG run,
+or another task, has another ledger and never sees it.
 
-* **Local folders**: one file, ``.vyro-ledger.<task>.<run>.jsonl`` (two 16-hex-digit digests),
-  one JSON line appended per written output and ``fsync``-ed before the outcome is reported. A
-  line cut by a kill is ignored when read.
-* **Object storage**: an object store cannot append, so each record is one small object,
-  ``.vyro-ledger/<task>/<run>/<location digest>.<sha256>`` (one ``PutObject`` of about 200
-  bytes per written output). A try reads the ledger with one listing of
+* **Local outputs**: in the output's own folder (which exists once the output is written, so
+  the ledger never creates a folder), one file ``.vyro-ledger.<task>.<run>.jsonl`` (two
+  16-hex-digit digests), one JSON line appended per written output and ``fsync``-ed before the
+  outcome is reported. A line cut by a kill is ignored when read.
+* **Object storage**: an object store cannot append, so each record is one small object beside
+  the first remote output, ``.vyro-ledger/<task>/<run>/<location digest>.<sha256>`` (one
+  ``PutObject`` of about 300 bytes per written output). A try reads the ledger with one listing of
   ``.vyro-ledger/<task>/`` (one ``ListObjectsV2`` per 1,000 records); the records' names say
   everything, so no object is read.
 
@@ -45,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_vyro import storage
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 _log = logging.getLogger(__name__)
@@ -124,60 +127,74 @@ class Ledger:
     """
     The outputs one task instance wrote in one DAG run (see the module docstring).
 
-    :param folder: the folder of the first item's output, where the ledger is kept.
     :param key: the task instance and DAG run it belongs to.
+    :param remote_folder: the folder of the first remote output, where remote records are kept
+        (``None`` when every output is local).
     :param log: where problems are reported (the task's log).
     """
 
-    def __init__(self, folder: ObjectStoragePath, key: RunKey, log: logging.Logger | Any = None) -> None:
-        self.folder = folder
+    def __init__(
+        self, key: RunKey, remote_folder: ObjectStoragePath | None = None, log: logging.Logger | Any = None
+    ) -> None:
         self.key = key
         self.log = log or _log
-        self.local = (folder.protocol or "") in storage.LOCAL_SCHEMES
+        self.name = f".vyro-ledger.{key.task_digest}.{key.digest}.jsonl"
+        self.remote = (
+            remote_folder / REMOTE_FOLDER / key.task_digest / key.digest
+            if remote_folder is not None
+            else None
+        )
         self._lock = threading.Lock()
         self._records: dict[str, str] = {}
-        self._fd: int | None = None
-        self._broken = False
-        name = f"{key.task_digest}.{key.digest}"
-        if self.local:
-            self.location = folder / f".vyro-ledger.{name}.jsonl"
-        else:
-            self.location = folder / REMOTE_FOLDER / key.task_digest / key.digest
+        self._warned = False
 
     @classmethod
-    def beside(cls, output: ObjectStoragePath, key: RunKey, log: logging.Logger | Any = None) -> Ledger:
+    def for_outputs(
+        cls, outputs: Sequence[ObjectStoragePath], key: RunKey, log: logging.Logger | Any = None
+    ) -> Ledger:
         """
-        Give the ledger of ``key``, in the folder of ``output``.
+        Give the ledger of ``key`` for a run writing ``outputs``.
 
-        :param output: the first item's resolved output.
+        :param outputs: the items' resolved outputs.
         :param key: the task instance and DAG run.
         :param log: where problems are reported.
         """
-        return cls(output.parent, key, log)
+        remote = next((o.parent for o in outputs if storage.local_folder(o) is None), None)
+        return cls(key, remote, log)
 
-    @property
-    def shown(self) -> str:
-        """The ledger's location, for logs."""
-        return self.location.path if self.local else f"{self.location.protocol}://{self.location.path}"
+    def local_file(self, folder: str) -> str:
+        """
+        Give the path of this ledger's file in a local folder.
+
+        :param folder: the folder of local outputs.
+        """
+        return os.path.join(folder, self.name)
 
     # --- reading ---------------------------------------------------------------------------
 
-    def load(self) -> dict[str, str]:
+    def load(self, output_keys: Iterable[str]) -> int:
         """
-        Read what earlier tries recorded; remove stale remote records of other DAG runs.
+        Read what earlier tries recorded for these outputs; remove stale remote records of other runs.
 
-        :return: SHA-256 by location digest (:func:`location_digest`); empty if nothing, or unreadable.
+        :param output_keys: the run's outputs' locations.
+        :return: how many records were found.
         """
-        try:
-            records = self._read_local() if self.local else self._read_remote()
-        except Exception as exc:
-            self.log.warning(
-                "Cannot read the ledger %s (%s); earlier tries are not taken into account", self.shown, exc
-            )
-            return {}
+        folders = sorted({f for k in output_keys if (f := _local_folder(k)) is not None})
+        records: dict[str, str] = {}
+        for folder in folders:
+            records.update(self._read_local(self.local_file(folder)))
+        if self.remote is not None:
+            try:
+                records.update(self._read_remote(self.remote))
+            except Exception as exc:
+                self.log.warning(
+                    "Cannot read the ledger %s (%s); earlier tries are not taken into account",
+                    _shown(self.remote),
+                    exc,
+                )
         with self._lock:
             self._records.update(records)
-            return dict(self._records)
+            return len(self._records)
 
     def earlier(self, output_key: str) -> str | None:
         """
@@ -188,12 +205,15 @@ class Ledger:
         with self._lock:
             return self._records.get(location_digest(output_key))
 
-    def _read_local(self) -> dict[str, str]:
+    def _read_local(self, path: str) -> dict[str, str]:
         records: dict[str, str] = {}
         try:
-            with open(self.location.path, "rb") as f:
+            with open(path, "rb") as f:
                 lines = f.read().split(b"\n")
         except FileNotFoundError:
+            return records
+        except OSError as exc:
+            self.log.warning("Cannot read the ledger %s (%s); a retry may pay again", path, exc)
             return records
         for line in lines:
             try:
@@ -204,39 +224,34 @@ class Ledger:
                 records[entry["location"]] = str(entry.get("sha256"))
         return records
 
-    def _read_remote(self) -> dict[str, str]:
-        fs = self.folder.fs
-        task_folder = self.location.parent.path
+    def _read_remote(self, location: ObjectStoragePath) -> dict[str, str]:
+        fs = location.fs
         try:
-            listing: dict[str, dict[str, Any]] = fs.find(task_folder, detail=True)
+            listing: dict[str, dict[str, Any]] = fs.find(location.parent.path, detail=True)
         except FileNotFoundError:
             return {}
-        mine = self.location.path.rstrip("/") + "/"
+        mine = location.path.rstrip("/") + "/"
         records: dict[str, str] = {}
         others: dict[str, list[tuple[str, float]]] = {}
         for path, info in listing.items():
-            name = path.rsplit("/", 1)[-1]
-            match = _RECORD_NAME.match(name)
+            match = _RECORD_NAME.match(path.rsplit("/", 1)[-1])
             if match is None:
                 continue
             if path.startswith(mine):
                 records[match["location"]] = match["sha256"]
             else:
-                run_folder = path.rsplit("/", 1)[0]
-                others.setdefault(run_folder, []).append((path, _modified(info)))
-        self._remove_stale_remote(others)
-        return records
-
-    def _remove_stale_remote(self, runs: dict[str, list[tuple[str, float]]]) -> None:
+                others.setdefault(path.rsplit("/", 1)[0], []).append((path, _modified(info)))
         cutoff = time.time() - LEDGER_MAX_AGE
-        stale = [p for objects in runs.values() if max(t for _, t in objects) < cutoff for p, _ in objects]
-        if not stale:
-            return
-        try:
-            self.folder.fs.rm(stale)
-            self.log.info("Removed %d stale ledger record(s) of earlier DAG runs", len(stale))
-        except Exception as exc:
-            self.log.warning("Cannot remove stale ledger records beside %s (%s)", self.shown, exc)
+        stale = [p for objects in others.values() if max(t for _, t in objects) < cutoff for p, _ in objects]
+        if stale:
+            try:
+                fs.rm(stale)
+                self.log.info("Removed %d stale ledger record(s) of other DAG runs", len(stale))
+            except Exception as exc:
+                self.log.warning(
+                    "Cannot remove stale ledger records in %s (%s)", _shown(location.parent), exc
+                )
+        return records
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -244,52 +259,60 @@ class Ledger:
         """
         Put an output this try wrote on record, durably, before returning; never raises.
 
+        A local output is recorded in its own folder (which exists: the output was just written
+        there), a remote one beside the first remote output.
+
         :param output_key: the output's location.
         :param sha256: hex SHA-256 of what was written.
         """
         digest = location_digest(output_key)
+        entry = {"location": digest, "output": output_key, "sha256": sha256, "key": self.key.as_dict()}
+        body = json.dumps(entry, sort_keys=True).encode()
+        folder = _local_folder(output_key)
+        try:
+            if folder is not None:
+                self._append(self.local_file(folder), body)
+            elif self.remote is not None:
+                self.remote.fs.pipe_file((self.remote / f"{digest}.{sha256}").path, body)
+        except Exception as exc:
+            with self._lock:
+                warned, self._warned = self._warned, True
+            if not warned:
+                self.log.warning("Cannot write the ledger (%s); a retry may pay again", exc)
         with self._lock:
             self._records[digest] = sha256
-            if self._broken:
-                return
-            try:
-                if self.local:
-                    self._append(digest, output_key, sha256)
-            except Exception as exc:
-                self._broken = True
-                self.log.warning("Cannot write the ledger %s (%s); a retry may pay again", self.shown, exc)
-                return
-        if not self.local:
-            self._put(digest, output_key, sha256)
 
-    def _append(self, digest: str, output_key: str, sha256: str) -> None:
-        if self._fd is None:
-            path = self.location.path
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            created = not os.path.exists(path)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-            self._fd = os.open(path, flags, 0o666)
-            if created:
-                storage.fsync_directory(os.path.dirname(path))
-        line = {"location": digest, "output": output_key, "sha256": sha256, "key": self.key.as_dict()}
-        # one write of one line: appends from other processes never interleave inside it
-        os.write(self._fd, b"\n" + json.dumps(line, sort_keys=True).encode() + b"\n")
-        os.fsync(self._fd)
-
-    def _put(self, digest: str, output_key: str, sha256: str) -> None:
-        body = json.dumps({"output": output_key, "sha256": sha256, "key": self.key.as_dict()}).encode()
+    def _append(self, path: str, body: bytes) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        created = not os.path.exists(path)
+        fd = os.open(path, flags, 0o666)
         try:
-            self.folder.fs.pipe_file((self.location / f"{digest}.{sha256}").path, body)
-        except Exception as exc:
-            self.log.warning("Cannot write the ledger %s (%s); a retry may pay again", self.shown, exc)
+            # one write of one line, after a newline that ends any line a kill cut short
+            os.write(fd, b"\n" + body + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            storage.fsync_directory(os.path.dirname(path))
 
-    def close(self) -> None:
-        """Close the ledger's file (the records are already on disk)."""
-        with self._lock:
-            if self._fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._fd)
-                self._fd = None
+    def keep_fresh(self, folders: Iterable[str]) -> None:
+        """
+        Mark this run's local ledger files as used now, so no stale-ledger removal takes them.
+
+        :param folders: the folders of the run's local outputs.
+        """
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                os.utime(self.local_file(folder))
+
+
+def _local_folder(output_key: str) -> str | None:
+    """Give the folder of a local output, from its location; ``None`` for a remote one."""
+    return os.path.dirname(output_key[len("file://") :]) if output_key.startswith("file://") else None
+
+
+def _shown(p: ObjectStoragePath) -> str:
+    return f"{p.protocol}://{p.path}"
 
 
 def _modified(info: dict[str, Any]) -> float:
@@ -308,9 +331,8 @@ def remove_stale_ledgers(directories: list[str], *, keep: Ledger | None = None) 
     :param keep: the run's own ledger, which is never stale while its DAG run retries.
     :return: how many were deleted.
     """
-    if keep is not None and keep.local:
-        with contextlib.suppress(OSError):
-            os.utime(keep.location.path)
+    if keep is not None:
+        keep.keep_fresh(directories)
     return storage.remove_stale_temp_files(directories, max_age=LEDGER_MAX_AGE, pattern=LEDGER_PATTERN)
 
 

@@ -10,7 +10,7 @@ A run goes through these steps, and sends nothing before the last one:
 4. the calls, ``max_concurrency`` at a time in daemon threads sharing one hook. The first call
    runs alone: a refused token or an empty account costs one request, not one per worker.
 
-An error that would hit every item (see :func:`~airflow_provider_vyro.item.stops_run`) stops
+An error that would hit every item (see :func:`~airflow_provider_vyro.failures.stops_run`) stops
 the run at once: no request starts after it, the calls already in flight finish and are kept,
 and the task fails with that error. Any other failure is its item's alone: the rest go on, and
 the run ends with :class:`~airflow_provider_vyro.exceptions.VyroBatchError`.
@@ -46,6 +46,7 @@ from airflow_provider_vyro.exceptions import (
     VyroInputError,
     VyroPermanentBatchError,
 )
+from airflow_provider_vyro.failures import any_task_retry, stops_run
 from airflow_provider_vyro.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST as MAX_ITEMS_WITHOUT_MANIFEST
 from airflow_provider_vyro.run_limits import check_run_arguments as check_run_arguments
@@ -308,10 +309,12 @@ class Runner:
         manifest = self._resolve_manifest(resolved)
         key = options.run_key
         ledger = self._ledger = (
-            ledgers.Ledger.beside(resolved[0].output, key, self.log) if key is not None else None
+            ledgers.Ledger.for_outputs([r.output for r in resolved], key, self.log)
+            if key is not None
+            else None
         )
         if ledger is not None:
-            ledger.load()
+            ledger.load(self._output_keys.values())
         checked = self._check_all(resolved, ledger)
         to_call = [c for c in checked if c.keep is None]
         if options.max_calls is not None and len(to_call) > options.max_calls:
@@ -487,7 +490,7 @@ class Runner:
                 type(error).__name__,
                 error,
             )
-        if stopped is None and error is not None and items.stops_run(error):
+        if stopped is None and error is not None and stops_run(error):
             self.log.error(
                 "Stopping the run: %s: %s would fail every item; no new request is sent",
                 type(error).__name__,
@@ -525,8 +528,6 @@ class Runner:
             if c.resolved.index not in done
         )
         report.outcomes.sort(key=lambda o: o.index)
-        if ledger is not None:
-            ledger.close()  # kept after a success too: a failure after execute returned is retried
         if manifest is not None:
             report.manifest_path = self.options.manifest_path
             self._write_manifest(manifest, report)
@@ -554,7 +555,7 @@ class Runner:
             raise failed[0].error  # type: ignore[misc]
         failures: dict[int, BaseException] = {o.index: o.error for o in failed if o.error is not None}
         classes = {o.index: o.failure or "transient" for o in failed}
-        retryable = any(c in items.RETRYABLE_CLASSES for c in classes.values())
+        retryable = any_task_retry(classes.values())
         error_class = VyroBatchError if retryable else VyroPermanentBatchError
         raise error_class(failures, len(report.outcomes), classes)
 
@@ -563,7 +564,7 @@ def _stops_run(outcome: Outcome | BaseException) -> bool:
     """Tell whether an item's outcome stops the run (a bug in the item's code does, too)."""
     if isinstance(outcome, BaseException):
         return True
-    return outcome.error is not None and items.stops_run(outcome.error)
+    return outcome.error is not None and stops_run(outcome.error)
 
 
 def _first(problem: tuple[int, VyroInputError]) -> int:
