@@ -41,10 +41,8 @@ def _items() -> Any:
     return items()
 
 
-@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
-def vyro_batch_retry() -> None:
-    """A batch with one task retry and ``overwrite=True``."""
-    InpaintBatchOperator(
+def _retried(operator: type[InpaintBatchOperator]) -> None:
+    operator(
         task_id="batch",
         items=_items(),
         max_concurrency=2,
@@ -52,19 +50,18 @@ def vyro_batch_retry() -> None:
         retries=1,
         retry_delay=timedelta(seconds=0),
     )
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def vyro_batch_retry() -> None:
+    """A batch with one task retry and ``overwrite=True``."""
+    _retried(InpaintBatchOperator)
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
 def vyro_batch_post_execute_fails() -> None:
     """A batch with one task retry whose first try fails in ``post_execute``."""
-    FailingAfterExecuteBatch(
-        task_id="batch",
-        items=_items(),
-        max_concurrency=2,
-        progress_interval=0.2,
-        retries=1,
-        retry_delay=timedelta(seconds=0),
-    )
+    _retried(FailingAfterExecuteBatch)
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
