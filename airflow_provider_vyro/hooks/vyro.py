@@ -23,6 +23,7 @@ from airflow_provider_vyro.catalogue import (
     AI_BACKGROUND,
     GENERATIVE_FILL,
     INPAINT,
+    JOB_STATUS_PATH,
     TEXT_TO_IMAGE,
     Endpoint,
     api_version_of,
@@ -43,6 +44,8 @@ from airflow_provider_vyro.exceptions import (
     VyroUnexpectedResponseError,
     is_retryable,
 )
+from airflow_provider_vyro.hooks.job_status import JobStatus, parse_job_id, parse_job_status, status_path
+from airflow_provider_vyro.hooks.results import DEFAULT_MAX_RESULT_BYTES, ResultFetcher
 from airflow_provider_vyro.images import (
     CheckedImage,
     ImageInfo,
@@ -80,6 +83,7 @@ _ERROR_BODY_LIMIT = 64 * 1024
 _MESSAGE_LIMIT = 500
 _PROMPT_PREVIEW = 40
 _REASON_LIMIT = 200
+_JSON_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class _Settings:
     max_retries: int
     backoff_factor: float
     transport: Transport = field(default_factory=Transport)
+    job_status_path: str = JOB_STATUS_PATH
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
 
 
 @dataclass(frozen=True)
@@ -295,7 +301,16 @@ class VyroHook(BaseHook):
         backoff = self._backoff_factor
         if backoff is None:
             backoff = _float_extra(extra, "backoff_factor", DEFAULT_BACKOFF_FACTOR, allow_zero=True)
-        return _Settings(url, token, timeout, max_retries, backoff, transport)
+        return _Settings(
+            url,
+            token,
+            timeout,
+            max_retries,
+            backoff,
+            transport,
+            _status_path_extra(extra),
+            _int_extra(extra, "max_result_bytes", DEFAULT_MAX_RESULT_BYTES) or DEFAULT_MAX_RESULT_BYTES,
+        )
 
     def get_conn(self) -> requests.Session:
         """Return the hook's pooled session, created on first use (auth headers are set per request)."""
@@ -620,7 +635,95 @@ class VyroHook(BaseHook):
 
             return self._with_retries(attempt)
 
-    def _with_retries(self, call: Callable[[], _T]) -> _T:
+    def submit_job(
+        self, endpoint: Endpoint, *, fields: Mapping[str, str], files: Mapping[str, ImageSource]
+    ) -> str:
+        """
+        Start a job of an asynchronous operation (video) and return its id.
+
+        Files are inspected and checked like every call's. The submit is retried only when the
+        API surely did not take it (429, 503, a connection that never reached it): a job the API
+        accepted may be charged, so a submit is never sent twice for one.
+
+        :param endpoint: the operation, from :data:`~airflow_provider_vyro.catalogue.JOB_ENDPOINTS`.
+        :param fields: the text parts (checked by the caller).
+        :param files: the file parts, by form field name.
+        :raises VyroResponseError: if the answer is not JSON with a job id.
+        """
+        with ExitStack() as stack:
+            parts = {name: _open_part(stack, source, name) for name, source in files.items()}
+            checks.check_files(
+                endpoint,
+                {name: part.info for name, part in parts.items()},
+                names={name: part.shown for name, part in parts.items()},
+            )
+
+            def attempt() -> str:
+                for part in parts.values():
+                    part.fileobj.seek(0)
+                body, content_type = multipart.encode(
+                    fields, {name: part.as_file() for name, part in parts.items()}
+                )
+                return parse_job_id(self._exchange("POST", endpoint.path, body, content_type))
+
+            job_id = self._with_retries(attempt, retry_if=_surely_not_accepted)
+        self.log.info("%s: POST %s accepted as job %s", endpoint.operation, endpoint.path, job_id)
+        return job_id
+
+    def job_status(self, job_id: str, *, path: str | None = None) -> JobStatus:
+        """
+        Ask where a job is (retried per the hook's policy: the call is free and changes nothing).
+
+        :param job_id: the job, as :meth:`submit_job` gave it.
+        :param path: the status path with ``{id}``; default :attr:`job_status_path`.
+        """
+        target = status_path(path or self.job_status_path, job_id)
+        return parse_job_status(job_id, self._with_retries(lambda: self._exchange("GET", target, None, None)))
+
+    @property
+    def job_status_path(self) -> str:
+        """The status path with ``{id}``: the connection extra ``job_status_path``, else the catalogue's."""
+        return self.settings.job_status_path
+
+    def result_fetcher(self) -> ResultFetcher:
+        """
+        Give a fetcher of job results: its own session, no token (see :mod:`.results`).
+
+        It takes the connection's timeout, retries, backoff and ``max_result_bytes``, and stops
+        when the hook is cancelled.
+        """
+        settings = self.settings
+        return ResultFetcher(
+            max_bytes=settings.max_result_bytes,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            backoff_factor=settings.backoff_factor,
+            stop=self._stop,
+            redact=self._redact,
+        )
+
+    def _exchange(self, method: str, path: str, body: Any, content_type: str | None) -> str:
+        """Send one request expecting a JSON answer; give its text, or raise the answer's error."""
+        self._gate.wait()
+        if self._stop.is_set():
+            raise VyroCancelledError("the run was stopped; no further request is sent")
+        if self.before_request is not None:
+            self.before_request()
+        response = self._send(path, body, content_type, stream=True, method=method, accept="application/json")
+        with response:
+            if response.status_code != 200:
+                raise self._error_from(response)
+            try:
+                raw = response.raw.read(_JSON_LIMIT + 1, decode_content=True)
+            except (requests.RequestException, OSError) as err:
+                raise VyroResponseError(200, f"the answer broke off ({type(err).__name__})") from None
+        if len(raw) > _JSON_LIMIT:
+            raise VyroResponseError(200, f"the answer is larger than {_JSON_LIMIT} bytes: not a job's JSON")
+        return self._redact(raw.decode("utf-8", errors="replace"))
+
+    def _with_retries(
+        self, call: Callable[[], _T], retry_if: Callable[[BaseException], bool] = is_retryable
+    ) -> _T:
         """
         Make the first attempt directly; on a retryable failure, hand it and the rest to tenacity.
 
@@ -631,7 +734,7 @@ class VyroHook(BaseHook):
         try:
             return call()
         except Exception as error:
-            if self.settings.max_retries < 1 or not is_retryable(error):
+            if self.settings.max_retries < 1 or not retry_if(error):
                 raise
             first: BaseException | None = error
             del error
@@ -643,14 +746,14 @@ class VyroHook(BaseHook):
                 raise failed
             return call()
 
-        return self._retrying()(again)
+        return self._retrying(retry_if)(again)
 
-    def _retrying(self) -> tenacity.Retrying:
+    def _retrying(self, retry_if: Callable[[BaseException], bool] = is_retryable) -> tenacity.Retrying:
         import tenacity
 
         settings = self.settings
         return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(retry_if),
             stop=tenacity.stop_after_attempt(settings.max_retries + 1),
             wait=self._wait_strategy(settings.backoff_factor),
             before_sleep=self._log_retry,
@@ -746,12 +849,24 @@ class VyroHook(BaseHook):
             f"-> {status}{answer} in {time.monotonic() - started:.2f} s",
         )
 
-    def _headers(self, path: str, content_type: str) -> dict[str, str]:
+    def _headers(self, path: str, content_type: str | None, accept: str = "image/*") -> dict[str, str]:
         """Build one request's headers, with the auth header of the path's API version."""
         name, value = auth_header(api_version_of(path), self.settings.token)
-        return {name: value, "Content-Type": content_type, "Accept": "image/*"}
+        headers = {name: value, "Accept": accept}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return headers
 
-    def _send(self, path: str, body: Any, content_type: str, *, stream: bool) -> requests.Response:
+    def _send(
+        self,
+        path: str,
+        body: Any,
+        content_type: str | None,
+        *,
+        stream: bool,
+        method: str = "POST",
+        accept: str = "image/*",
+    ) -> requests.Response:
         """
         Post the form to the base URL, never following a redirect.
 
@@ -764,10 +879,11 @@ class VyroHook(BaseHook):
         settings = self.settings
         verify, proxies = self._environment
         try:
-            return self.get_conn().post(
+            return self.get_conn().request(
+                method,
                 settings.base_url + path,
                 data=body,
-                headers=self._headers(path, content_type),
+                headers=self._headers(path, content_type, accept),
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,
                 allow_redirects=False,
@@ -935,6 +1051,37 @@ class VyroHook(BaseHook):
         body, content_type = multipart.encode(fields, {})
         with self._send(path, body, content_type, stream=True) as response:
             return None if response.status_code == 200 else self._error_from(response)
+
+
+def _surely_not_accepted(error: BaseException) -> bool:
+    """Whether a failed submit surely did not start a job (429, 503, no connection): it may be sent again."""
+    if not is_retryable(error):
+        return False
+    if isinstance(error, VyroRateLimitError):
+        return True
+    if isinstance(error, VyroServerError):
+        return error.status_code == 503
+    return isinstance(error, VyroConnectionError) and not _maybe_charged(error)
+
+
+def _status_path_extra(extra: dict[str, Any]) -> str:
+    raw = extra.get("job_status_path", extra.get("extra__vyro__job_status_path"))
+    if raw is None or raw == "":
+        return JOB_STATUS_PATH
+    if (
+        not isinstance(raw, str)
+        or not raw.startswith("/v2/")
+        or raw.count("{id}") != 1
+        or any(c in raw for c in "?#\\ ")
+        or "://" in raw
+        or "/../" in raw
+    ):
+        raise VyroInputError(
+            "vyro_conn_id",
+            f"extra 'job_status_path' must be a /v2/ path with one {{id}}, e.g. {JOB_STATUS_PATH!r}; "
+            f"got {raw!r}",
+        )
+    return raw
 
 
 def _maybe_charged(error: BaseException | None) -> bool:
