@@ -78,8 +78,8 @@ class JobRecord:
             str(self.location) if self.location.protocol not in storage.LOCAL_SCHEMES else self.location.path
         )
 
-    def load(self) -> str | None:
-        """Give the job id an earlier try recorded, or ``None`` (no record, or one that is not ours)."""
+    def load(self) -> tuple[str, int] | None:
+        """Give the job id recorded and the try that submitted it, or ``None`` (no record, or not ours)."""
         if storage.probe_file(self.location) is None:
             return None
         try:
@@ -94,18 +94,29 @@ class JobRecord:
             or data.get("operation") != self.operation
         ):
             return None
-        job_id = data.get("job_id")
-        return job_id if isinstance(job_id, str) and job_id else None
+        job_id, try_number = data.get("job_id"), data.get("try_number")
+        if not isinstance(job_id, str) or not job_id:
+            return None
+        return job_id, try_number if isinstance(try_number, int) else 0
 
-    def save(self, job_id: str) -> None:
+    def save(self, job_id: str, try_number: int) -> None:
         """
         Record the job durably, before anything waits on it.
+
+        :param job_id: the job.
+        :param try_number: the try that submitted it.
 
         A record that cannot be written is logged, not raised: the job runs and is paid for
         already; only a retry of this task would then submit again.
         """
         body = json.dumps(
-            {"key": self.key, "operation": self.operation, "job_id": job_id, "submitted_at": time.time()},
+            {
+                "key": self.key,
+                "operation": self.operation,
+                "job_id": job_id,
+                "try_number": try_number,
+                "submitted_at": time.time(),
+            },
             sort_keys=True,
         ).encode()
         try:

@@ -290,13 +290,21 @@ class VideoJob:
     :param hook: the hook that submits and polls.
     :param key: the task instance and DAG run (the job record's name); ``None`` outside one.
     :param log: the task's log.
+    :param try_number: the task instance's try.
     """
 
     def __init__(
-        self, request: VideoRequest, hook: VyroHook, key: RunKey | None, log: logging.Logger | Any = None
+        self,
+        request: VideoRequest,
+        hook: VyroHook,
+        key: RunKey | None,
+        log: logging.Logger | Any = None,
+        *,
+        try_number: int = 1,
     ) -> None:
         self.request = request
         self.hook = hook
+        self.try_number = try_number
         self.log = log or _log
         self.record = JobRecord.beside(request.output, key, request.endpoint.operation, self.log)
         self.submits = 0
@@ -325,15 +333,24 @@ class VideoJob:
 
         :param files: the inspected inputs (from :func:`load_inputs`).
         """
-        recorded = self.record.load()
+        recorded = self.resume()
         if recorded is not None:
             self.log.info(
                 "Polling job %s, submitted by an earlier try of this DAG run (no new submit)", recorded
             )
             return recorded
-        self.submits += 1
         job_id = self.hook.submit_job(self.request.endpoint, fields=self.request.fields, files=files)
-        self.record.save(job_id)
+        self.submits = 1
+        self.record.save(job_id, self.try_number)
+        return job_id
+
+    def resume(self) -> str | None:
+        """Give the recorded job, if any, counting it as this try's submit when this try sent it."""
+        recorded = self.record.load()
+        if recorded is None:
+            return None
+        job_id, try_number = recorded
+        self.submits = 1 if try_number == self.try_number else 0
         return job_id
 
     def wait(self, job_id: str, *, poll_interval: float, deadline: float) -> JobStatus:
@@ -437,7 +454,6 @@ class VideoJob:
         height: int | None,
         *,
         skipped: bool,
-        try_number: int = 1,
     ) -> dict[str, Any]:
         """Give the task's dict (see :doc:`/video`)."""
         endpoint = self.request.endpoint
@@ -459,7 +475,7 @@ class VideoJob:
             format=MP4_FORMAT,
             attempts=self.submits,
             credits=0 if skipped else None,
-            try_number=try_number,
+            try_number=self.try_number,
             job_id=job_id,
         )
         return result

@@ -122,8 +122,13 @@ class VyroVideoOperator(VyroBaseOperator):
             storage_conn_id=self.storage_conn_id or None,
             thumbnail_path=self.thumbnail_path,
         )
+        try_number = getattr(context.get("ti"), "try_number", None)
         self._job = VideoJob(
-            request, VyroHook(vyro_conn_id=self.vyro_conn_id), RunKey.from_context(context), self.log
+            request,
+            VyroHook(vyro_conn_id=self.vyro_conn_id),
+            RunKey.from_context(context),
+            self.log,
+            try_number=try_number if isinstance(try_number, int) else 1,
         )
         return self._job
 
@@ -154,26 +159,24 @@ class VyroVideoOperator(VyroBaseOperator):
                         deadline=deadline,
                     ),
                     method_name="execute_complete",
-                    kwargs={"submits": job.submits},
                 )
             status = job.wait(job_id, poll_interval=self.poll_interval, deadline=deadline)
             return self._done(context, job.finish(status))
         finally:
             job.hook.close()
 
-    def execute_complete(self, context: Context, event: dict[str, Any], submits: int = 0) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """
         Resume after the trigger's event: fetch the result, or raise the event's error.
 
         :param context: the task's context.
         :param event: the payload of :class:`~airflow_provider_vyro.triggers.vyro.VyroJobTrigger`.
-        :param submits: the submits the try sent before it deferred.
         """
         from airflow_provider_vyro.hooks.job_status import JobStatus
         from airflow_provider_vyro.jobs import raise_from_event
 
         job = self._video_job(context)
-        job.submits = submits
+        job.resume()
         try:
             if event.get("state") != "succeeded":
                 if event.get("state") == "failed":
@@ -194,9 +197,6 @@ class VyroVideoOperator(VyroBaseOperator):
             job.hook.close()
 
     def _done(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
-        ti = context.get("ti")
-        try_number = getattr(ti, "try_number", None)
-        result["try_number"] = try_number if isinstance(try_number, int) else 1
         self._vyro_results = [result]
         assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
         return result
