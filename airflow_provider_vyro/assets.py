@@ -20,70 +20,25 @@ task that has paid for it: every problem here is logged and the task goes on.
 from __future__ import annotations
 
 import logging
-import os
 import posixpath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
 
+from airflow_provider_vyro import storage
+from airflow_provider_vyro.catalogue import UNNAMED_OPERATION
 from airflow_provider_vyro.exceptions import VyroInputError
+from airflow_provider_vyro.locations import asset_uri, path_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
+    from airflow.providers.common.compat.sdk import Context
 
 _log = logging.getLogger(__name__)
 
-_LOCAL = frozenset({"", "file", "local"})
-_SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3"}
-_URI_PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _FORMATS = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp"}
 
 EXTRA_KEYS: tuple[str, ...] = ("operation", "sha256", "bytes", "width", "height", "format")
 """The keys of every event's ``extra``, all JSON values."""
-
-
-def location(path: ObjectStoragePath) -> tuple[str, str, str]:
-    """
-    Split a resolved path into scheme, bucket and key, without the connection id.
-
-    Local files give ``("file", "", "/absolute/path")``; ``s3a://`` and ``s3n://`` are ``s3``.
-
-    :param path: a path resolved by :func:`airflow_provider_vyro.storage.resolve`.
-    """
-    scheme = (path.protocol or "").lower()
-    if scheme in _LOCAL:
-        return "file", "", os.path.abspath(path.path)
-    scheme = _SCHEME_ALIASES.get(scheme, scheme)
-    bucket, _, key = str(path.path).partition("/")
-    return scheme, bucket, key
-
-
-def asset_uri(path: ObjectStoragePath) -> str:
-    """
-    Give the asset URI of a resolved path: ``s3://bucket/key`` or ``file:///absolute/path``.
-
-    :param path: a path resolved by :func:`airflow_provider_vyro.storage.resolve`.
-    """
-    scheme, bucket, key = location(path)
-    if scheme == "file":
-        return "file://" + quote(key, safe=_URI_PATH_SAFE)
-    return f"{scheme}://{bucket}/{quote(key, safe=_URI_PATH_SAFE)}"
-
-
-def path_of(uri: str) -> str:
-    """
-    Turn an asset URI made by :func:`asset_uri` back into a path a Vyro operator accepts.
-
-    ``file:///data/a%20b.png`` gives ``/data/a b.png``; ``s3://bucket/a%20b.png`` gives
-    ``s3://bucket/a b.png``.
-
-    :param uri: the asset's URI, e.g. ``event.asset.uri`` of a triggering asset event.
-    """
-    parts = urlsplit(uri)
-    if parts.scheme == "file":
-        return unquote(parts.path)
-    return f"{parts.scheme}://{parts.netloc}{unquote(parts.path)}"
 
 
 def output_uri(output_path: str, storage_conn_id: str | None = None) -> str:
@@ -93,8 +48,6 @@ def output_uri(output_path: str, storage_conn_id: str | None = None) -> str:
     :param output_path: the ``output_path`` of a result dict.
     :param storage_conn_id: the connection the task used for remote paths.
     """
-    from airflow_provider_vyro import storage
-
     return asset_uri(storage.resolve(output_path, field="output_path", conn_id=storage_conn_id or None))
 
 
@@ -149,7 +102,7 @@ def event_extra(result: Mapping[str, Any]) -> dict[str, Any]:
     output = str(result["output_path"])
     suffix = posixpath.splitext(output)[1].lstrip(".").lower()
     return {
-        "operation": str(result.get("operation") or "inpaint"),
+        "operation": str(result.get("operation") or UNNAMED_OPERATION),
         "sha256": str(result["sha256"]),
         "bytes": int(result["bytes"]),
         "width": int(result["width"]),
@@ -213,7 +166,6 @@ __all__ = [
     "declare_alias",
     "emit",
     "event_extra",
-    "location",
     "output_uri",
     "path_of",
     "was_written",

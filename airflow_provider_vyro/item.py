@@ -27,11 +27,9 @@ import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
-from airflow_provider_vyro import checks, formats, images, storage
-from airflow_provider_vyro.catalogue import GENERIC_OPERATION
+from airflow_provider_vyro import checks, formats, images, locations, storage
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -75,13 +73,6 @@ Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
 
 _HASH_CHUNK = 1024 * 1024
 _SPOOL_IN_MEMORY = 32 * 1024 * 1024
-DEFAULT_SUFFIXES: dict[str, str] = {
-    "inpaint": storage.OUTPUT_SUFFIX,
-    "generative_fill": "_filled.png",
-    "ai_background": "_background.png",
-    GENERIC_OPERATION: "_result.png",
-}
-"""What a default output path puts after the image's stem, by operation (beside the first image)."""
 _STREAM_VALIDATORS: dict[str, Any] = {
     "PNG": images.PngChunkValidator,
     "JPEG": images.JpegStreamChecker,
@@ -144,6 +135,8 @@ class Resolved:
     :param output_path: the output path as given, or its default.
     :param output: the resolved output location.
     :param output_format: the format the output's extension names (``PNG``, ``JPEG``, ``WEBP``).
+    :param output_key: the output's location (see :func:`~airflow_provider_vyro.locations.location_key`).
+    :param input_key_by_argument: each input's location, by the argument that named it.
     """
 
     index: int
@@ -153,20 +146,13 @@ class Resolved:
     inputs: dict[str, ObjectStoragePath]
     output_path: str
     output: ObjectStoragePath
-    output_format: str = "PNG"
-
-    @cached_property
-    def output_key(self) -> str:
-        """The output's location (see :func:`~airflow_provider_vyro.storage.location_key`)."""
-        return storage.location_key(self.output)
+    output_format: str
+    output_key: str
+    input_key_by_argument: Mapping[str, str]
 
     def input_keys(self) -> dict[str, str]:
         """Each input's location, by the argument that named it."""
-        return dict(self._input_keys)
-
-    @cached_property
-    def _input_keys(self) -> dict[str, str]:
-        return {path_argument(name): storage.location_key(p) for name, p in self.inputs.items()}
+        return dict(self.input_key_by_argument)
 
 
 @dataclass(frozen=True)
@@ -316,15 +302,13 @@ def resolve(
     }
     output_value = values.get("output_path")
     if output_value is None or output_value == "":
-        if not paths:
+        if not paths or endpoint.output_suffix is None:
             raise VyroInputError(
                 "output_path", "is required: this operation has no input file to put it beside"
             )
         first = next(iter(paths))
         output_path = storage.default_output_path(
-            paths[first],
-            field=path_argument(first),
-            suffix=DEFAULT_SUFFIXES.get(endpoint.operation, storage.OUTPUT_SUFFIX),
+            paths[first], field=path_argument(first), suffix=endpoint.output_suffix
         )
     else:
         output_path = _path_string(output_value, "output_path")
@@ -336,19 +320,26 @@ def resolve(
         for name, path in paths.items()
     }
     output = storage.resolve(output_path, field="output_path", conn_id=conn_id)
-    output_key = storage.location_key(output)
-    input_keys = {name: storage.location_key(location) for name, location in inputs.items()}
+    output_key = locations.location_key(output)
+    input_keys = {name: locations.location_key(location) for name, location in inputs.items()}
     for name, location in inputs.items():
-        if input_keys[name] == output_key or storage.same_file(output, location):
+        if input_keys[name] == output_key or locations.same_file(output, location):
             raise VyroInputError(
                 "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
             )
     given = {**{path_argument(n): p for n, p in paths.items()}, **given}
-    resolved = Resolved(index, endpoint, given, fields, inputs, output_path, output, output_format)
-    # the keys just computed (each resolves symlinks) seed the cached properties
-    resolved.__dict__["output_key"] = output_key
-    resolved.__dict__["_input_keys"] = {path_argument(n): k for n, k in input_keys.items()}
-    return resolved
+    return Resolved(
+        index,
+        endpoint,
+        given,
+        fields,
+        inputs,
+        output_path,
+        output,
+        output_format,
+        output_key,
+        {path_argument(n): k for n, k in input_keys.items()},
+    )
 
 
 # --- storage checks -------------------------------------------------------------------------
@@ -431,7 +422,7 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
         names={name: f.name for name, f in files.items()},
         arguments={name: path_argument(name) for name in files},
     )
-    image = files.get("image")
+    image = files.get(endpoint.file_fields[0].name) if endpoint.file_fields else None
     if image is not None and image.info.has_alpha and resolved.output_format == "JPEG":
         formats.check_output_format(endpoint, resolved.output_path, input_has_alpha=True)
     if not overwrite or earlier_sha256:
@@ -466,17 +457,14 @@ def _record(
     endpoint = resolved.endpoint
     record: dict[str, Any] = {"output_path": resolved.output_path}
     paths = {k: v for k, v in given.items() if k.endswith("_path")}
-    values = {k: v for k, v in given.items() if not k.endswith("_path") and k != "prompt"}
-    if endpoint.operation == GENERIC_OPERATION:
+    if endpoint.xcom_style == "call":
         sent = {k: v for k, v in given.items() if not k.endswith("_path")}
         files = {k.removesuffix("_path"): v for k, v in paths.items()}
         record.update(endpoint=endpoint.path, files=files, fields=sent, prompt=given.get("prompt"))
     else:
         record.update(paths)
         record["prompt"] = given.get("prompt")
-        if endpoint.operation in ("text_to_image", "text_to_png"):
-            values = {"style": None, **values, "transparent": endpoint.operation == "text_to_png"}
-        record.update(values)
+        record.update(endpoint.xcom_parameter_values(given))
     record.update(
         width=width,
         height=height,

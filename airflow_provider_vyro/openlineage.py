@@ -18,7 +18,9 @@ import logging
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vyro.assets import location, was_written
+from airflow_provider_vyro import storage
+from airflow_provider_vyro.assets import was_written
+from airflow_provider_vyro.locations import Location
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,12 +45,7 @@ def dataset_name(path: str, storage_conn_id: str | None = None) -> DatasetName:
     :param path: a local path, ``file://`` URI or object-storage URI.
     :param storage_conn_id: the connection the task used for remote paths (not part of the name).
     """
-    from airflow_provider_vyro import storage
-
-    scheme, bucket, key = location(storage.resolve(path, field="path", conn_id=storage_conn_id or None))
-    if scheme == "file":
-        return "file", key
-    return f"{scheme}://{bucket}", key
+    return Location.of(storage.resolve(path, field="path", conn_id=storage_conn_id or None)).dataset
 
 
 def max_datasets() -> int:

@@ -26,7 +26,20 @@ import threading
 import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from airflow_provider_vyro.catalogue import INPAINT
 from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
+from airflow_provider_vyro.locations import (
+    LOCAL_SCHEMES,
+    absolute_local,
+    asset_uri,
+    conn_id_of,
+    display,
+    is_local,
+    location_key,
+    same_file,
+    same_location,
+    split_uri,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -35,11 +48,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-LOCAL_SCHEMES: frozenset[str] = frozenset({"", "file", "local"})
-"""Schemes of local files: a plain path (no scheme), ``file://`` and ``local://``."""
-
-OUTPUT_SUFFIX = "_inpainted.png"
-"""What :func:`default_output_path` puts after the image's stem."""
+OUTPUT_SUFFIX: str = INPAINT.output_suffix or ""
+"""What :func:`default_output_path` puts after the image's stem by default (inpaint's)."""
 
 HEADER_BLOCK_SIZE = 256 * 1024
 """A read-ahead block size suited to reading only an image's header from remote storage."""
@@ -53,9 +63,7 @@ TEMP_PATTERN = re.compile(r"^\.vyro-tmp\.[0-9a-f]{12}\.")
 STALE_TEMP_AGE = 3600.0
 """Seconds after which a temporary file of this provider that is still there is stale (its writer died)."""
 
-_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$", re.DOTALL)
 _BROKEN_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/(?!/)")
-_S3_SCHEMES = frozenset({"s3", "s3a", "s3n"})
 
 
 def supported_schemes() -> frozenset[str]:
@@ -90,24 +98,6 @@ def is_supported_scheme(scheme: str) -> bool:
     return scheme in LOCAL_SCHEMES or _has_fs(scheme)
 
 
-def _split_uri(path: str) -> tuple[str, str] | None:
-    match = _URI.match(path)
-    if match is None:
-        return None
-    return match["scheme"].lower(), match["rest"]
-
-
-def _normalise_local(path: str) -> str:
-    absolute = os.path.abspath(path)
-    if absolute.startswith("//"):
-        absolute = "/" + absolute.lstrip("/")
-    return absolute
-
-
-def _is_local(p: ObjectStoragePath) -> bool:
-    return (p.protocol or "") in LOCAL_SCHEMES
-
-
 def _os_path(p: ObjectStoragePath) -> str | None:
     """
     Give the path for the operating system's own calls, or ``None`` to go through ``p.fs``.
@@ -116,21 +106,13 @@ def _os_path(p: ObjectStoragePath) -> str | None:
     local filesystem: one ``os.stat`` or ``open`` costs microseconds where fsspec's wrappers
     cost tens. A local path attached to a connection keeps that connection's filesystem.
     """
-    if (p.protocol or "") in LOCAL_SCHEMES and _conn_id(p) is None:
+    if is_local(p) and conn_id_of(p) is None:
         return p.path
     return None
 
 
 def _os_problem(exc: OSError) -> str:
     return f"{exc.strerror or type(exc).__name__} (errno {exc.errno})" if exc.errno else str(exc)
-
-
-def _conn_id(p: ObjectStoragePath) -> str | None:
-    """Return the connection a path is attached to (an attribute on Airflow 3, a storage option on 2)."""
-    conn_id = getattr(p, "conn_id", None)
-    if conn_id is None:
-        conn_id = (getattr(p, "storage_options", None) or {}).get("conn_id")
-    return str(conn_id) if conn_id is not None else None
 
 
 def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = None) -> ObjectStoragePath:
@@ -163,7 +145,7 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
     if "\x00" in path:
         raise VyroInputError(field, f"{path!r} contains a NUL character")
 
-    split = _split_uri(path)
+    split = split_uri(path)
     if split is None:
         broken = _BROKEN_URI.match(path)
         if broken:
@@ -171,7 +153,7 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
                 field,
                 f"'{path}' looks like a URI with a missing slash; write it as {broken['scheme']}://...",
             )
-        return ObjectStoragePath(_normalise_local(os.path.expanduser(path)), protocol="file")
+        return ObjectStoragePath(absolute_local(os.path.expanduser(path)), protocol="file")
 
     scheme, rest = split
     if scheme in LOCAL_SCHEMES:
@@ -181,7 +163,7 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
             raise VyroInputError(
                 field, f"'{path}' is not an absolute {scheme}:// URI; write it as {scheme}:///absolute/path"
             )
-        return ObjectStoragePath(_normalise_local(rest), protocol="file")
+        return ObjectStoragePath(absolute_local(rest), protocol="file")
 
     if not is_supported_scheme(scheme):
         raise VyroInputError(field, _unsupported_scheme_problem(path, scheme))
@@ -211,7 +193,7 @@ def _unsupported_scheme_problem(path: str, scheme: str) -> str:
 
 
 def _split_for_naming(path: str) -> tuple[str, str]:
-    split = _split_uri(path)
+    split = split_uri(path)
     if split is None:
         return "", path
     scheme, rest = split
@@ -272,12 +254,6 @@ def check_output_path(path: str | os.PathLike[str], *, field: str = "output_path
         raise VyroInputError(field, f"'{path}' must end in .png: the API answers with a PNG image")
 
 
-def _display(p: ObjectStoragePath) -> str:
-    if _is_local(p):
-        return p.path
-    return f"{p.protocol}://{p.path}"
-
-
 def _bucket(p: ObjectStoragePath) -> str:
     return p.path.split("/", 1)[0]
 
@@ -304,10 +280,10 @@ _DENIED_CODES = frozenset(
 
 
 def _translate(exc: BaseException, p: ObjectStoragePath, *, field: str, action: str) -> VyroInputError | None:
-    shown = _display(p)
+    shown = display(p)
     code = _client_error_code(exc) or _client_error_code(exc.__cause__ or exc)
     if isinstance(exc, FileNotFoundError) or code in _MISSING_CODES:
-        if not _is_local(p) and _bucket(p) and not _bucket_exists(p):
+        if not is_local(p) and _bucket(p) and not _bucket_exists(p):
             return VyroInputError(
                 field, f"'{shown}' cannot be {action}: the bucket '{_bucket(p)}' does not exist"
             )
@@ -317,9 +293,9 @@ def _translate(exc: BaseException, p: ObjectStoragePath, *, field: str, action: 
     if isinstance(exc, IsADirectoryError):
         return VyroInputError(field, f"'{shown}' is a directory, not a file")
     if isinstance(exc, PermissionError) or code in _DENIED_CODES:
-        denied = "permission denied" if _is_local(p) else "access denied"
+        denied = "permission denied" if is_local(p) else "access denied"
         return VyroInputError(field, f"'{shown}' cannot be {action}: {denied} ({exc})")
-    if _is_local(p) and isinstance(exc, OSError):
+    if is_local(p) and isinstance(exc, OSError):
         return VyroInputError(field, f"'{shown}' cannot be {action}: {exc}")
     return None
 
@@ -356,15 +332,15 @@ def stat_input(p: ObjectStoragePath, *, field: str) -> int:
         if translated is None:
             raise
         raise translated from exc
-    shown = _display(p)
+    shown = display(p)
     kind = info.get("type")
     if kind == "directory":
-        if _is_local(p):
+        if is_local(p):
             raise VyroInputError(field, f"'{shown}' is a directory, not a file")
         raise VyroInputError(field, f"'{shown}' is a folder (a key prefix), not an object")
     if kind not in (None, "file"):
         raise VyroInputError(field, f"'{shown}' is not a regular file")
-    if _is_local(p) and not os.access(p.path, os.R_OK):
+    if is_local(p) and not os.access(p.path, os.R_OK):
         raise VyroInputError(field, f"'{shown}' cannot be read: permission denied")
     return int(info.get("size") or 0)
 
@@ -446,7 +422,7 @@ def probe_file(p: ObjectStoragePath) -> int | None:
     if path is not None:
         try:
             st = os.stat(path)
-        except (FileNotFoundError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
             return None
         return st.st_size if stat.S_ISREG(st.st_mode) else None
     try:
@@ -476,8 +452,8 @@ def check_writable_destination(p: ObjectStoragePath, *, field: str) -> None:
     :param field: the argument it was given as.
     :raises VyroInputError: if the result could not be written there.
     """
-    shown = _display(p)
-    if not _is_local(p):
+    shown = display(p)
+    if not is_local(p):
         bucket = _bucket(p)
         if not p.path[len(bucket) :].strip("/"):
             raise VyroInputError(field, f"'{shown}' names a bucket, not an object")
@@ -602,8 +578,48 @@ def temp_folder() -> str:
 
 
 def local_folder(p: ObjectStoragePath) -> str | None:
-    """Give the local folder of ``p`` (where its temporary file goes), or ``None`` if it is remote."""
-    return os.path.dirname(os.path.abspath(p.path)) if _is_local(p) else None
+    """
+    Give the local folder where the temporary file of ``p`` goes, or ``None`` if it is remote.
+
+    That is the folder of ``p``, or, while it is missing, its nearest existing ancestor.
+    """
+    return _existing_folder(os.path.dirname(os.path.abspath(p.path))) if is_local(p) else None
+
+
+def _existing_folder(directory: str) -> str:
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return directory
+
+
+def _make_folders(directory: str) -> list[str]:
+    """Create ``directory`` and its missing parents; give the folders created, outermost first."""
+    missing: list[str] = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    created: list[str] = []
+    try:
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                if not os.path.isdir(folder):
+                    raise
+                continue
+            created.append(folder)
+    except OSError:
+        _remove_folders(created)
+        raise
+    return created
+
+
+def _remove_folders(folders: list[str]) -> None:
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
@@ -623,24 +639,25 @@ def atomic_writer(
                 checker.feed(chunk)
             checker.result()  # raises: nothing is written
 
-    Locally the content goes to ``.vyro-tmp.<random>.<name>`` beside the target (missing parent
-    folders are created), is flushed to disk and renamed over the target with
-    :func:`os.replace`. Remotely it goes to a local temporary file of the same pattern in
-    :func:`temp_folder`, uploaded in one go when the block ends (one ``PutObject`` on S3, or one
-    multipart upload for files over 100 MiB), so no partial object is ever visible. A file left
-    by a killed worker is removed by a later run (:func:`remove_stale_temp_files`). The commit is
-    recorded as Airflow hook lineage.
+    Locally the content goes to ``.vyro-tmp.<random>.<name>`` beside the target, is flushed to
+    disk and renamed over the target with :func:`os.replace`. Missing parent folders are created
+    only then, when the content is complete: until then the temporary file waits in the nearest
+    existing ancestor (the same filesystem), so a write that fails leaves no folder behind.
+    Remotely it goes to a local temporary file of the same pattern in :func:`temp_folder`,
+    uploaded in one go when the block ends (one ``PutObject`` on S3, or one multipart upload for
+    files over 100 MiB), so no partial object is ever visible. A file left by a killed worker is
+    removed by a later run (:func:`remove_stale_temp_files`). The commit is recorded as Airflow
+    hook lineage.
 
     :param p: the resolved output path.
     :param temps: the run's registry of temporary files, so a cancelled run can remove them.
     :param lineage: record the write as hook lineage (off for bookkeeping files).
     """
-    local = _is_local(p)
+    local = is_local(p)
     target = os.path.abspath(p.path) if local else p.path
     directory = os.path.dirname(target) if local else temp_folder()
-    if local:
-        os.makedirs(directory, exist_ok=True)
-    fd, tmp = _create_temp(directory, posixpath.basename(target))
+    staging = _existing_folder(directory) if local else directory
+    fd, tmp = _create_temp(staging, posixpath.basename(target))
     if temps is not None:
         temps.add(tmp)
     os.close(fd)
@@ -652,14 +669,17 @@ def atomic_writer(
                 if local:
                     os.fsync(f.fileno())
             except OSError as exc:
-                raise VyroOutputWriteError(_display(p), _os_problem(exc)) from exc
+                raise VyroOutputWriteError(display(p), _os_problem(exc)) from exc
         if temps is not None:
             temps.check_open()
         if local:
+            created: list[str] = []
             try:
+                created = _make_folders(directory)
                 os.replace(tmp, target)
             except OSError as exc:
-                raise VyroOutputWriteError(_display(p), _os_problem(exc)) from exc
+                _remove_folders(created)
+                raise VyroOutputWriteError(display(p), _os_problem(exc)) from exc
         else:
             try:
                 p.fs.put_file(tmp, p.path)
@@ -668,7 +688,7 @@ def atomic_writer(
                     temps.discard(tmp)
                 tmp_kept, tmp = tmp, ""
                 raise VyroOutputWriteError(
-                    _display(p), f"the upload failed ({type(exc).__name__}: {exc})", kept_at=tmp_kept
+                    display(p), f"the upload failed ({type(exc).__name__}: {exc})", kept_at=tmp_kept
                 ) from exc
             _unlink(tmp)
     except BaseException:
@@ -680,6 +700,8 @@ def atomic_writer(
             temps.discard(tmp)
     if local:
         _fsync_directory(directory)
+        if staging != directory:
+            _fsync_directory(staging)
     if lineage:
         _record_lineage(p, output=True)
 
@@ -709,67 +731,13 @@ def _record_lineage(p: ObjectStoragePath, *, output: bool) -> None:
     try:
         from airflow.providers.common.compat.sdk import get_hook_lineage_collector
 
-        from airflow_provider_vyro.assets import asset_uri
-
         collector = get_hook_lineage_collector()
         if output:
             collector.add_output_asset(context=p, uri=asset_uri(p))
         else:
             collector.add_input_asset(context=p, uri=asset_uri(p))
     except Exception:
-        _log.warning("Could not record %s as hook lineage", _display(p), exc_info=True)
-
-
-def location_key(p: ObjectStoragePath) -> str:
-    """
-    One string per file or object, whatever form its path was given in.
-
-    Local paths are absolute with symlinks resolved (``out/a.png`` and ``./out/a.png`` are one);
-    ``s3``, ``s3a`` and ``s3n`` are one scheme; a connection id in the URI
-    (``s3://conn@bucket/key``) is not part of the location.
-
-    :param p: a resolved path (see :func:`resolve`).
-    """
-    protocol, path = _location(p)
-    return f"{protocol}://{path}"
-
-
-def _location(p: ObjectStoragePath) -> tuple[str, str]:
-    protocol = p.protocol or "file"
-    if protocol in LOCAL_SCHEMES:
-        return "file", os.path.realpath(p.path)
-    if protocol in _S3_SCHEMES:
-        protocol = "s3"
-    return protocol, p.path.rstrip("/")
-
-
-def same_location(a: ObjectStoragePath, b: ObjectStoragePath) -> bool:
-    """
-    Tell whether two paths name the same file or object.
-
-    Local paths are compared after resolving symlinks (and by inode when both exist); remote
-    ones by scheme (``s3``, ``s3a`` and ``s3n`` are one), bucket and key. Connection ids are
-    ignored: the same bucket and key through two connections is taken to be the same object.
-
-    :param a: a resolved path.
-    :param b: another resolved path.
-    """
-    return _location(a) == _location(b) or same_file(a, b)
-
-
-def same_file(a: ObjectStoragePath, b: ObjectStoragePath) -> bool:
-    """
-    Tell whether two local paths are one existing file (by inode); ``False`` if either is remote.
-
-    :param a: a resolved path.
-    :param b: another resolved path.
-    """
-    if _is_local(a) and _is_local(b):
-        try:
-            return os.path.samefile(a.path, b.path)
-        except OSError:
-            return False
-    return False
+        _log.warning("Could not record %s as hook lineage", display(p), exc_info=True)
 
 
 __all__ = [

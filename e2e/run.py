@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from e2e.api import AirflowClient
 from e2e.cases import CASES, XCOM_SHAPE, Case, Executor, Triggered
-from e2e.stack import Service, ServiceError, Stack, free_port, tail, wait_until
+from e2e.stack import Postgres, Service, ServiceError, Stack, free_port, tail, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -833,6 +833,9 @@ def start_services(
     }
     api_port = free_port()
     env = airflow_env(options, scratch, api_port, broker, conns)
+    if broker:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = Postgres(stack).start(clean_env())
+        say(f"postgresql on 127.0.0.1 ({time.monotonic() - began:.0f}s)")
     migrate(env, scratch)
     say(f"database migrated ({time.monotonic() - began:.0f}s)")
     stack.start("api-server", airflow_argv("api-server", "--host", "127.0.0.1", "--port", str(api_port)), env)
@@ -897,6 +900,7 @@ def run(options: Options) -> int:
     token = f"e2e-{secrets.token_hex(12)}"
     password = secrets.token_urlsafe(16)
     (scratch / "passwords.json").write_text(json.dumps({USERNAME: password}))
+    (scratch / "passwords.json").chmod(0o600)
     (scratch / "out").mkdir(exist_ok=True)
     say(f"{options.executor} executor, {len(cases)} case(s), scratch {scratch}")
     began = time.monotonic()

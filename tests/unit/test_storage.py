@@ -20,7 +20,7 @@ except ImportError:  # Airflow 2
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_provider_vyro import storage
-from airflow_provider_vyro.exceptions import VyroInputError
+from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.storage import (
     atomic_writer,
     check_output_path,
@@ -435,11 +435,36 @@ class TestAtomicWriter:
             assert target.read_bytes() == b"old"
         assert target.read_bytes() == b"new"
 
-    def test_creates_missing_folders(self, tmp_path: Path) -> None:
+    def test_creates_missing_folders_only_when_the_content_is_complete(self, tmp_path: Path) -> None:
         target = tmp_path / "a" / "b" / "out.png"
         with atomic_writer(resolve(f"file://{target}", field="output_path")) as f:
             f.write(b"x")
+            f.flush()
+            assert not (tmp_path / "a").exists()
+            assert len(leftovers(tmp_path)) == 1, "the temporary file waits in the nearest existing folder"
         assert target.read_bytes() == b"x"
+        assert leftovers(tmp_path) == []
+
+    def test_a_failed_write_leaves_no_folder_behind(self, tmp_path: Path) -> None:
+        target = tmp_path / "a" / "b" / "out.png"
+        with pytest.raises(ValueError, match="refused"):
+            write_then_fail(local(target), ValueError("refused"))
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_failed_commit_removes_the_folders_it_created(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "a").mkdir()
+        target = tmp_path / "a" / "b" / "c" / "out.png"
+
+        def full_disk(src: str, dst: str) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "replace", full_disk)
+        with pytest.raises(VyroOutputWriteError, match="No space left"), atomic_writer(local(target)) as f:
+            f.write(b"x")
+        assert [p.name for p in tmp_path.iterdir()] == ["a"]
+        assert list((tmp_path / "a").iterdir()) == []
 
     def test_exception_leaves_nothing(self, tmp_path: Path) -> None:
         target = tmp_path / "out.png"
