@@ -81,6 +81,10 @@ class EmulatorAdmin:
         """Set video knobs (see :mod:`airflow_provider_vyro.emulator.video`)."""
         return self._admin("POST", "/_emulator/video", knobs)
 
+    def video_stats(self) -> dict[str, Any]:
+        """Return the video counters: ``submits`` by operation, ``polls``, ``storage_requests``, ``knobs``."""
+        return self._admin("GET", "/_emulator/video")
+
     def stats(self) -> dict[str, Any]:
         """Return the stats JSON (see ``GET /_emulator/stats``)."""
         return self._admin("GET", "/_emulator/stats")

@@ -262,7 +262,7 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
     @app.get("/_emulator/stats", tags=[_ADMIN_TAG])
     async def stats() -> dict[str, Any]:
         """Return the counters of the API requests since start or the last reset."""
-        return {**state.stats.to_json(), "video": state.video.to_json()}
+        return state.stats.to_json()
 
     @app.get("/_emulator/faults", tags=[_ADMIN_TAG])
     async def get_faults() -> dict[str, object]:
@@ -397,6 +397,11 @@ def _add_video_routes(app: FastAPI, state: EmulatorState) -> None:
         media = "video/mp4" if name.endswith(".mp4") else "image/jpeg"
         response = Response(body, media_type=media)
         return _TruncatedResponse(response) if truncate else response
+
+    @app.get("/_emulator/video", tags=[_ADMIN_TAG])
+    async def video_stats() -> dict[str, Any]:
+        """Return the video jobs' counters, knobs and what reached the storage host."""
+        return state.video.to_json()
 
     @app.post("/_emulator/video", tags=[_ADMIN_TAG], response_model=None)
     async def video_knobs(request: Request) -> Response | dict[str, Any]:

@@ -32,7 +32,7 @@ def context(try_number: int = 1, task_id: str = "video") -> Any:
 
 
 def submits(emulator: EmulatorServer) -> int:
-    return sum(emulator.stats()["video"]["submits"].values())
+    return sum(emulator.video_stats()["submits"].values())
 
 
 def assert_complete_mp4(path: Path, result: dict[str, Any]) -> None:
@@ -84,7 +84,7 @@ def test_image_to_video_writes_a_checked_mp4_and_thumbnail_fetched_without_the_t
     assert (tmp_path / "mug.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mug.jpg", "mug.mp4"], "no record, no temp file"
 
-    video = fast_video.stats()["video"]
+    video = fast_video.video_stats()
     assert video["submits"] == {"image_to_video": 1}
     storage = video["storage_requests"]
     assert [r["url"].rsplit("/", 1)[1] for r in storage] == ["video.mp4", "thumbnail.jpg"]
@@ -147,7 +147,7 @@ def test_a_truncated_download_is_retried_and_never_kept(fast_video: EmulatorServ
     )
     result = operator.execute(context())
     assert_complete_mp4(tmp_path / "w.mp4", result)
-    downloads = [r for r in fast_video.stats()["video"]["storage_requests"] if r["url"].endswith(".mp4")]
+    downloads = [r for r in fast_video.video_stats()["storage_requests"] if r["url"].endswith(".mp4")]
     assert len(downloads) == 2
 
 
