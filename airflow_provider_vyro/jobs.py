@@ -417,10 +417,10 @@ class VideoJob:
             status.job_id,
             fetched.checked.width,
             fetched.checked.height,
-            fetched.bytes,
+            fetched.size,
             fetched.attempts,
         )
-        return (fetched.checked.width, fetched.checked.height), fetched.bytes, fetched.sha256
+        return (fetched.checked.width, fetched.checked.height), fetched.size, fetched.sha256
 
     def _save_thumbnail(self, status: JobStatus) -> None:
         thumbnail = self.request.thumbnail
@@ -437,7 +437,7 @@ class VideoJob:
         try:
             with storage.atomic_writer(thumbnail) as destination:
                 fetched = fetcher.fetch(status.thumbnail_url, destination, images.ImageStreamChecker)
-            self.log.info("Wrote the thumbnail %s (%d bytes)", self.request.thumbnail_path, fetched.bytes)
+            self.log.info("Wrote the thumbnail %s (%d bytes)", self.request.thumbnail_path, fetched.size)
         except (VyroAPIError, VyroError) as error:
             if isinstance(error, VyroCancelledError):
                 raise

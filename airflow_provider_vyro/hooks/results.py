@@ -72,13 +72,13 @@ class Fetched(Generic[_R]):
     """
     A result written to its destination.
 
-    :param bytes: its size.
+    :param size: its size in bytes.
     :param sha256: hex SHA-256 of its bytes.
     :param attempts: downloads started, retries included.
     :param checked: what the checker learned of it.
     """
 
-    bytes: int
+    size: int
     sha256: str
     attempts: int
     checked: _R
