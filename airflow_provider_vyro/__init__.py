@@ -57,6 +57,9 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_vyro.triggers.vyro"],
             }
         ],
+        "task-decorators": [
+            {"name": "vyro", "class-name": "airflow_provider_vyro.decorators.vyro.vyro_task"},
+        ],
         "connection-types": [
             {
                 "connection-type": "vyro",

@@ -443,6 +443,8 @@ TEXT_TO_VIDEO = Endpoint(
     answer_formats=JOB_ANSWER_FORMATS,
     answer_content_type="application/json",
     summary="Start a job that makes a video from the prompt (answers a job id).",
+    answer_kind="job",
+    prompt_purpose="the video you want",
 )
 
 IMAGE_TO_VIDEO = Endpoint(
@@ -454,6 +456,8 @@ IMAGE_TO_VIDEO = Endpoint(
     answer_formats=JOB_ANSWER_FORMATS,
     answer_content_type="application/json",
     summary="Start a job that makes a video from a first frame and the prompt (answers a job id).",
+    answer_kind="job",
+    prompt_purpose="the video you want",
 )
 
 JOB_ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(

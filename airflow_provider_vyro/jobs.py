@@ -39,8 +39,8 @@ from airflow_provider_vyro.exceptions import (
     VyroInputError,
     VyroJobFailedError,
     VyroJobTimeoutError,
-    is_retryable,
 )
+from airflow_provider_vyro.failures import is_retryable
 from airflow_provider_vyro.job_record import JobRecord
 from airflow_provider_vyro.mp4 import MP4_FORMAT, Mp4StreamChecker
 

@@ -14,7 +14,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from airflow_provider_vyro.exceptions import VyroResponseError
+from airflow_provider_vyro.exceptions import (
+    VyroConnectionError,
+    VyroRateLimitError,
+    VyroResponseError,
+    VyroServerError,
+)
+from airflow_provider_vyro.failures import is_retryable, maybe_charged
 
 JobState: TypeAlias = Literal["running", "succeeded", "failed"]
 """Where a job is: still running (or queued), done with a result, or failed."""
@@ -139,6 +145,24 @@ def status_path(template: str, job_id: str) -> str:
     return template.replace("{id}", quote(job_id, safe=""))
 
 
+def submit_may_be_resent(error: BaseException) -> bool:
+    """
+    Tell whether a failed submit surely started no job, so sending it again cannot pay twice.
+
+    Only a 429, a 503, or a connection that never reached the API: a job the API may have
+    accepted (a read timeout, a 500, a 200 without a job id) is never submitted again.
+
+    :param error: what the submit raised.
+    """
+    if not is_retryable(error):
+        return False
+    if isinstance(error, VyroRateLimitError):
+        return True
+    if isinstance(error, VyroServerError):
+        return error.status_code == 503
+    return isinstance(error, VyroConnectionError) and not maybe_charged(error)
+
+
 __all__ = [
     "DONE_STATES",
     "FAILED_STATES",
@@ -148,4 +172,5 @@ __all__ = [
     "parse_job_id",
     "parse_job_status",
     "status_path",
+    "submit_may_be_resent",
 ]

@@ -36,13 +36,11 @@ from airflow_provider_vyro.exceptions import (
     VyroServerError,
     VyroUnexpectedResponseError,
 )
+from airflow_provider_vyro.hooks.settings import DEFAULT_MAX_RESULT_BYTES
 from airflow_provider_vyro.network import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-DEFAULT_MAX_RESULT_BYTES = 2 * 1024**3
-"""The largest result fetched unless the connection extra ``max_result_bytes`` says otherwise (2 GiB)."""
 
 MAX_REDIRECTS = 10
 """Redirects followed for one download."""
@@ -292,7 +290,6 @@ def _environment_proxies(url: str) -> dict[str, str]:
 
 
 __all__ = [
-    "DEFAULT_MAX_RESULT_BYTES",
     "MAX_REDIRECTS",
     "Fetched",
     "ResultFetcher",
