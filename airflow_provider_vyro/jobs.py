@@ -460,24 +460,12 @@ class VideoJob:
         given = self.request.given
         result: dict[str, Any] = {"output_path": self.request.output_path}
         result.update({k: v for k, v in given.items() if k.endswith("_path")})
-        result.update(
-            prompt=given.get("prompt"),
-            style=given.get("style"),
-            aspect_ratio=given.get("aspect_ratio"),
-            thumbnail_path=self.request.thumbnail_path,
-            width=width,
-            height=height,
-            bytes=size,
-            sha256=sha256,
-            skipped=skipped,
-            operation=endpoint.operation,
-            api_version=endpoint.api_version,
-            format=MP4_FORMAT,
-            attempts=self.submits,
-            credits=0 if skipped else None,
-            try_number=self.try_number,
-            job_id=job_id,
-        )
+        result["prompt"] = given.get("prompt")
+        result.update(endpoint.xcom_parameter_values(given))
+        result.update(thumbnail_path=self.request.thumbnail_path, job_id=job_id, width=width, height=height)
+        result.update(bytes=size, sha256=sha256, skipped=skipped, operation=endpoint.operation)
+        result.update(api_version=endpoint.api_version, format=MP4_FORMAT, attempts=self.submits)
+        result.update(credits=0 if skipped else None, try_number=self.try_number)
         return result
 
 

@@ -342,12 +342,9 @@ async def _job_submit(state: EmulatorState, endpoint: Endpoint, request: Request
         if fault is not None and fault.kind not in ("ok", "sleep", "truncate", "drop"):
             state.stats.count("faults", fault.label)
             return _fault_response(endpoint, fault, state.faults.snapshot())
-        method = _authenticate(request, state.token, endpoint)
-        if method is None:
-            return _token_refused(request, endpoint)
-        state.stats.count("auth", method)
-        if form_error is not None:
-            return error_response(400, form_error, code=code_for(endpoint, 400))
+        refused = _refusal(state, endpoint, request, form_error)
+        if refused is not None:
+            return refused
         try:
             fields = _fields(endpoint, form)
             uploads = [_upload(form, spec.name) for spec in endpoint.file_fields]
@@ -460,12 +457,9 @@ async def _read_form(request: Request) -> tuple[FormData, str | None]:
 async def _answer(
     state: EmulatorState, endpoint: Endpoint, request: Request, form: FormData, form_error: str | None
 ) -> Response:
-    method = _authenticate(request, state.token, endpoint)
-    if method is None:
-        return _token_refused(request, endpoint)
-    state.stats.count("auth", method)
-    if form_error is not None:
-        return error_response(400, form_error, code=code_for(endpoint, 400))
+    refused = _refusal(state, endpoint, request, form_error)
+    if refused is not None:
+        return refused
     try:
         fields = _fields(endpoint, form)
         uploads = {spec.name: _upload(form, spec.name) for spec in endpoint.file_fields}
@@ -474,6 +468,19 @@ async def _answer(
     except InputError as exc:
         return error_response(400, exc.message, code=code_for(endpoint, 400))
     return Response(body, media_type=endpoint.answer_content_type)
+
+
+def _refusal(
+    state: EmulatorState, endpoint: Endpoint, request: Request, form_error: str | None
+) -> Response | None:
+    """Answer a refused token or a malformed form; ``None`` when the request may go on (auth counted)."""
+    method = _authenticate(request, state.token, endpoint)
+    if method is None:
+        return _token_refused(request, endpoint)
+    state.stats.count("auth", method)
+    if form_error is not None:
+        return error_response(400, form_error, code=code_for(endpoint, 400))
+    return None
 
 
 def _authenticate(request: Request, token: str, endpoint: Endpoint) -> str | None:

@@ -493,12 +493,7 @@ class VyroHook(BaseHook):
         :return: size, SHA-256, dimensions, format and attempts of the image written.
         """
         with ExitStack() as stack:
-            parts = {name: open_part(stack, source, name) for name, source in files.items()}
-            checks.check_files(
-                endpoint,
-                {name: part.info for name, part in parts.items()},
-                names={name: part.shown for name, part in parts.items()},
-            )
+            parts = _checked_parts(stack, endpoint, files)
             start = destination.tell()
             attempts = 0
 
@@ -560,12 +555,7 @@ class VyroHook(BaseHook):
         :raises VyroResponseError: if the answer is not JSON with a job id.
         """
         with ExitStack() as stack:
-            parts = {name: open_part(stack, source, name) for name, source in files.items()}
-            checks.check_files(
-                endpoint,
-                {name: part.info for name, part in parts.items()},
-                names={name: part.shown for name, part in parts.items()},
-            )
+            parts = _checked_parts(stack, endpoint, files)
 
             def attempt() -> str:
                 for part in parts.values():
@@ -696,6 +686,17 @@ class VyroHook(BaseHook):
             return probe.check(ready.settings.base_url, self._send, ready.redactor)
         except VyroError as err:
             return False, str(err)
+
+
+def _checked_parts(stack: ExitStack, endpoint: Endpoint, files: Mapping[str, ImageSource]) -> dict[str, Part]:
+    """Open each file to send (inspecting it unless it was already), and check them against ``endpoint``."""
+    parts = {name: open_part(stack, source, name) for name, source in files.items()}
+    checks.check_files(
+        endpoint,
+        {name: part.info for name, part in parts.items()},
+        names={name: part.shown for name, part in parts.items()},
+    )
+    return parts
 
 
 __all__ = ["DEFAULT_BASE_URL", "INPAINT_ENDPOINT", "ImageResult", "ImageSource", "InpaintResult", "VyroHook"]

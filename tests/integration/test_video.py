@@ -43,6 +43,12 @@ def assert_complete_mp4(path: Path, result: dict[str, Any]) -> None:
     assert (info.size, info.width, info.height) == (result["bytes"], result["width"], result["height"])
 
 
+def waves(tmp_path: Path, **arguments: Any) -> TextToVideoOperator:
+    """A text-to-video task writing ``w.mp4``, polling in the worker every second."""
+    values: dict[str, Any] = {"task_id": "video", "prompt": "waves", "poll_interval": 1, "deferrable": False}
+    return TextToVideoOperator(output_path=str(tmp_path / "w.mp4"), **{**values, **arguments})
+
+
 def run_trigger(trigger: VyroJobTrigger) -> list[dict[str, Any]]:
     async def collect() -> list[dict[str, Any]]:
         return [event.payload async for event in trigger.run()]
@@ -122,13 +128,7 @@ def test_a_failed_job_fails_the_task_without_retries_and_writes_nothing(
     fast_video: EmulatorServer, tmp_path: Path
 ) -> None:
     fast_video.set_video(fail_next=1)
-    operator = TextToVideoOperator(
-        task_id="video",
-        prompt="waves",
-        output_path=str(tmp_path / "w.mp4"),
-        poll_interval=1,
-        deferrable=False,
-    )
+    operator = waves(tmp_path)
     with pytest.raises(VyroJobFailedError, match="Emulated failure") as failed:
         operator.execute(context())
     assert isinstance(failed.value, AirflowFailException)
@@ -138,13 +138,7 @@ def test_a_failed_job_fails_the_task_without_retries_and_writes_nothing(
 
 def test_a_truncated_download_is_retried_and_never_kept(fast_video: EmulatorServer, tmp_path: Path) -> None:
     fast_video.set_video(truncate_next=1)
-    operator = TextToVideoOperator(
-        task_id="video",
-        prompt="waves",
-        output_path=str(tmp_path / "w.mp4"),
-        poll_interval=1,
-        deferrable=False,
-    )
+    operator = waves(tmp_path)
     result = operator.execute(context())
     assert_complete_mp4(tmp_path / "w.mp4", result)
     downloads = [r for r in fast_video.video_stats()["storage_requests"] if r["url"].endswith(".mp4")]
@@ -155,13 +149,7 @@ def test_a_download_still_truncated_after_the_retries_leaves_no_file(
     fast_video: EmulatorServer, tmp_path: Path
 ) -> None:
     fast_video.set_video(truncate_next=10)
-    operator = TextToVideoOperator(
-        task_id="video",
-        prompt="waves",
-        output_path=str(tmp_path / "w.mp4"),
-        poll_interval=1,
-        deferrable=False,
-    )
+    operator = waves(tmp_path)
     with pytest.raises(VyroResponseError, match=r"broke off|cut short"):
         operator.execute(context())
     leftovers = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".vyro-job.")]
@@ -249,13 +237,7 @@ def test_status_backs_off_through_503_and_429_and_unknown_states(
     fast_video: EmulatorServer, tmp_path: Path
 ) -> None:
     fast_video.set_video(running_state="rendering")
-    operator = TextToVideoOperator(
-        task_id="video",
-        prompt="waves",
-        output_path=str(tmp_path / "w.mp4"),
-        poll_interval=1,
-        deferrable=False,
-    )
+    operator = waves(tmp_path)
     fast_video.set_faults(script=["ok", 503, 503, 503, 503, 429, "ok"])
     result = operator.execute(context())
     assert_complete_mp4(tmp_path / "w.mp4", result)
@@ -271,13 +253,7 @@ def test_the_status_path_is_a_connection_setting(
     emulator.set_video(duration=0.5)
     hook = VyroHook()
     assert hook.job_status_path == "/v2/assets/{id}/status"
-    result = TextToVideoOperator(
-        task_id="video",
-        prompt="waves",
-        output_path=str(tmp_path / "w.mp4"),
-        poll_interval=1,
-        deferrable=False,
-    ).execute(context())
+    result = waves(tmp_path).execute(context())
     assert result["bytes"] > 0
 
 
