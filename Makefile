@@ -79,7 +79,8 @@ clean:
 # --- End-to-end check on real Airflow services (see e2e/run.py and e2e/README.md) --------------
 # `make e2e`: api-server, scheduler, dag-processor with LocalExecutor (SQLite), the emulator and
 # moto's S3 server on loopback; every example DAG triggered through the REST API and checked.
-# `make e2e-celery`: the same with CeleryExecutor, Redis and two workers with private disks.
+# `make e2e-celery`: the same with CeleryExecutor, Redis, two workers with private disks, and the
+# metadata in PostgreSQL (a fresh cluster in the scratch directory, see e2e/stack.py).
 # Extra driver flags: make e2e E2E_FLAGS="--keep --case s3".
 E2E_FLAGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -89,9 +90,16 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 e2e: $(STAMP)
 	$(PY) -m e2e.run --executor local $(E2E_FLAGS)
 
+# Debian's packages for the Celery run, installed when missing: the broker (redis-server) and the
+# metadata database (postgresql, whose server programs live under /usr/lib/postgresql/*/bin; a
+# postgres elsewhere on PATH is not used).
+E2E_CELERY_DEBS = $(if $(shell command -v redis-server),,redis-server) \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql)
+
 e2e-celery: $(STAMP)
-	@command -v redis-server >/dev/null 2>&1 || { \
-		echo "redis-server missing: installing Debian's package"; \
+	@if [ -n "$(strip $(E2E_CELERY_DEBS))" ]; then \
+		echo "installing Debian's packages: $(strip $(E2E_CELERY_DEBS))"; \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(E2E_CELERY_DEBS); fi
 	$(PY) -m e2e.run --executor celery $(E2E_FLAGS)

@@ -17,8 +17,9 @@ def get_provider_info() -> dict[str, Any]:
 
     The connection form is declared here (``ui-field-behaviour`` and ``conn-fields``, from
     :mod:`airflow_provider_vyro.connection_form`) so Airflow 3.2+ builds it without importing the hook.
+    On Airflow 3.1+ it also lists the "Vyro images" plugin and extra link.
     """
-    return {
+    info: dict[str, Any] = {
         "package-name": PACKAGE_NAME,
         "name": "Vyro",
         "description": (
@@ -50,6 +51,9 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "task-decorators": [
+            {"name": "vyro", "class-name": "airflow_provider_vyro.decorators.vyro.vyro_task"},
+        ],
         "connection-types": [
             {
                 "connection-type": "vyro",
@@ -59,3 +63,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
     }
+    if _airflow_has_views():
+        info["plugins"] = [
+            {"name": "vyro", "plugin-class": "airflow_provider_vyro.ui.plugin.VyroImagesPlugin"}
+        ]
+        info["extra-links"] = ["airflow_provider_vyro.ui.links.VyroImagesLink"]
+    return info
+
+
+def _airflow_has_views() -> bool:
+    """Tell whether the installed Airflow is 3.1+ from its metadata (importing it here would be circular)."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    return Version(version("apache-airflow")) >= Version("3.1")

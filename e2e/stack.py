@@ -12,19 +12,23 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import re
+import secrets
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import psutil
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
-    from pathlib import Path
     from types import TracebackType
 
 T = TypeVar("T")
@@ -272,3 +276,119 @@ class Stack:
         tb: TracebackType | None,
     ) -> None:
         self.stop_all()
+
+
+POSTGRES_BINARIES = "/usr/lib/postgresql/*/bin"
+"""Where Debian's ``postgresql`` package puts its server programs, one directory per major version."""
+
+
+def debian_postgres_bin() -> Path:
+    """
+    Return the newest ``/usr/lib/postgresql/<version>/bin`` holding ``initdb`` and ``postgres``.
+
+    :raises ServiceError: when Debian's package is not installed.
+    """
+    found = [
+        bin_dir
+        for bin_dir in Path("/").glob(POSTGRES_BINARIES.lstrip("/"))
+        if (bin_dir / "initdb").is_file() and (bin_dir / "postgres").is_file()
+    ]
+    if not found:
+        raise ServiceError(
+            f"PostgreSQL is not installed under {POSTGRES_BINARIES} "
+            "(make e2e-celery installs it: apt-get install postgresql)"
+        )
+    return max(found, key=lambda bin_dir: int(bin_dir.parent.name) if bin_dir.parent.name.isdigit() else 0)
+
+
+class Postgres:
+    """
+    A PostgreSQL server of Debian's package for one run, holding Airflow's metadata.
+
+    Each run gets a fresh database cluster (``initdb`` into ``<scratch>/postgres``), served on
+    127.0.0.1 only, on a free port, with no Unix socket, a random password for its one role,
+    and durability switched off (the cluster dies with the run). PostgreSQL refuses to run as
+    root, so under root the server runs as the ``postgres`` user the package creates, through
+    ``runuser`` (which passes the stop signal on to it).
+
+    :param stack: the run's services; the server becomes the service ``postgres``.
+    :param user: the system user the server runs as when this process is root.
+    """
+
+    ROLE = "airflow"
+    DATABASE = "airflow"
+    READY_TIMEOUT = 60.0
+
+    def __init__(self, stack: Stack, user: str = "postgres") -> None:
+        self.stack = stack
+        self.user = user
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(24)
+        self.bin = debian_postgres_bin()
+        self.home = stack.scratch / "postgres"
+        self.service: Service | None = None
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL of the run's database, with the psycopg2 driver Airflow recommends."""
+        return f"postgresql+psycopg2://{self.ROLE}:{self.password}@127.0.0.1:{self.port}/{self.DATABASE}"
+
+    def start(self, env: Mapping[str, str]) -> str:
+        """Create the cluster, start the server, create the database; return :attr:`url`."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        as_user = self._prepare_home()
+        password_file = self.home / "password"
+        password_file.write_text(self.password)
+        self._chown(password_file)
+        password_file.chmod(0o600)
+        data = self.home / "data"
+        initdb = [str(self.bin / "initdb"), "-D", str(data), "-U", self.ROLE, "-E", "UTF8", "--no-locale",
+                  "--auth", "scram-sha-256", "--pwfile", str(password_file), "--no-sync"]  # fmt: skip
+        log = self.stack.scratch / "logs" / "postgres-initdb.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            result = subprocess.run(
+                [*as_user, *initdb], env=dict(env), cwd=self.home, stdout=out, stderr=subprocess.STDOUT,
+                timeout=120, check=False,
+            )  # fmt: skip
+        password_file.unlink()
+        if result.returncode != 0:
+            raise ServiceError(f"initdb failed ({result.returncode}):\n{tail(log)}")
+        server = [str(self.bin / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
+                  "-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                  "-c", "max_connections=200"]  # fmt: skip
+        self.service = self.stack.start("postgres", [*as_user, *server], env, cwd=self.home)
+        self.service.wait_for_log(r"database system is ready to accept connections", self.READY_TIMEOUT)
+        createdb = [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.ROLE,
+                    self.DATABASE]  # fmt: skip
+        result = subprocess.run(
+            createdb, env={**env, "PGPASSWORD": self.password}, capture_output=True, timeout=60, check=False
+        )
+        if result.returncode != 0:
+            raise ServiceError(
+                f"createdb failed ({result.returncode}): {result.stderr.decode(errors='replace')}"
+            )
+        return self.url
+
+    def _prepare_home(self) -> list[str]:
+        """Hand the cluster's directory to :attr:`user` when root; return the command prefix to run as it."""
+        if os.geteuid() != 0:
+            return []
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            raise ServiceError(
+                "runuser is missing: PostgreSQL cannot run as root and needs it to drop to a user"
+            )
+        scratch = self.stack.scratch
+        scratch.chmod(stat.S_IMODE(scratch.stat().st_mode) | stat.S_IXOTH)  # traversable, not listable
+        self._chown(self.home)
+        self.home.chmod(0o700)
+        return [runuser, "-u", self.user, "--"]
+
+    def _chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            try:
+                entry = pwd.getpwnam(self.user)
+            except KeyError:
+                raise ServiceError(f"no user {self.user!r} to run PostgreSQL as") from None
+            os.chown(path, entry.pw_uid, entry.pw_gid)

@@ -53,6 +53,9 @@ TRANSPORT_EXTENSION = "vyro.transport"
 SUPPORTED_MODEL_VERSIONS = ("1",)
 TIMELINE_LIMIT = 10_000
 """Requests kept in the stats' timeline (arrival, answer, status) between resets."""
+
+RESET_PATIENCE = 5.0
+"""Seconds a reset waits for the calls it ended to be gone before it clears the stats."""
 _FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -192,11 +195,25 @@ class Stats:
 
 @dataclass
 class EmulatorState:
-    """What the routes share: the token, the fault injector and the stats."""
+    """
+    What the routes share: the token, the fault injector, the stats, and the calls waiting.
+
+    :param waits: the cancel scopes of calls waiting out a latency or ``sleep`` fault; a reset
+        cancels them, and those calls end by dropping their connection.
+    """
 
     token: str
     faults: FaultInjector
     stats: Stats
+    waits: set[anyio.CancelScope] = field(default_factory=set)
+
+    async def end_calls_in_flight(self, patience: float = RESET_PATIENCE) -> None:
+        """Drop the connection of every call waiting, then wait (a bounded time) until none is in flight."""
+        for scope in list(self.waits):
+            scope.cancel()
+        with anyio.move_on_after(patience):
+            while self.stats.to_json()["in_flight"]:
+                await anyio.sleep(0.01)
 
 
 def error_response(
@@ -271,7 +288,8 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
 
     @app.post("/_emulator/reset", tags=[_ADMIN_TAG])
     async def reset() -> dict[str, str]:
-        """Clear the stats and every fault."""
+        """End the calls in flight (their connections are dropped), then clear the stats and every fault."""
+        await state.end_calls_in_flight()
         state.stats.reset()
         state.faults.reset()
         return {"status": "ok"}
@@ -313,8 +331,15 @@ async def _operation_request(state: EmulatorState, endpoint: Endpoint, request: 
     try:
         state.stats.remember(_describe(endpoint, request, form, state.token))
         delay = state.faults.snapshot().latency + (fault.seconds if fault is not None else 0.0)
-        if not await _pause_unless_disconnected(request, delay):
-            return _NoResponse()
+        with anyio.CancelScope() as wait:
+            state.waits.add(wait)
+            try:
+                if not await _pause_unless_disconnected(request, delay):
+                    return _NoResponse()
+            finally:
+                state.waits.discard(wait)
+        if wait.cancelled_caught:
+            return _DroppedConnection()
         if fault is not None and fault.kind == "drop":
             return _DroppedConnection()
         if fault is not None and fault.kind not in ("ok", "sleep", "truncate"):
