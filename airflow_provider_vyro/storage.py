@@ -592,6 +592,38 @@ def _existing_folder(directory: str) -> str:
     return directory
 
 
+def missing_folders(p: ObjectStoragePath) -> list[str]:
+    """
+    Give the local folders above ``p`` that do not exist yet, outermost first (none if remote).
+
+    What a write to ``p`` would create: pass them to :func:`remove_empty_folders` when what was
+    written there is removed again, so a failure leaves no empty folder behind.
+
+    :param p: a resolved path.
+    """
+    if not is_local(p):
+        return []
+    missing: list[str] = []
+    directory = os.path.dirname(os.path.abspath(p.path))
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    return missing[::-1]
+
+
+def remove_empty_folders(folders: list[str]) -> None:
+    """
+    Remove local folders, innermost first, as long as they are empty; never raises.
+
+    :param folders: the folders, outermost first (as :func:`missing_folders` gives them).
+    """
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
 def _make_folders(directory: str) -> list[str]:
     """Create ``directory`` and its missing parents; give the folders created, outermost first."""
     missing: list[str] = []
@@ -609,17 +641,9 @@ def _make_folders(directory: str) -> list[str]:
                 continue
             created.append(folder)
     except OSError:
-        _remove_folders(created)
+        remove_empty_folders(created)
         raise
     return created
-
-
-def _remove_folders(folders: list[str]) -> None:
-    for folder in reversed(folders):
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return
 
 
 @contextlib.contextmanager
@@ -680,7 +704,7 @@ def atomic_writer(
                 created = _make_folders(directory)
                 os.replace(tmp, target)
             except OSError as exc:
-                _remove_folders(created)
+                remove_empty_folders(created)
                 raise VyroOutputWriteError(display(p), _os_problem(exc)) from exc
         else:
             try:
@@ -760,8 +784,10 @@ __all__ = [
     "is_supported_scheme",
     "local_folder",
     "location_key",
+    "missing_folders",
     "open_for_read",
     "probe_file",
+    "remove_empty_folders",
     "remove_stale_temp_files",
     "resolve",
     "same_file",
