@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
-from airflow_provider_vyro import checks, formats, images, locations, storage
+from airflow_provider_vyro import checks, formats, images, locations, storage, streams
 from airflow_provider_vyro.exceptions import (
     RETRYABLE_ERRORS,
     VyroAPIError,
@@ -73,11 +73,6 @@ Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
 
 _HASH_CHUNK = 1024 * 1024
 _SPOOL_IN_MEMORY = 32 * 1024 * 1024
-_STREAM_VALIDATORS: dict[str, Any] = {
-    "PNG": images.PngChunkValidator,
-    "JPEG": images.JpegStreamChecker,
-    "WEBP": images.WebpStreamChecker,
-}
 
 
 class InpaintXCom(TypedDict):
@@ -374,9 +369,9 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     Read an existing output whole; give it if it is complete and intact, else why not.
 
     The file must be in the format its extension names, and complete: a PNG has every chunk's
-    CRC checked (:class:`~airflow_provider_vyro.images.PngChunkValidator`), a JPEG must reach its
-    end-of-image marker (:class:`~airflow_provider_vyro.images.JpegStreamChecker`), a WebP must be
-    as long as its header states (:class:`~airflow_provider_vyro.images.WebpStreamChecker`). A
+    CRC checked (:class:`~airflow_provider_vyro.streams.PngChunkValidator`), a JPEG must reach its
+    end-of-image marker (:class:`~airflow_provider_vyro.streams.JpegStreamChecker`), a WebP must be
+    as long as its header states (:class:`~airflow_provider_vyro.streams.WebpStreamChecker`). A
     probe that is denied counts as no output.
 
     :param location: the resolved output path.
@@ -388,7 +383,7 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     fmt = formats.format_of_path(location.path)
     if fmt is None:
         return None, "its extension names no image format this provider writes"
-    validator = _STREAM_VALIDATORS[fmt]()
+    validator = streams.file_validator(fmt)
     digest = hashlib.sha256()
     try:
         with storage.open_for_read(location, field="output_path") as existing:

@@ -43,15 +43,10 @@ from airflow_provider_vyro.exceptions import (
     VyroUnexpectedResponseError,
     is_retryable,
 )
-from airflow_provider_vyro.images import (
-    CheckedImage,
-    ImageInfo,
-    ImageStreamChecker,
-    content_type,
-    inspect_image,
-)
+from airflow_provider_vyro.images import CheckedImage, ImageInfo, content_type, inspect_image
 from airflow_provider_vyro.network import DEFAULT_BASE_URL, KeepAliveAdapter, Transport, base_url, bool_extra
 from airflow_provider_vyro.statuses import error_for, parse_error_body
+from airflow_provider_vyro.streams import ImageStreamChecker
 from airflow_provider_vyro.version_compat import AIRFLOW_V_3_2_PLUS
 
 if TYPE_CHECKING:
