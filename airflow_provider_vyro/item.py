@@ -22,30 +22,17 @@ import contextlib
 import hashlib
 import logging
 import posixpath
-import socket
-import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias, TypedDict
 
 from airflow_provider_vyro import checks, formats, images, locations, storage, streams
 from airflow_provider_vyro.exceptions import (
-    RETRYABLE_ERRORS,
-    VyroAPIError,
-    VyroAuthenticationError,
-    VyroBadRequestError,
-    VyroBudgetError,
-    VyroCancelledError,
-    VyroConnectionError,
-    VyroError,
     VyroInputError,
-    VyroInsufficientCreditsError,
-    VyroOutputWriteError,
     VyroResponseError,
-    VyroTLSError,
-    VyroUnexpectedResponseError,
 )
+from airflow_provider_vyro.failures import RETRYABLE_CLASSES, FailureClass, classify, meaning, stops_run
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -54,19 +41,6 @@ if TYPE_CHECKING:
     from airflow_provider_vyro.hooks.vyro import ImageResult, VyroHook
 
 _log = logging.getLogger(__name__)
-
-FailureClass: TypeAlias = Literal["input", "account", "transient", "storage", "config"]
-"""
-Why an item failed:
-
-* ``input``: the request was wrong (our checks, or the API's 400/413/415/422); a retry cannot help;
-* ``account``: the token was refused or the credits ran out (stops the whole run);
-* ``transient``: the network, a rate limit, the API's own failure, or an incomplete answer,
-  still failing after the hook's retries; a task retry may succeed;
-* ``storage``: reading an input or writing the output failed (a full disk, an S3 error);
-* ``config``: the connection or endpoint is wrong: a redirect, an unexpected status, 404/405,
-  a TLS verification failure, a refused or missing connection (stops the whole run).
-"""
 
 Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
 """How an item ended; ``not_run`` when the run stopped before its call."""
@@ -437,17 +411,20 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
 # --- keep or call ---------------------------------------------------------------------------
 
 
-def _record(
-    resolved: Resolved,
-    *,
-    fmt: str,
-    width: int,
-    height: int,
-    size: int,
-    sha256: str,
-    skipped: bool,
-    attempts: int,
-) -> dict[str, Any]:
+class _Written(Protocol):
+    @property
+    def format(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+def _record(resolved: Resolved, image: _Written, *, skipped: bool, attempts: int) -> dict[str, Any]:
     given = resolved.given
     endpoint = resolved.endpoint
     record: dict[str, Any] = {"output_path": resolved.output_path}
@@ -461,14 +438,14 @@ def _record(
         record["prompt"] = given.get("prompt")
         record.update(endpoint.xcom_parameter_values(given))
     record.update(
-        width=width,
-        height=height,
-        bytes=size,
-        sha256=sha256,
+        width=image.width,
+        height=image.height,
+        bytes=image.bytes,
+        sha256=image.sha256,
         skipped=skipped,
         operation=endpoint.operation,
         api_version=endpoint.api_version,
-        format=fmt,
+        format=image.format,
         attempts=attempts,
     )
     return record
@@ -530,36 +507,18 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
     """
     resolved = item.resolved
     if item.keep is not None:
-        keep = item.keep
-        record = _record(
-            resolved,
-            fmt=keep.format,
-            width=keep.width,
-            height=keep.height,
-            size=keep.bytes,
-            sha256=keep.sha256,
-            skipped=True,
-            attempts=0,
-        )
+        record = _record(resolved, item.keep, skipped=True, attempts=0)
         return Outcome(
             resolved.index, "kept", record=record, given=resolved.given, by_this_run=item.by_this_run
         )
     try:
         result = _call_and_write(item, hook, temps)
     except Exception as error:
-        if isinstance(error, VyroCancelledError | VyroBudgetError):
+        failure = meaning(error)
+        if failure.not_run:
             return Outcome(resolved.index, "not_run", error=error, given=resolved.given)
-        return Outcome(resolved.index, "failed", error=error, failure=classify(error), given=resolved.given)
-    record = _record(
-        resolved,
-        fmt=result.format,
-        width=result.width,
-        height=result.height,
-        size=result.bytes,
-        sha256=result.sha256,
-        skipped=False,
-        attempts=result.attempts,
-    )
+        return Outcome(resolved.index, "failed", error=error, failure=failure.kind, given=resolved.given)
+    record = _record(resolved, result, skipped=False, attempts=result.attempts)
     return Outcome(
         resolved.index,
         "written",
@@ -575,93 +534,6 @@ def with_attempts(outcome: Outcome, attempts: int) -> Outcome:
     if outcome.record is not None or outcome.attempts == attempts:
         return outcome
     return replace(outcome, attempts=attempts)
-
-
-# --- what a failure means ---------------------------------------------------------------------
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo = [error]
-    while todo and len(seen) < 20:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            todo.append(reason)
-        todo.extend(a for a in current.args if isinstance(a, BaseException))
-
-
-def _is_tls_failure(error: BaseException) -> bool:
-    import requests
-
-    return any(
-        isinstance(e, VyroTLSError | ssl.SSLCertVerificationError | requests.exceptions.SSLError)
-        for e in _causes(error)
-    )
-
-
-def _is_unreachable(error: BaseException) -> bool:
-    """Tell whether the API is unreachable for every item alike (refused, or its host does not resolve)."""
-    return any(isinstance(e, ConnectionRefusedError | socket.gaierror) for e in _causes(error))
-
-
-def stops_run(error: BaseException) -> bool:
-    """
-    Tell whether an item's error would hit every item the same way, so the run must stop at once.
-
-    Account errors (token refused, no credits), a redirect or a status the API does not
-    document, a wrong endpoint (404/405), a TLS verification failure, a refused or missing
-    connection, an API host that does not resolve, a paid answer that could not be stored, and a
-    spent budget.
-
-    :param error: what an item raised.
-    """
-    if isinstance(
-        error,
-        VyroAuthenticationError
-        | VyroInsufficientCreditsError
-        | VyroBudgetError
-        | VyroUnexpectedResponseError
-        | VyroTLSError
-        | VyroOutputWriteError,
-    ):
-        return True
-    if isinstance(error, VyroInputError):
-        return error.field == "vyro_conn_id"
-    if isinstance(error, VyroAPIError):
-        status = error.status_code
-        return 300 <= status < 400 or status in (404, 405) or type(error) is VyroAPIError
-    if isinstance(error, VyroConnectionError):
-        return _is_tls_failure(error) or _is_unreachable(error)
-    return False
-
-
-def classify(error: BaseException) -> FailureClass:
-    """
-    Give the class of an item's failure (see :data:`FailureClass`).
-
-    :param error: what the item raised.
-    """
-    if isinstance(error, VyroAuthenticationError | VyroInsufficientCreditsError):
-        return "account"
-    if isinstance(error, VyroOutputWriteError):
-        return "storage"
-    if stops_run(error):
-        return "config"
-    if isinstance(error, VyroInputError | VyroBadRequestError):
-        return "input"
-    if isinstance(error, (*RETRYABLE_ERRORS, VyroError)):
-        return "transient"
-    return "storage"
-
-
-RETRYABLE_CLASSES: frozenset[str] = frozenset({"transient", "storage"})
-"""Failure classes a task retry may fix."""
 
 
 __all__ = [

@@ -42,16 +42,12 @@ _JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD8)) | {0x01}
 _JPEG_MAX_SEGMENTS = 1000
 
 
-class PngStreamChecker:
-    """
-    Validate a PNG as it streams past, keeping 45 bytes whatever its size.
-
-    Feed every chunk to :meth:`feed` as it is written; :meth:`result` then gives the PNG's size in
-    pixels, or says why the stream is not a complete PNG. It keeps the first 33 bytes (signature
-    and IHDR chunk, whose CRC is checked) and the last 12 (which must be the IEND chunk).
-    """
+class _EndsKept:
+    """Count the bytes of a stream and keep its first ``head_bytes`` and last ``tail_bytes``."""
 
     __slots__ = ("_head", "_tail", "size")
+    head_bytes = 0
+    tail_bytes = 0
 
     def __init__(self) -> None:
         self._head = bytearray()
@@ -66,15 +62,32 @@ class PngStreamChecker:
         :param chunk: the bytes, possibly empty.
         """
         view = memoryview(chunk).cast("B")
-        n = len(view)
-        if not n:
+        if not len(view):
             return
-        self.size += n
-        missing = _PNG_HEAD_BYTES - len(self._head)
+        self.size += len(view)
+        missing = self.head_bytes - len(self._head)
         if missing > 0:
             self._head += view[:missing]
-        keep = len(PNG_IEND_CHUNK)
-        self._tail = (self._tail + bytes(view[-keep:]))[-keep:]
+        if keep := self.tail_bytes:
+            self._tail = (self._tail + bytes(view[-keep:]))[-keep:]
+        self._after_feed(view)
+
+    def _after_feed(self, view: memoryview) -> None:
+        """Look further at the chunk just fed (nothing by default)."""
+
+
+class PngStreamChecker(_EndsKept):
+    """
+    Validate a PNG as it streams past, keeping 45 bytes whatever its size.
+
+    Feed every chunk to :meth:`feed` as it is written; :meth:`result` then gives the PNG's size in
+    pixels, or says why the stream is not a complete PNG. It keeps the first 33 bytes (signature
+    and IHDR chunk, whose CRC is checked) and the last 12 (which must be the IEND chunk).
+    """
+
+    __slots__ = ()
+    head_bytes = _PNG_HEAD_BYTES
+    tail_bytes = len(PNG_IEND_CHUNK)
 
     @property
     def retained(self) -> int:
@@ -123,7 +136,7 @@ def sniff_answer_format(head: bytes) -> str | None:
     return sniff_format(head)
 
 
-class JpegStreamChecker:
+class JpegStreamChecker(_EndsKept):
     """
     Validate a JPEG as it streams past, keeping a few bytes whatever its size.
 
@@ -133,44 +146,20 @@ class JpegStreamChecker:
     bytes of zeros or whitespace).
     """
 
-    __slots__ = (
-        "_dimensions",
-        "_head",
-        "_pending",
-        "_problem",
-        "_segments",
-        "_skip",
-        "_started",
-        "_tail",
-        "size",
-    )
+    __slots__ = ("_dimensions", "_pending", "_problem", "_segments", "_skip", "_started")
+    head_bytes = SNIFF_BYTES
+    tail_bytes = len(JPEG_EOI) + JPEG_MAX_TRAILING_PADDING
 
     def __init__(self) -> None:
-        self._head = b""
+        super().__init__()
         self._started = False
         self._pending = bytearray()
         self._skip = 0
         self._segments = 0
         self._dimensions: tuple[int, int] | None = None
         self._problem: str | None = None
-        self._tail = b""
-        self.size = 0
-        """Bytes fed so far."""
 
-    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
-        """
-        Take the next chunk of the stream.
-
-        :param chunk: the bytes, possibly empty.
-        """
-        view = memoryview(chunk).cast("B")
-        if not len(view):
-            return
-        if len(self._head) < SNIFF_BYTES:
-            self._head += bytes(view[: SNIFF_BYTES - len(self._head)])
-        self.size += len(view)
-        keep = len(JPEG_EOI) + JPEG_MAX_TRAILING_PADDING
-        self._tail = (self._tail + bytes(view[-keep:]))[-keep:]
+    def _after_feed(self, view: memoryview) -> None:
         if self._dimensions is None and self._problem is None:
             skipped = min(self._skip, len(view))
             self._skip -= skipped
@@ -183,7 +172,7 @@ class JpegStreamChecker:
             if len(data) < len(JPEG_SOI):
                 return
             if not data.startswith(JPEG_SOI):
-                self._problem = f"the body is {describe_format(self._head)}, not a JPEG image"
+                self._problem = f"the body is {describe_format(bytes(self._head))}, not a JPEG image"
                 return
             del data[:2]
             self._started = True
@@ -257,7 +246,7 @@ class JpegStreamChecker:
         return self._dimensions
 
 
-class WebpStreamChecker:
+class WebpStreamChecker(_EndsKept):
     """
     Validate a WebP image as it streams past, keeping 30 bytes whatever its size.
 
@@ -265,24 +254,8 @@ class WebpStreamChecker:
     in pixels comes from the first chunk (``VP8 ``, ``VP8L`` or ``VP8X``).
     """
 
-    __slots__ = ("_head", "size")
-
-    def __init__(self) -> None:
-        self._head = bytearray()
-        self.size = 0
-        """Bytes fed so far."""
-
-    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
-        """
-        Take the next chunk of the stream.
-
-        :param chunk: the bytes, possibly empty.
-        """
-        view = memoryview(chunk).cast("B")
-        missing = WEBP_HEAD_BYTES - len(self._head)
-        if missing > 0:
-            self._head += view[:missing]
-        self.size += len(view)
+    __slots__ = ()
+    head_bytes = WEBP_HEAD_BYTES
 
     def result(self) -> tuple[int, int]:
         """

@@ -41,13 +41,13 @@ def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def timed(job: Callable[[], object], repeats: int = REPEATS) -> float:
-    """The best wall time of ``job`` in seconds over ``repeats`` runs."""
-    job()
+def timed(job: Callable[[bytes], object], data: bytes, repeats: int = REPEATS) -> float:
+    """The best wall time of ``job(data)`` in seconds over ``repeats`` runs."""
+    job(data)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        job()
+        job(data)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -62,8 +62,13 @@ def inspect(data: bytes) -> images.ImageInfo:
     return images.inspect_image(io.BytesIO(data), field="image", name="bench", size=len(data))
 
 
-def pillow_header(data: bytes, plugin: type[ImageFile.ImageFile]) -> tuple[int, int]:
-    with plugin(io.BytesIO(data)) as image:
+def jpeg_header(data: bytes) -> tuple[int, int]:
+    with JpegImagePlugin.JpegImageFile(io.BytesIO(data)) as image:
+        return image.size
+
+
+def png_header(data: bytes) -> tuple[int, int]:
+    with PngImagePlugin.PngImageFile(io.BytesIO(data)) as image:
         return image.size
 
 
@@ -108,50 +113,48 @@ def rows() -> list[tuple[str, str, float, str, float]]:
     png = encoded(big, "PNG")
     rgba_png = encoded(photo((1024, 1024), "RGBA"), "PNG")
     webp = encoded(big, "WEBP", quality=90)
-    answer = streams.ImageStreamChecker
+
+    def answer(data: bytes) -> object:
+        return fed(streams.ImageStreamChecker(), data)
+
+    jobs: list[tuple[str, bytes, str, Callable[[bytes], object], str, Callable[[bytes], object]]] = [
+        ("input header, JPEG", jpeg, "inspect_image", inspect, "Pillow JpegImageFile", jpeg_header),
+        ("input header, PNG", png, "inspect_image", inspect, "Pillow PngImageFile", png_header),
+        (
+            "answer stream, PNG",
+            rgba_png,
+            "ImageStreamChecker",
+            answer,
+            "Pillow verify (whole)",
+            pillow_verify,
+        ),
+        ("answer stream, JPEG", jpeg, "ImageStreamChecker", answer, "Pillow ImageFile.Parser", pillow_parser),
+        (
+            "answer stream, WebP",
+            webp,
+            "ImageStreamChecker",
+            answer,
+            "Pillow decode (whole)",
+            pillow_decode,
+        ),
+        (
+            "kept output, PNG",
+            png,
+            "PngChunkValidator + sha256",
+            validated_and_hashed,
+            "sha256 + Pillow verify",
+            hashed_then_verified,
+        ),
+    ]
     return [
         (
-            f"input header, JPEG {len(jpeg) // 1024} KiB",
-            "inspect_image",
-            timed(lambda: inspect(jpeg)),
-            "Pillow JpegImageFile",
-            timed(lambda: pillow_header(jpeg, JpegImagePlugin.JpegImageFile)),
-        ),
-        (
-            f"input header, PNG {len(png) // 1024} KiB",
-            "inspect_image",
-            timed(lambda: inspect(png)),
-            "Pillow PngImageFile",
-            timed(lambda: pillow_header(png, PngImagePlugin.PngImageFile)),
-        ),
-        (
-            f"answer stream, PNG {len(rgba_png) // 1024} KiB",
-            "ImageStreamChecker",
-            timed(lambda: fed(answer(), rgba_png)),
-            "Pillow verify (whole body)",
-            timed(lambda: pillow_verify(rgba_png)),
-        ),
-        (
-            f"answer stream, JPEG {len(jpeg) // 1024} KiB",
-            "ImageStreamChecker",
-            timed(lambda: fed(answer(), jpeg)),
-            "Pillow ImageFile.Parser",
-            timed(lambda: pillow_parser(jpeg)),
-        ),
-        (
-            f"answer stream, WebP {len(webp) // 1024} KiB",
-            "ImageStreamChecker",
-            timed(lambda: fed(answer(), webp)),
-            "Pillow decode (whole body)",
-            timed(lambda: pillow_decode(webp)),
-        ),
-        (
-            f"kept output, PNG {len(png) // 1024} KiB",
-            "PngChunkValidator + sha256",
-            timed(lambda: validated_and_hashed(png)),
-            "sha256 + Pillow verify",
-            timed(lambda: hashed_then_verified(png)),
-        ),
+            f"{job} {len(data) // 1024} KiB",
+            ours,
+            timed(our_job, data),
+            theirs,
+            timed(their_job, data),
+        )
+        for job, data, ours, our_job, theirs, their_job in jobs
     ]
 
 

@@ -13,18 +13,17 @@ from PIL import Image
 from airflow_provider_vyro import streams
 from airflow_provider_vyro.catalogue import ANSWER_FORMATS
 from airflow_provider_vyro.streams import PngStreamChecker
+from tests.conftest import encode as encode_image
 
 
-def encode(fmt: str, *, mode: str = "RGB", size: tuple[int, int] = (64, 48)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, color=None if mode in ("1", "P") else 0).save(buffer, fmt)
-    return buffer.getvalue()
+def encode(fmt: str) -> bytes:
+    """A small black picture."""
+    return encode_image(Image.new("RGB", (64, 48), 0), fmt)
 
 
 def encode_noise(fmt: str, size: tuple[int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.effect_noise(size, 64).convert("RGB").save(buffer, fmt)
-    return buffer.getvalue()
+    """A picture of noise, which an encoder cannot shrink to nothing."""
+    return encode_image(Image.effect_noise(size, 64).convert("RGB"), fmt)
 
 
 PNG = encode("PNG")
