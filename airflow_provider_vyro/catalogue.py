@@ -411,3 +411,72 @@ __all__ = [
     "text_to_image_endpoint",
     "token_cost",
 ]
+
+
+# --- asynchronous operations: jobs that run for minutes (video) ---------------------------------
+
+VIDEO_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
+"""Aspect ratios of the video operations (the ones the reference names)."""
+
+DEFAULT_VIDEO_STYLE = "kling-1.0-pro"
+"""The model a video is made with when none is given (the reference's example; it publishes no list)."""
+
+JOB_ANSWER_FORMATS: tuple[str, ...] = ("MP4",)
+"""What the result of a video job is."""
+
+JOB_STATUS_PATH = "/v2/video/{id}/status"
+"""
+Where a job's status is read (``{id}``: the job id); the connection extra ``job_status_path``
+overrides it (the deprecated ``/v2/video/status/{id}`` and ``/v2/assets/{id}/status`` are in use too).
+"""
+
+_VIDEO_FIELDS = (
+    _PROMPT,
+    TextField("style", "text", default=DEFAULT_VIDEO_STYLE),
+    TextField("aspect_ratio", "choice", default="16:9", choices=VIDEO_ASPECT_RATIOS),
+)
+
+TEXT_TO_VIDEO = Endpoint(
+    operation="text_to_video",
+    path="/v2/video/text-to-video",
+    api_version="v2",
+    text_fields=_VIDEO_FIELDS,
+    file_fields=(),
+    answer_formats=JOB_ANSWER_FORMATS,
+    answer_content_type="application/json",
+    summary="Start a job that makes a video from the prompt (answers a job id).",
+    answer_kind="job",
+    prompt_purpose="the video you want",
+)
+
+IMAGE_TO_VIDEO = Endpoint(
+    operation="image_to_video",
+    path="/v2/video/image-to-video",
+    api_version="v2",
+    text_fields=_VIDEO_FIELDS,
+    file_fields=(FileField("file"),),
+    answer_formats=JOB_ANSWER_FORMATS,
+    answer_content_type="application/json",
+    summary="Start a job that makes a video from a first frame and the prompt (answers a job id).",
+    answer_kind="job",
+    prompt_purpose="the video you want",
+)
+
+JOB_ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
+    {e.operation: e for e in (TEXT_TO_VIDEO, IMAGE_TO_VIDEO)}
+)
+"""Every supported asynchronous operation (its answer is a job id, its result a file to fetch), by name."""
+
+JOB_FILE_ARGUMENTS: MappingProxyType[str, str] = MappingProxyType({"file": "image_path"})
+"""The argument that names each file field of a job operation (the first frame is ``image_path``)."""
+
+__all__ += [
+    "DEFAULT_VIDEO_STYLE",
+    "IMAGE_TO_VIDEO",
+    "JOB_ANSWER_FORMATS",
+    "JOB_ENDPOINTS",
+    "JOB_FILE_ARGUMENTS",
+    "JOB_STATUS_PATH",
+    "TEXT_TO_VIDEO",
+    "VIDEO_ASPECT_RATIOS",
+]

@@ -65,12 +65,16 @@ TESTS = [
     "tests/integration/test_hook.py",
     "tests/integration/test_example_dags.py::test_example_vyro_inpaint",
     "tests/integration/test_example_dags.py::test_example_vyro_generate_then_edit",
+    "tests/integration/test_example_dags.py::test_example_vyro_video_defers_each_product_and_submits_once",
+    "tests/integration/test_video.py",
     "tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list",
     "tests/integration/decorators",
     "tests/integration/test_discovery.py",
+    "tests/integration/ui",
 ]
-"""Unit tests, the hook against the emulator, three example DAGs (v1 inpaint; v2 generate then edit;
-``@task.vyro``) through ``airflow dags test``, the decorator in-process, discovery."""
+"""Unit tests, the hook against the emulator, four example DAGs (v1 inpaint; v2 generate then edit;
+``@task.vyro``; video, deferred) through ``airflow dags test``, the decorator in-process, the video
+operators and trigger against the emulator, discovery, the "Vyro images" app on an api-server (3.1+)."""
 
 _NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"
 _NEEDS_TASK_SDK = "tests/unit/test_assets.py"

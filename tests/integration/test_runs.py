@@ -326,7 +326,7 @@ def test_a_run_removes_stale_temp_files_of_its_own_only(vyro_conn: EmulatorServe
     other = out / ".someone-else.tmp"
     for path in (stale, fresh, other):
         path.write_bytes(b"partial")
-    old = time.time() - storage.STALE_TEMP_AGE - 60
+    old = time.time() - 3600 - 60  # older than the documented hour
     os.utime(stale, (old, old))
     os.utime(other, (old, old))
 
