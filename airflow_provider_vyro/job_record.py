@@ -8,7 +8,8 @@ output, flushed to disk with ``fsync`` (the file and its folder) before the task
 worker killed the next moment leaves the record. A later try of the same task instance in the
 same DAG run, a resumed deferral or a restarted triggerer finds it and polls that job; another
 DAG run, or another task, has another name. The record is removed when the job's result was
-written, or when the job failed (clearing the task then submits anew).
+written, or when the job failed (clearing the task then submits anew); the local folders its write
+made are removed with it when they are empty, so a failed job leaves no folder behind.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class JobRecord:
                 "job_id": job_id,
                 "try_number": try_number,
                 "submitted_at": time.time(),
+                "made_folders": storage.missing_folders(self.location),
             },
             sort_keys=True,
         ).encode()
@@ -133,11 +135,19 @@ class JobRecord:
         self.log.info("Recorded job %s in %s", job_id, self.shown)
 
     def remove(self) -> None:
-        """Delete the record; never raises."""
+        """Delete the record, and the local folders its write made if they are empty; never raises."""
+        made: list[str] = []
+        try:
+            with storage.open_for_read(self.location, field="job record") as f:
+                made = [str(folder) for folder in json.loads(f.read()).get("made_folders") or []]
+        except Exception:
+            made = []
         try:
             self.location.unlink(missing_ok=True)
         except Exception as exc:
             self.log.warning("Cannot remove the job record %s (%s)", self.shown, exc)
+            return
+        storage.remove_empty_folders(made)
 
 
 __all__ = ["RECORD_PREFIX", "JobRecord"]

@@ -172,9 +172,13 @@ def prepare(
 
 def load_inputs(request: VideoRequest) -> dict[str, images.CheckedImage]:
     """
-    Read and inspect each input file (the first frame): JPEG or PNG by content, complete.
+    Read and inspect each input file (the first frame); check that the outputs can be written.
 
-    :raises VyroInputError: naming the argument whose file is missing or refused.
+    An input must be a complete JPEG or PNG, by content. The output (and the thumbnail) must be
+    writable where they are asked for, before anything is sent.
+
+    :raises VyroInputError: naming the argument whose file is missing or refused, or whose path
+        cannot be written (a parent that is a regular file, a folder that may not be written).
     """
     loaded: dict[str, images.CheckedImage] = {}
     for name, location in request.inputs.items():
@@ -193,6 +197,9 @@ def load_inputs(request: VideoRequest) -> dict[str, images.CheckedImage]:
         names={name: image.name for name, image in loaded.items()},
         arguments={name: JOB_FILE_ARGUMENTS.get(name, f"{name}_path") for name in loaded},
     )
+    storage.check_writable_destination(request.output, field="output_path")
+    if request.thumbnail is not None:
+        storage.check_writable_destination(request.thumbnail, field="thumbnail_path")
     return loaded
 
 
