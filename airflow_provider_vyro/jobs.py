@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vyro import checks, images, storage
+from airflow_provider_vyro import checks, images, storage, streams
 from airflow_provider_vyro.catalogue import JOB_FILE_ARGUMENTS
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
@@ -443,7 +443,7 @@ class VideoJob:
         fetcher = self.hook.result_fetcher()
         try:
             with storage.atomic_writer(thumbnail) as destination:
-                fetched = fetcher.fetch(status.thumbnail_url, destination, images.ImageStreamChecker)
+                fetched = fetcher.fetch(status.thumbnail_url, destination, streams.ImageStreamChecker)
             self.log.info("Wrote the thumbnail %s (%d bytes)", self.request.thumbnail_path, fetched.size)
         except (VyroAPIError, VyroError) as error:
             if isinstance(error, VyroCancelledError):

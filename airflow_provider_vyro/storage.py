@@ -115,6 +115,16 @@ def _os_problem(exc: OSError) -> str:
     return f"{exc.strerror or type(exc).__name__} (errno {exc.errno})" if exc.errno else str(exc)
 
 
+def _path_text(path: object, field: str, hint: str) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
+    if not path.strip():
+        raise VyroInputError(field, f"is empty; {hint}")
+    return path
+
+
 def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = None) -> ObjectStoragePath:
     """
     Turn a path or URI given by a user into an :class:`~airflow.sdk.ObjectStoragePath`.
@@ -136,12 +146,7 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
     """
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
-    if not path.strip():
-        raise VyroInputError(field, "is empty; give a local path, a file:// URI or e.g. an s3:// URI")
+    path = _path_text(path, field, "give a local path, a file:// URI or e.g. an s3:// URI")
     if "\x00" in path:
         raise VyroInputError(field, f"{path!r} contains a NUL character")
 
@@ -241,12 +246,7 @@ def check_output_path(path: str | os.PathLike[str], *, field: str = "output_path
     :raises VyroInputError: if it is empty, ends with ``/`` or does not end in ``.png``
         (in any case).
     """
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
-    if not path.strip():
-        raise VyroInputError(field, "is empty; give a .png path or URI, or leave it unset")
+    path = _path_text(path, field, "give a .png path or URI, or leave it unset")
     name = posixpath.basename(_split_for_naming(path)[1])
     if not name:
         raise VyroInputError(field, f"'{path}' names a folder; give the full path of a .png file")
