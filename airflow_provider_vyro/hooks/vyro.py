@@ -523,7 +523,7 @@ class VyroHook(BaseHook):
         with response:
             try:
                 if response.status_code != 200:
-                    raise answers.error_from(response, redactor)
+                    raise answers.error_from(response, redactor, self.vyro_conn_id)
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
                 if self.log.isEnabledFor(logging.INFO):
@@ -560,7 +560,9 @@ class VyroHook(BaseHook):
                 proxies=dict(ready.proxies),
             )
         except requests.RequestException as err:
-            failure = answers.network_error(err, settings.base_url, settings.timeout, ready.redactor)
+            failure = answers.network_error(
+                err, settings.base_url, settings.timeout, ready.redactor, self.vyro_conn_id
+            )
         raise failure
 
     def test_connection(self) -> tuple[bool, str]:
