@@ -156,12 +156,24 @@ class RunReport:
 
 
 class _Pool:
-    """Daemon threads taking jobs in order until told to stop; results go to one queue."""
+    """
+    Daemon threads taking jobs in order until told to stop; results go to one queue.
+
+    ``stops`` tells whether a result stops the run: the worker that got it stops the pool before
+    it hands the result over, so no worker takes a job after it (not even its own next one).
+    """
 
     def __init__(
-        self, jobs: Sequence[Callable[[], Any]], workers: int, name: str, *, slow_start: bool
+        self,
+        jobs: Sequence[Callable[[], Any]],
+        workers: int,
+        name: str,
+        *,
+        slow_start: bool,
+        stops: Callable[[Any], bool] | None = None,
     ) -> None:
         self._jobs = jobs
+        self._stops = stops
         self._lock = threading.Lock()
         self._next = 0
         self.stopped = threading.Event()
@@ -188,6 +200,8 @@ class _Pool:
                 result = self._jobs[index]()
             except BaseException as exc:
                 result = exc
+            if self._stops is not None and self._stops(result):
+                self.stop()
             self.results.put((index, result))
 
     @property
@@ -202,7 +216,8 @@ class _Pool:
 
     def stop(self) -> None:
         """Take no further job."""
-        self.stopped.set()
+        with self._lock:
+            self.stopped.set()
         self._opened.set()
 
     def finished_all(self, finished: int) -> bool:
@@ -235,6 +250,7 @@ class Runner:
         self._killed = threading.Event()
         self._pool: _Pool | None = None
         self._output_keys: dict[int, str] = {}
+        self._ledger: ledgers.Ledger | None = None
         hook.before_request = self._before_request
 
     # --- control -------------------------------------------------------------------------
@@ -292,15 +308,20 @@ class Runner:
         self._output_keys = {r.index: r.output_key for r in resolved}
         manifest = self._resolve_manifest(resolved)
         key = options.run_key
-        ledger = ledgers.Ledger.beside(resolved[0].output, key, self.log) if key is not None else None
-        earlier = ledger.load() if ledger is not None else {}
-        checked = self._check_all(resolved, earlier)
+        ledger = self._ledger = (
+            ledgers.Ledger.for_outputs([r.output for r in resolved], key, self.log)
+            if key is not None
+            else None
+        )
+        if ledger is not None:
+            ledger.load(self._output_keys.values())
+        checked = self._check_all(resolved, ledger)
         to_call = [c for c in checked if c.keep is None]
         if options.max_calls is not None and len(to_call) > options.max_calls:
             raise VyroBudgetError(
                 f"the run needs {len(to_call)} calls and max_calls is {options.max_calls}; nothing was sent"
             )
-        self._tidy(resolved)
+        self._tidy(resolved, ledger)
         for c in checked:
             if c.keep is not None:
                 self.log.info("%s kept, no call: %s", c.resolved.output_path, c.keep_reason)
@@ -319,9 +340,9 @@ class Runner:
         report = RunReport([items.run(c, self.hook) for c in checked if c.keep is not None])
         stop_error: BaseException | None = None
         try:
-            stop_error = self._call_all(to_call, report, ledger)
+            stop_error = self._call_all(to_call, report)
         finally:
-            self._finish(report, total, checked, ledger, manifest, stop_error)
+            self._finish(report, checked, ledger, manifest)
         return self._conclude(report, stop_error)
 
     def _resolve_all(self, entries: Sequence[Mapping[str, Any]]) -> list[Resolved]:
@@ -364,11 +385,12 @@ class Runner:
             "items", f"{len(lines)} problem(s) in {total} items; nothing was sent:\n  " + "\n  ".join(lines)
         )
 
-    def _check_all(self, resolved: list[Resolved], earlier: dict[str, str]) -> list[CheckedItem]:
+    def _check_all(self, resolved: list[Resolved], ledger: ledgers.Ledger | None) -> list[CheckedItem]:
         overwrite = self.options.overwrite
 
         def job(r: Resolved) -> Callable[[], CheckedItem]:
-            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier.get(r.output_key))
+            earlier = ledger.earlier(r.output_key) if ledger is not None else None
+            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier)
 
         workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
         pool = _Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=False)
@@ -395,10 +417,10 @@ class Runner:
             raise VyroBatchError(broken, len(resolved), dict.fromkeys(broken, "storage"))
         return results
 
-    def _tidy(self, resolved: list[Resolved]) -> None:
+    def _tidy(self, resolved: list[Resolved], ledger: ledgers.Ledger | None) -> None:
         folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
         removed = storage.remove_stale_temp_files([*folders, storage.temp_folder()])
-        removed_ledgers = ledgers.remove_stale_ledgers(folders)
+        removed_ledgers = ledgers.remove_stale_ledgers(folders, keep=ledger)
         if removed or removed_ledgers:
             self.log.info("Removed %d stale temporary file(s) and %d old ledger(s)", removed, removed_ledgers)
 
@@ -409,11 +431,12 @@ class Runner:
     def _call(self, checked: CheckedItem) -> Outcome:
         self._local.attempts = 0
         outcome = items.run(checked, self.hook, temps=self._temps)
+        if outcome.status == "written" and outcome.record is not None and self._ledger is not None:
+            # on record before the outcome is reported: a kill from here on re-pays nothing
+            self._ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
         return items.with_attempts(outcome, self._local.attempts)
 
-    def _call_all(
-        self, to_call: list[CheckedItem], report: RunReport, ledger: ledgers.Ledger | None
-    ) -> BaseException | None:
+    def _call_all(self, to_call: list[CheckedItem], report: RunReport) -> BaseException | None:
         if not to_call:
             return None
         options = self.options
@@ -422,6 +445,7 @@ class Runner:
             options.max_concurrency,
             "vyro",
             slow_start=True,
+            stops=_stops_run,
         )
         stop_error: BaseException | None = None
         finished = 0
@@ -436,14 +460,12 @@ class Runner:
                     outcome = None
                 if outcome is not None:
                     finished += 1
-                    stop_error = self._take(outcome, report, ledger, stop_error) or stop_error
+                    stop_error = self._take(outcome, report, stop_error) or stop_error
                     if stop_error is None:
                         pool.open()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + options.progress_interval
                     self._progress(report, len(to_call), finished, started_at)
-                    if ledger is not None:
-                        ledger.flush()
         except BaseException:
             self.cancel()
             raise
@@ -452,18 +474,12 @@ class Runner:
         return stop_error
 
     def _take(
-        self,
-        outcome: Outcome | BaseException,
-        report: RunReport,
-        ledger: ledgers.Ledger | None,
-        stopped: BaseException | None,
+        self, outcome: Outcome | BaseException, report: RunReport, stopped: BaseException | None
     ) -> BaseException | None:
         if isinstance(outcome, BaseException):  # a bug in the item's code; it is the run's
             self._halt()
             return outcome
         report.outcomes.append(outcome)
-        if outcome.status == "written" and outcome.record is not None and ledger is not None:
-            ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
         error = outcome.error
         if outcome.status == "failed" and error is not None:
             self.log.warning(
@@ -500,11 +516,9 @@ class Runner:
     def _finish(
         self,
         report: RunReport,
-        total: int,
         checked: list[CheckedItem],
         ledger: ledgers.Ledger | None,
         manifest: ObjectStoragePath | None,
-        stop_error: BaseException | None,
     ) -> None:
         report.calls = self._calls
         done = {o.index for o in report.outcomes}
@@ -514,11 +528,6 @@ class Runner:
             if c.resolved.index not in done
         )
         report.outcomes.sort(key=lambda o: o.index)
-        if ledger is not None:
-            if report.count("written") + report.count("kept") == total:
-                ledger.remove()
-            else:
-                ledger.flush()
         if manifest is not None:
             report.manifest_path = self.options.manifest_path
             self._write_manifest(manifest, report)
@@ -549,6 +558,13 @@ class Runner:
         retryable = any_task_retry(classes.values())
         error_class = VyroBatchError if retryable else VyroPermanentBatchError
         raise error_class(failures, len(report.outcomes), classes)
+
+
+def _stops_run(outcome: Outcome | BaseException) -> bool:
+    """Tell whether an item's outcome stops the run (a bug in the item's code does, too)."""
+    if isinstance(outcome, BaseException):
+        return True
+    return outcome.error is not None and stops_run(outcome.error)
 
 
 def _first(problem: tuple[int, VyroInputError]) -> int:
