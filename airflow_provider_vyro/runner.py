@@ -1,14 +1,19 @@
 """
 Many items of one operation in one task: checks, a bounded pool of calls, and what a failure means.
 
-A run goes through these steps, and sends nothing before the last one:
+A run goes through these steps:
 
 1. the cheap checks of every item (no storage touched), then the locations across items: no two
-   items write one place, and no item writes another's input;
-2. the storage checks of every item, concurrently; their results are reused by the calls;
-3. the plan: calls to make and outputs kept; ``max_calls`` is checked against it;
-4. the calls, ``max_concurrency`` at a time in daemon threads sharing one hook. The first call
-   runs alone: a refused token or an empty account costs one request, not one per worker.
+   items write one place, and no item writes another's input. Nothing is sent unless all pass;
+2. the storage checks of every item, concurrently (stat and header reads); their results are
+   reused by the calls. Meanwhile the first call starts, alone, as soon as the items before it
+   are checked and kept and no check has failed so far: a refused token or an empty account
+   costs one request, not one per worker, and a storage check that fails later can follow at
+   most that one call, whose output is kept (the refusal says so);
+3. the plan: calls to make and outputs kept; ``max_calls`` is checked against it (a run of more
+   items than ``max_calls`` makes its first call only after this check);
+4. the other calls, ``max_concurrency`` at a time in daemon threads sharing one hook, once the
+   first call is done without stopping the run and every check passed.
 
 An error that would hit every item (see :func:`~airflow_provider_vyro.item.stops_run`) stops
 the run at once: no request starts after it, the calls already in flight finish and are kept,
@@ -158,16 +163,24 @@ class _Pool:
     """Daemon threads taking jobs in order until told to stop; results go to one queue."""
 
     def __init__(
-        self, jobs: Sequence[Callable[[], Any]], workers: int, name: str, *, slow_start: bool
+        self,
+        jobs: Sequence[Callable[[], Any]],
+        workers: int,
+        name: str,
+        *,
+        slow_start: bool,
+        results: queue.Queue[tuple[int, Any]] | None = None,
+        first_index: int = 0,
     ) -> None:
         self._jobs = jobs
         self._lock = threading.Lock()
         self._next = 0
+        self._first_index = first_index
         self.stopped = threading.Event()
         self._opened = threading.Event()
         if not slow_start:
             self._opened.set()
-        self.results: queue.Queue[tuple[int, Any]] = queue.Queue()
+        self.results: queue.Queue[tuple[int, Any]] = queue.Queue() if results is None else results
         for n in range(min(workers, len(jobs))):
             threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
 
@@ -187,7 +200,7 @@ class _Pool:
                 result = self._jobs[index]()
             except BaseException as exc:
                 result = exc
-            self.results.put((index, result))
+            self.results.put((self._first_index + index, result))
 
     @property
     def started(self) -> int:
@@ -196,7 +209,7 @@ class _Pool:
             return self._next
 
     def open(self) -> None:
-        """Let every worker take jobs (after the first call)."""
+        """Let every worker take jobs (once the first job's result is in)."""
         self._opened.set()
 
     def stop(self) -> None:
@@ -293,13 +306,14 @@ class Runner:
         key = options.run_key
         ledger = ledgers.Ledger.beside(resolved[0].output, key, self.log) if key is not None else None
         earlier = ledger.load() if ledger is not None else {}
-        checked = self._check_all(resolved, earlier)
-        to_call = [c for c in checked if c.keep is None]
+        self._tidy(resolved)
+        report = RunReport([])
+        checked, first, stop_error = self._check_all(resolved, earlier, report, ledger)
+        to_call = [c for c in checked if c.keep is None and c.resolved.index != first]
         if options.max_calls is not None and len(to_call) > options.max_calls:
             raise VyroBudgetError(
                 f"the run needs {len(to_call)} calls and max_calls is {options.max_calls}; nothing was sent"
             )
-        self._tidy(resolved)
         for c in checked:
             if c.keep is not None:
                 self.log.info("%s kept, no call: %s", c.resolved.output_path, c.keep_reason)
@@ -311,14 +325,14 @@ class Runner:
             "%s: %d item(s), %d call(s) to make, %d kept, up to %d at a time",
             self.endpoint.operation,
             total,
-            len(to_call),
-            total - len(to_call),
+            len(to_call) + (first is not None),
+            total - len(to_call) - (first is not None),
             options.max_concurrency,
         )
-        report = RunReport([items.run(c, self.hook) for c in checked if c.keep is not None])
-        stop_error: BaseException | None = None
+        report.outcomes += [items.run(c, self.hook) for c in checked if c.keep is not None]
         try:
-            stop_error = self._call_all(to_call, report, ledger)
+            if stop_error is None:
+                stop_error = self._call_all(to_call, report, ledger, first_done=first is not None)
         finally:
             self._finish(report, total, checked, ledger, manifest, stop_error)
         return self._conclude(report, stop_error)
@@ -351,7 +365,9 @@ class Runner:
                 raise VyroInputError("manifest_path", f"{path!r} is also a path of items[{r.index}]")
         return location
 
-    def _refuse(self, problems: list[tuple[int, VyroInputError]], *, total: int) -> None:
+    def _refuse(
+        self, problems: list[tuple[int, VyroInputError]], *, total: int, sent: str = "nothing was sent"
+    ) -> None:
         if not problems:
             return
         if not self.options.batch:
@@ -360,39 +376,85 @@ class Runner:
             f"items[{index}].{error.field}: {error.problem}" for index, error in sorted(problems, key=_first)
         ]
         raise VyroInputError(
-            "items", f"{len(lines)} problem(s) in {total} items; nothing was sent:\n  " + "\n  ".join(lines)
+            "items", f"{len(lines)} problem(s) in {total} items; {sent}:\n  " + "\n  ".join(lines)
         )
 
-    def _check_all(self, resolved: list[Resolved], earlier: dict[str, str]) -> list[CheckedItem]:
+    def _check_all(
+        self,
+        resolved: list[Resolved],
+        earlier: dict[str, str],
+        report: RunReport,
+        ledger: ledgers.Ledger | None,
+    ) -> tuple[list[CheckedItem], int | None, BaseException | None]:
+        """
+        Run the storage checks of every item, and meanwhile the first call (see the module docstring).
+
+        :return: the checked items, the index of the item called meanwhile (its outcome is in
+            ``report``), and the error that stopped the run, if that call stopped it.
+        """
         overwrite = self.options.overwrite
+        total = len(resolved)
 
         def job(r: Resolved) -> Callable[[], CheckedItem]:
             return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier.get(r.output_key))
 
         workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
-        pool = _Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=False)
-        results: list[Any] = [None] * len(resolved)
-        finished = 0
+        pool = _Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)
+        results: list[Any] = [None] * total
+        finished, ready, failed = 0, 0, False
+        may_call = self.options.max_calls is None or total <= self.options.max_calls
+        first: int | None = None
+        first_outcome: Any = None
         try:
-            while not pool.finished_all(finished):
+            while not pool.finished_all(finished) or (first is not None and first_outcome is None):
                 self._raise_if_killed()
                 try:
                     index, result = pool.results.get(timeout=_POLL)
                 except queue.Empty:
                     continue
+                if index == total:
+                    first_outcome = result
+                    continue
                 results[index] = result
                 finished += 1
+                failed = failed or isinstance(result, BaseException)
+                if not failed and first is None and may_call:
+                    while ready < total and results[ready] is not None and results[ready].keep is not None:
+                        ready += 1  # checked and kept: the first call is the first item to call
+                    if ready < total and results[ready] is not None:
+                        first = ready
+                        self._call_first(results[ready], pool.results, total)
+                pool.open()  # the first item is checked alone, so its call starts without waiting
         except BaseException:
             pool.stop()
+            if first is not None:
+                self.cancel()
             raise
+        stop_error = None if first is None else self._take(first_outcome, report, ledger, None)
+        sent = "nothing was sent"
+        if first is not None:
+            if ledger is not None:
+                ledger.flush()
+            done = report.outcomes[0] if report.outcomes else None
+            sent = f"only items[{first}] was called meanwhile: " + (
+                f"its output {done.record['output_path']!r} is kept"
+                if done is not None and done.record is not None
+                else "it failed"
+            )
         problems = [(i, r) for i, r in enumerate(results) if isinstance(r, VyroInputError)]
-        self._refuse(problems, total=len(resolved))
+        self._refuse(problems, total=total, sent=sent)
         broken = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
         if broken:
             if not self.options.batch:
                 raise next(iter(broken.values()))
-            raise VyroBatchError(broken, len(resolved), dict.fromkeys(broken, "storage"))
-        return results
+            raise VyroBatchError(broken, total, dict.fromkeys(broken, "storage"))
+        return results, first, stop_error
+
+    def _call_first(self, checked: CheckedItem, results: queue.Queue[tuple[int, Any]], index: int) -> None:
+        """Start the run's first call, alone; its outcome arrives on ``results`` as ``index``."""
+        self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
+        job = functools.partial(self._call, checked)
+        self._pool = _Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
 
     def _tidy(self, resolved: list[Resolved]) -> None:
         folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
@@ -411,7 +473,12 @@ class Runner:
         return items.with_attempts(outcome, self._local.attempts)
 
     def _call_all(
-        self, to_call: list[CheckedItem], report: RunReport, ledger: ledgers.Ledger | None
+        self,
+        to_call: list[CheckedItem],
+        report: RunReport,
+        ledger: ledgers.Ledger | None,
+        *,
+        first_done: bool = False,
     ) -> BaseException | None:
         if not to_call:
             return None
@@ -420,14 +487,14 @@ class Runner:
             [functools.partial(self._call, c) for c in to_call],
             options.max_concurrency,
             "vyro",
-            slow_start=True,
+            slow_start=not first_done,
         )
         stop_error: BaseException | None = None
-        finished = 0
+        finished = int(first_done)
         started_at = next_tick = time.monotonic()
         next_tick += options.progress_interval
         try:
-            while not pool.finished_all(finished):
+            while not pool.finished_all(finished - first_done):
                 self._raise_if_killed()
                 try:
                     _, outcome = pool.results.get(timeout=max(0.0, min(_POLL, next_tick - time.monotonic())))
@@ -440,14 +507,14 @@ class Runner:
                         pool.open()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + options.progress_interval
-                    self._progress(report, len(to_call), finished, started_at)
+                    self._progress(report, len(to_call) + first_done, finished, started_at)
                     if ledger is not None:
                         ledger.flush()
         except BaseException:
             self.cancel()
             raise
         if options.batch:
-            self._progress(report, len(to_call), finished, started_at)
+            self._progress(report, len(to_call) + first_done, finished, started_at)
         return stop_error
 
     def _take(
