@@ -50,6 +50,9 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "task-decorators": [
+            {"name": "vyro", "class-name": "airflow_provider_vyro.decorators.vyro.vyro_task"},
+        ],
         "connection-types": [
             {
                 "connection-type": "vyro",

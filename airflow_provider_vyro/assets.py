@@ -24,6 +24,7 @@ import posixpath
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vyro import storage
+from airflow_provider_vyro.catalogue import UNNAMED_OPERATION
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.locations import asset_uri, path_of
 
@@ -101,7 +102,7 @@ def event_extra(result: Mapping[str, Any]) -> dict[str, Any]:
     output = str(result["output_path"])
     suffix = posixpath.splitext(output)[1].lstrip(".").lower()
     return {
-        "operation": str(result.get("operation") or "inpaint"),
+        "operation": str(result.get("operation") or UNNAMED_OPERATION),
         "sha256": str(result["sha256"]),
         "bytes": int(result["bytes"]),
         "width": int(result["width"]),

@@ -11,7 +11,7 @@ Values are taken from Vyro's public API reference: the v1 inpaint page and the v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 
 ApiVersion: TypeAlias = Literal["v1", "v2"]
 FieldKind: TypeAlias = Literal["prompt", "choice", "seed", "digits", "text"]
+AnswerKind: TypeAlias = Literal["image", "job"]
+"""What a call answers: the image's bytes, or a job to poll (asynchronous operations)."""
+AnswerAlpha: TypeAlias = Literal["opaque", "transparent", "input"]
+"""
+What the answer's transparency means for the output's format:
+
+* ``transparent``: the answer is transparent by purpose (never written as JPEG);
+* ``input``: the answer keeps the input image's transparency (no JPEG output for such an input);
+* ``opaque``: anything else (transparency written as JPEG is laid on white, and the log says so).
+"""
+ShapeSource: TypeAlias = Literal["reference", "public clients"]
+"""Where an operation's path and fields come from: Vyro's API reference, or what its public clients send."""
+XComStyle: TypeAlias = Literal["parameters", "call"]
+"""
+How the dict a task returns describes the call: each parameter under its own key (``parameters``),
+or the path, files and fields sent (``call``, the generic call).
+"""
 
 IMAGE_INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
 """Input formats, decided by content: the only ones any reference page names."""
@@ -89,6 +106,33 @@ class FileField:
 
 
 @dataclass(frozen=True)
+class CreditCost:
+    """
+    The documented cost of one call, in credits (the API's tokens).
+
+    :param per_call: the cost of every call, if the reference gives one.
+    :param by_field: the text field whose value decides the cost (``style`` for text to image).
+    :param by_value: the cost for each value of ``by_field``; a value not listed costs an
+        unknown amount.
+    """
+
+    per_call: int | None = None
+    by_field: str | None = None
+    by_value: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def of(self, fields: Mapping[str, str], default: str | None = None) -> int | None:
+        """
+        Give the cost of one call with these fields, or ``None`` where it is not documented.
+
+        :param fields: the text fields sent.
+        :param default: the value of ``by_field`` when it is not among ``fields``.
+        """
+        if self.by_field is None:
+            return self.per_call
+        return self.by_value.get(fields.get(self.by_field) or default or "")
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """
     One API operation.
@@ -96,27 +140,73 @@ class Endpoint:
     :param operation: the name used in XCom (``operation``) and logs.
     :param path: the path after the base URL.
     :param api_version: ``v1`` or ``v2``; it decides the auth header (:func:`auth_header`).
+    :param summary: one line saying what the operation does.
     :param text_fields: the text parts, in the order they are sent.
     :param file_fields: the file parts, in the order they are sent.
-    :param answer_formats: the image formats a complete answer may be in.
+    :param answer_formats: the image formats a complete answer may be in (default: any of
+        :data:`ANSWER_FORMATS`).
     :param answer_content_type: the ``Content-Type`` the API gives its answer (the emulator sends it;
         clients must not trust it).
-    :param summary: one line saying what the operation does.
+    :param answer_kind: ``image`` (the answer is the image's bytes) or ``job`` (an asynchronous
+        operation answers a job to poll).
+    :param answer_alpha: what the answer's transparency means for the output (see :data:`AnswerAlpha`).
+    :param output_suffix: what a default output path puts after the first input's stem
+        (``None``: the operation has no default output; ``output_path`` is required).
+    :param prompt_purpose: what the prompt describes, for the message about an empty prompt.
+    :param credit_cost: the documented cost of one call (:class:`CreditCost`).
+    :param shape_source: where the path and fields come from (see :data:`ShapeSource`).
+    :param xcom_style: how the task's dict describes the call (see :data:`XComStyle`).
+    :param xcom_parameters: the parameter keys of the task's dict besides the paths and the
+        prompt, in order (``None``: every text field but the prompt).
+    :param xcom_values: the values of parameter keys that are not text fields.
     """
 
     operation: str
     path: str
     api_version: ApiVersion
-    text_fields: tuple[TextField, ...]
-    file_fields: tuple[FileField, ...]
-    answer_formats: tuple[str, ...]
-    answer_content_type: str
     summary: str
+    text_fields: tuple[TextField, ...] = ()
+    file_fields: tuple[FileField, ...] = ()
+    answer_formats: tuple[str, ...] = ANSWER_FORMATS
+    answer_content_type: str = "application/octet-stream"
+    answer_kind: AnswerKind = "image"
+    answer_alpha: AnswerAlpha = "opaque"
+    output_suffix: str | None = None
+    prompt_purpose: str = "the image you want"
+    credit_cost: CreditCost = CreditCost()
+    shape_source: ShapeSource = "reference"
+    xcom_style: XComStyle = "parameters"
+    xcom_parameters: tuple[str, ...] | None = None
+    xcom_values: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     field_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         names = tuple(f.name for f in self.text_fields) + tuple(f.name for f in self.file_fields)
         object.__setattr__(self, "field_names", names)
+        if self.xcom_parameters is None:
+            parameters = tuple(f.name for f in self.text_fields if f.kind != "prompt")
+            object.__setattr__(self, "xcom_parameters", parameters + tuple(self.xcom_values))
+
+    def xcom_parameter_values(self, given: Mapping[str, object]) -> dict[str, object]:
+        """
+        Give the parameter keys of the task's dict and their values.
+
+        :param given: the text fields as sent (``None`` for an optional field left out).
+        """
+        return {
+            key: given[key] if key in given else self.xcom_values.get(key)
+            for key in self.xcom_parameters or ()
+        }
+
+    def cost(self, fields: Mapping[str, str]) -> int | None:
+        """
+        Give the documented cost of one call in credits, or ``None`` where the reference gives none.
+
+        :param fields: the text fields sent.
+        """
+        by_field = self.credit_cost.by_field
+        spec = self.text_field(by_field) if by_field is not None else None
+        return self.credit_cost.of(fields, spec.default if spec is not None else None)
 
     def text_field(self, name: str) -> TextField | None:
         """Return the text field called ``name``, or ``None``."""
@@ -140,6 +230,8 @@ INPAINT = Endpoint(
     answer_formats=("PNG",),
     answer_content_type="image/png",
     summary="Replace what the mask covers, guided by the prompt (v1).",
+    output_suffix="_inpainted.png",
+    prompt_purpose="what should fill the masked area",
 )
 
 GENERATIVE_FILL = Endpoint(
@@ -148,9 +240,10 @@ GENERATIVE_FILL = Endpoint(
     api_version="v2",
     text_fields=(_PROMPT,),
     file_fields=(FileField("image"), FileField("mask", same_size_as="image")),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Fill what the mask covers, guided by the prompt (v2 successor of inpaint).",
+    answer_alpha="input",
+    output_suffix="_filled.png",
+    prompt_purpose="what should fill the masked area",
 )
 
 TEXT_TO_IMAGE = Endpoint(
@@ -163,10 +256,11 @@ TEXT_TO_IMAGE = Endpoint(
         _ASPECT_RATIO,
         _SEED,
     ),
-    file_fields=(),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Generate an image from the prompt.",
+    prompt_purpose="the image to generate",
+    credit_cost=CreditCost(by_field="style", by_value=STYLE_TOKEN_COSTS),
+    xcom_parameters=("style", "aspect_ratio", "seed", "transparent"),
+    xcom_values=MappingProxyType({"transparent": False}),
 )
 
 TEXT_TO_PNG = Endpoint(
@@ -174,10 +268,11 @@ TEXT_TO_PNG = Endpoint(
     path="/v2/image/generations/transparent",
     api_version="v2",
     text_fields=(_PROMPT, _ASPECT_RATIO, _SEED),
-    file_fields=(),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Generate an image with a transparent background from the prompt.",
+    answer_alpha="transparent",
+    prompt_purpose="the image to generate",
+    xcom_parameters=("style", "aspect_ratio", "seed", "transparent"),
+    xcom_values=MappingProxyType({"style": None, "transparent": True}),
 )
 
 AI_BACKGROUND = Endpoint(
@@ -190,9 +285,9 @@ AI_BACKGROUND = Endpoint(
         _SEED,
     ),
     file_fields=(FileField("image", needs_alpha=True),),
-    answer_formats=ANSWER_FORMATS,
-    answer_content_type="application/octet-stream",
     summary="Put a generated background, described by the prompt, behind a cut-out product.",
+    output_suffix="_background.png",
+    prompt_purpose="the background to put behind the product",
 )
 
 ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
@@ -203,19 +298,61 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
 GENERIC_OPERATION = "image"
 """The ``operation`` of a call made through the generic ``post_image`` (a path the user names)."""
 
+UNNAMED_OPERATION = INPAINT.operation
+"""The operation of a task's dict that names none (the first releases made only inpaint dicts)."""
+
+GENERIC = Endpoint(
+    operation=GENERIC_OPERATION,
+    path="/v2/image",
+    api_version="v2",
+    summary="POST a path the task names (a generic call)",
+    output_suffix="_result.png",
+    shape_source="public clients",
+    xcom_style="call",
+)
+"""The generic call before its path and files are known (see :func:`generic_endpoint`)."""
+
+
+def generic_endpoint(path: str, file_names: tuple[str, ...]) -> Endpoint:
+    """
+    Describe a generic call (a path the user names) as an endpoint.
+
+    On a catalogue path the answer must be in that operation's answer formats.
+
+    :param path: the path after the base URL, starting with ``/v1/`` or ``/v2/`` (checked by the caller).
+    :param file_names: the names of the file fields sent.
+    """
+    known = next((e for e in ENDPOINTS.values() if e.path == path), None)
+    return replace(
+        GENERIC,
+        path=path,
+        api_version=api_version_of(path),
+        file_fields=tuple(FileField(name) for name in file_names),
+        answer_formats=known.answer_formats if known is not None else ANSWER_FORMATS,
+        summary=f"POST {path} (a generic call)",
+    )
+
+
+def text_to_image_endpoint(transparent: bool) -> Endpoint:
+    """
+    Give the endpoint of text to image: the transparent one (text to PNG) when asked.
+
+    :param transparent: ``True`` for an image with a transparent background.
+    """
+    return TEXT_TO_PNG if transparent else TEXT_TO_IMAGE
+
 
 def token_cost(endpoint: Endpoint, fields: Mapping[str, str]) -> int | None:
     """
     Return the documented cost in API tokens of one call, or ``None`` where the reference gives none.
 
-    Only text to image documents a cost (by style, :data:`STYLE_TOKEN_COSTS`).
+    Each entry holds its own (:attr:`Endpoint.credit_cost`); only text to image documents one,
+    by style (:data:`STYLE_TOKEN_COSTS`).
 
     :param endpoint: the operation.
-    :param fields: the text fields sent (their ``style`` decides the cost).
+    :param fields: the text fields sent.
     """
-    if endpoint is not TEXT_TO_IMAGE:
-        return None
-    return STYLE_TOKEN_COSTS.get(fields.get("style") or "imagine-turbo")
+    return endpoint.cost(fields)
 
 
 def api_version_of(path: str) -> ApiVersion:
@@ -248,6 +385,7 @@ __all__ = [
     "ASPECT_RATIOS",
     "ENDPOINTS",
     "GENERATIVE_FILL",
+    "GENERIC",
     "GENERIC_OPERATION",
     "IMAGE_INPUT_FORMATS",
     "INPAINT",
@@ -255,11 +393,19 @@ __all__ = [
     "STYLE_TOKEN_COSTS",
     "TEXT_TO_IMAGE",
     "TEXT_TO_PNG",
+    "UNNAMED_OPERATION",
+    "AnswerAlpha",
+    "AnswerKind",
     "ApiVersion",
+    "CreditCost",
     "Endpoint",
     "FileField",
+    "ShapeSource",
     "TextField",
+    "XComStyle",
     "api_version_of",
     "auth_header",
+    "generic_endpoint",
+    "text_to_image_endpoint",
     "token_cost",
 ]

@@ -28,15 +28,11 @@ import re
 from typing import TYPE_CHECKING
 
 from airflow_provider_vyro.catalogue import (
-    ANSWER_FORMATS,
-    ENDPOINTS,
-    GENERIC_OPERATION,
-    TEXT_TO_IMAGE,
-    TEXT_TO_PNG,
     Endpoint,
     FileField,
     TextField,
-    api_version_of,
+    generic_endpoint,
+    text_to_image_endpoint,
 )
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.images import check_mask_matches, check_model_version, check_prompt
@@ -49,13 +45,6 @@ if TYPE_CHECKING:
 _DIGITS = re.compile(r"[0-9]+")
 _PATH = re.compile(r"/v[12](/[A-Za-z0-9._~-]+)+")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_PROMPT_PURPOSES = {
-    "inpaint": "what should fill the masked area",
-    "generative_fill": "what should fill the masked area",
-    "text_to_image": "the image to generate",
-    "text_to_png": "the image to generate",
-    "ai_background": "the background to put behind the product",
-}
 _FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 
 
@@ -128,8 +117,7 @@ def check_value(endpoint: Endpoint, spec: TextField, value: object) -> str | Non
             raise VyroInputError(spec.name, f"is required by {endpoint.operation}")
         return spec.default
     if spec.kind == "prompt":
-        purpose = _PROMPT_PURPOSES.get(endpoint.operation, "the image you want")
-        return check_prompt(value, field=spec.name, purpose=purpose)
+        return check_prompt(value, field=spec.name, purpose=endpoint.prompt_purpose)
     if spec.kind == "choice":
         return check_choice(value, spec.choices, field=spec.name)
     if spec.kind == "seed":
@@ -197,9 +185,10 @@ def text_to_image_call(
     if not isinstance(transparent, bool):
         raise VyroInputError("transparent", f"must be True or False, got {_shown(transparent)}")
     values: dict[str, object] = {"prompt": prompt, "aspect_ratio": aspect_ratio, "seed": seed}
-    if not transparent:
-        return TEXT_TO_IMAGE, check_fields(TEXT_TO_IMAGE, {**values, "style": style})
-    style_spec = TEXT_TO_IMAGE.text_field("style")
+    endpoint = text_to_image_endpoint(transparent)
+    if endpoint.text_field("style") is not None:
+        return endpoint, check_fields(endpoint, {**values, "style": style})
+    style_spec = text_to_image_endpoint(False).text_field("style")
     default = style_spec.default if style_spec is not None else None
     if style is not None and style != default:
         raise VyroInputError(
@@ -207,7 +196,7 @@ def text_to_image_call(
             f"the transparent endpoint has no style; with transparent=True leave style at its "
             f"default {default!r}, got {_shown(style)}",
         )
-    return TEXT_TO_PNG, check_fields(TEXT_TO_PNG, values)
+    return endpoint, check_fields(endpoint, values)
 
 
 def check_file(
@@ -329,18 +318,7 @@ def generic_call(
                 "files",
                 f"a file field name must be letters, digits or '_.-' and not also a text field, got {name!r}",
             )
-    known = next((e for e in ENDPOINTS.values() if e.path == path), None)
-    endpoint = Endpoint(
-        operation=GENERIC_OPERATION,
-        path=path,
-        api_version=api_version_of(path),
-        text_fields=(),
-        file_fields=tuple(FileField(name) for name in file_names),
-        answer_formats=known.answer_formats if known is not None else ANSWER_FORMATS,
-        answer_content_type="application/octet-stream",
-        summary=f"POST {path} (a generic call)",
-    )
-    return endpoint, sent
+    return generic_endpoint(path, tuple(file_names)), sent
 
 
 __all__ = [

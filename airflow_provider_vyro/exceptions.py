@@ -203,29 +203,7 @@ class VyroOutputWriteError(VyroError, AirflowFailException):
         super().__init__(f"the answer was paid for but could not be stored at {output}: {problem}{where}")
 
 
-RETRYABLE_ERRORS: tuple[type[VyroError], ...] = (
-    VyroConnectionError,
-    VyroRateLimitError,
-    VyroServerError,
-    VyroResponseError,
-)
-"""The errors the hook retries, except their ``AirflowFailException`` subclasses (:func:`is_retryable`)."""
-
-
-def is_retryable(error: BaseException) -> bool:
-    """
-    Tell whether the hook retries ``error``.
-
-    It does for the :data:`RETRYABLE_ERRORS`, except those a retry cannot fix (the
-    ``AirflowFailException`` ones, such as :class:`VyroTLSError`).
-
-    :param error: the error a call raised.
-    """
-    return isinstance(error, RETRYABLE_ERRORS) and not isinstance(error, AirflowFailException)
-
-
 __all__ = [
-    "RETRYABLE_ERRORS",
     "VyroAPIError",
     "VyroAuthenticationError",
     "VyroBadRequestError",
@@ -243,5 +221,4 @@ __all__ = [
     "VyroServerError",
     "VyroTLSError",
     "VyroUnexpectedResponseError",
-    "is_retryable",
 ]

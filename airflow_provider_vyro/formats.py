@@ -7,8 +7,9 @@ bytes); an answer in another format than the output's is converted with Pillow.
 
 Whether the conversion will be possible is decided before the call (:func:`check_output_format`),
 so a paid answer is never lost to a conversion that cannot happen: a ``.jpg`` output is refused
-for the transparent endpoint (JPEG has no alpha channel, and transparency is what that endpoint
-is for), and for a generative fill of an image with transparency (the filled image keeps it);
+for an operation whose answer is transparent by purpose (JPEG has no alpha channel), and for an
+image with transparency given to an operation whose answer keeps it (the catalogue's
+:attr:`~airflow_provider_vyro.catalogue.Endpoint.answer_alpha` says which);
 Pillow must be able to read every format the answer may come in and write the output's.
 Elsewhere an answer with transparency written as JPEG is laid on white, and the log says so.
 
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
 
 EXTENSION_FORMATS: dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 """The output extensions, and the format each names."""
-
-TRANSPARENT_ANSWERS: frozenset[str] = frozenset({"text_to_png"})
-"""Operations whose answer is transparent by purpose: never written as JPEG."""
-
-KEEPS_INPUT_ALPHA: frozenset[str] = frozenset({"generative_fill"})
-"""Operations whose answer keeps the input image's transparency: no JPEG output for such an input."""
 
 _NAMES = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 _CHUNK = 1024 * 1024
@@ -76,13 +71,13 @@ def check_output_format(endpoint: Endpoint, path: str, *, input_has_alpha: bool 
             "output_path",
             f"'{path}' must end in .png, .jpg, .jpeg or .webp: the extension names the image format written",
         )
-    if fmt == "JPEG" and endpoint.operation in TRANSPARENT_ANSWERS:
+    if fmt == "JPEG" and endpoint.answer_alpha == "transparent":
         raise VyroInputError(
             "output_path",
             f"'{path}' is a JPEG, which has no alpha channel; {endpoint.operation} makes an image on a "
             "transparent background: write .png or .webp (nothing was sent)",
         )
-    if fmt == "JPEG" and input_has_alpha and endpoint.operation in KEEPS_INPUT_ALPHA:
+    if fmt == "JPEG" and input_has_alpha and endpoint.answer_alpha == "input":
         raise VyroInputError(
             "output_path",
             f"'{path}' is a JPEG, which has no alpha channel, and the image has transparency that "
@@ -197,8 +192,6 @@ def write_as(source: BinaryIO, fmt: str, destination: BinaryIO) -> Written:
 
 __all__ = [
     "EXTENSION_FORMATS",
-    "KEEPS_INPUT_ALPHA",
-    "TRANSPARENT_ANSWERS",
     "Written",
     "check_output_format",
     "copy",

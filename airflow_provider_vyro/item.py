@@ -22,32 +22,17 @@ import contextlib
 import hashlib
 import logging
 import posixpath
-import socket
-import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
 
 from airflow_provider_vyro import checks, formats, images, locations, storage
-from airflow_provider_vyro.catalogue import GENERIC_OPERATION
 from airflow_provider_vyro.exceptions import (
-    RETRYABLE_ERRORS,
-    VyroAPIError,
-    VyroAuthenticationError,
-    VyroBadRequestError,
-    VyroBudgetError,
-    VyroCancelledError,
-    VyroConnectionError,
-    VyroError,
     VyroInputError,
-    VyroInsufficientCreditsError,
-    VyroOutputWriteError,
     VyroResponseError,
-    VyroTLSError,
-    VyroUnexpectedResponseError,
 )
+from airflow_provider_vyro.failures import RETRYABLE_CLASSES, FailureClass, classify, meaning, stops_run
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -57,31 +42,11 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-FailureClass: TypeAlias = Literal["input", "account", "transient", "storage", "config"]
-"""
-Why an item failed:
-
-* ``input``: the request was wrong (our checks, or the API's 400/413/415/422); a retry cannot help;
-* ``account``: the token was refused or the credits ran out (stops the whole run);
-* ``transient``: the network, a rate limit, the API's own failure, or an incomplete answer,
-  still failing after the hook's retries; a task retry may succeed;
-* ``storage``: reading an input or writing the output failed (a full disk, an S3 error);
-* ``config``: the connection or endpoint is wrong: a redirect, an unexpected status, 404/405,
-  a TLS verification failure, a refused or missing connection (stops the whole run).
-"""
-
 Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
 """How an item ended; ``not_run`` when the run stopped before its call."""
 
 _HASH_CHUNK = 1024 * 1024
 _SPOOL_IN_MEMORY = 32 * 1024 * 1024
-DEFAULT_SUFFIXES: dict[str, str] = {
-    "inpaint": storage.OUTPUT_SUFFIX,
-    "generative_fill": "_filled.png",
-    "ai_background": "_background.png",
-    GENERIC_OPERATION: "_result.png",
-}
-"""What a default output path puts after the image's stem, by operation (beside the first image)."""
 _STREAM_VALIDATORS: dict[str, Any] = {
     "PNG": images.PngChunkValidator,
     "JPEG": images.JpegStreamChecker,
@@ -144,6 +109,8 @@ class Resolved:
     :param output_path: the output path as given, or its default.
     :param output: the resolved output location.
     :param output_format: the format the output's extension names (``PNG``, ``JPEG``, ``WEBP``).
+    :param output_key: the output's location (see :func:`~airflow_provider_vyro.locations.location_key`).
+    :param input_key_by_argument: each input's location, by the argument that named it.
     """
 
     index: int
@@ -153,20 +120,13 @@ class Resolved:
     inputs: dict[str, ObjectStoragePath]
     output_path: str
     output: ObjectStoragePath
-    output_format: str = "PNG"
-
-    @cached_property
-    def output_key(self) -> str:
-        """The output's location (see :func:`~airflow_provider_vyro.locations.location_key`)."""
-        return locations.location_key(self.output)
+    output_format: str
+    output_key: str
+    input_key_by_argument: Mapping[str, str]
 
     def input_keys(self) -> dict[str, str]:
         """Each input's location, by the argument that named it."""
-        return dict(self._input_keys)
-
-    @cached_property
-    def _input_keys(self) -> dict[str, str]:
-        return {path_argument(name): locations.location_key(p) for name, p in self.inputs.items()}
+        return dict(self.input_key_by_argument)
 
 
 @dataclass(frozen=True)
@@ -316,15 +276,13 @@ def resolve(
     }
     output_value = values.get("output_path")
     if output_value is None or output_value == "":
-        if not paths:
+        if not paths or endpoint.output_suffix is None:
             raise VyroInputError(
                 "output_path", "is required: this operation has no input file to put it beside"
             )
         first = next(iter(paths))
         output_path = storage.default_output_path(
-            paths[first],
-            field=path_argument(first),
-            suffix=DEFAULT_SUFFIXES.get(endpoint.operation, storage.OUTPUT_SUFFIX),
+            paths[first], field=path_argument(first), suffix=endpoint.output_suffix
         )
     else:
         output_path = _path_string(output_value, "output_path")
@@ -344,11 +302,18 @@ def resolve(
                 "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
             )
     given = {**{path_argument(n): p for n, p in paths.items()}, **given}
-    resolved = Resolved(index, endpoint, given, fields, inputs, output_path, output, output_format)
-    # the keys just computed (each resolves symlinks) seed the cached properties
-    resolved.__dict__["output_key"] = output_key
-    resolved.__dict__["_input_keys"] = {path_argument(n): k for n, k in input_keys.items()}
-    return resolved
+    return Resolved(
+        index,
+        endpoint,
+        given,
+        fields,
+        inputs,
+        output_path,
+        output,
+        output_format,
+        output_key,
+        {path_argument(n): k for n, k in input_keys.items()},
+    )
 
 
 # --- storage checks -------------------------------------------------------------------------
@@ -431,7 +396,7 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
         names={name: f.name for name, f in files.items()},
         arguments={name: path_argument(name) for name in files},
     )
-    image = files.get("image")
+    image = files.get(endpoint.file_fields[0].name) if endpoint.file_fields else None
     if image is not None and image.info.has_alpha and resolved.output_format == "JPEG":
         formats.check_output_format(endpoint, resolved.output_path, input_has_alpha=True)
     if not overwrite or earlier_sha256:
@@ -466,17 +431,14 @@ def _record(
     endpoint = resolved.endpoint
     record: dict[str, Any] = {"output_path": resolved.output_path}
     paths = {k: v for k, v in given.items() if k.endswith("_path")}
-    values = {k: v for k, v in given.items() if not k.endswith("_path") and k != "prompt"}
-    if endpoint.operation == GENERIC_OPERATION:
+    if endpoint.xcom_style == "call":
         sent = {k: v for k, v in given.items() if not k.endswith("_path")}
         files = {k.removesuffix("_path"): v for k, v in paths.items()}
         record.update(endpoint=endpoint.path, files=files, fields=sent, prompt=given.get("prompt"))
     else:
         record.update(paths)
         record["prompt"] = given.get("prompt")
-        if endpoint.operation in ("text_to_image", "text_to_png"):
-            values = {"style": None, **values, "transparent": endpoint.operation == "text_to_png"}
-        record.update(values)
+        record.update(endpoint.xcom_parameter_values(given))
     record.update(
         width=width,
         height=height,
@@ -564,9 +526,10 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
     try:
         result = _call_and_write(item, hook, temps)
     except Exception as error:
-        if isinstance(error, VyroCancelledError | VyroBudgetError):
+        failure = meaning(error)
+        if failure.not_run:
             return Outcome(resolved.index, "not_run", error=error, given=resolved.given)
-        return Outcome(resolved.index, "failed", error=error, failure=classify(error), given=resolved.given)
+        return Outcome(resolved.index, "failed", error=error, failure=failure.kind, given=resolved.given)
     record = _record(
         resolved,
         fmt=result.format,
@@ -592,93 +555,6 @@ def with_attempts(outcome: Outcome, attempts: int) -> Outcome:
     if outcome.record is not None or outcome.attempts == attempts:
         return outcome
     return replace(outcome, attempts=attempts)
-
-
-# --- what a failure means ---------------------------------------------------------------------
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo = [error]
-    while todo and len(seen) < 20:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            todo.append(reason)
-        todo.extend(a for a in current.args if isinstance(a, BaseException))
-
-
-def _is_tls_failure(error: BaseException) -> bool:
-    import requests
-
-    return any(
-        isinstance(e, VyroTLSError | ssl.SSLCertVerificationError | requests.exceptions.SSLError)
-        for e in _causes(error)
-    )
-
-
-def _is_unreachable(error: BaseException) -> bool:
-    """Tell whether the API is unreachable for every item alike (refused, or its host does not resolve)."""
-    return any(isinstance(e, ConnectionRefusedError | socket.gaierror) for e in _causes(error))
-
-
-def stops_run(error: BaseException) -> bool:
-    """
-    Tell whether an item's error would hit every item the same way, so the run must stop at once.
-
-    Account errors (token refused, no credits), a redirect or a status the API does not
-    document, a wrong endpoint (404/405), a TLS verification failure, a refused or missing
-    connection, an API host that does not resolve, a paid answer that could not be stored, and a
-    spent budget.
-
-    :param error: what an item raised.
-    """
-    if isinstance(
-        error,
-        VyroAuthenticationError
-        | VyroInsufficientCreditsError
-        | VyroBudgetError
-        | VyroUnexpectedResponseError
-        | VyroTLSError
-        | VyroOutputWriteError,
-    ):
-        return True
-    if isinstance(error, VyroInputError):
-        return error.field == "vyro_conn_id"
-    if isinstance(error, VyroAPIError):
-        status = error.status_code
-        return 300 <= status < 400 or status in (404, 405) or type(error) is VyroAPIError
-    if isinstance(error, VyroConnectionError):
-        return _is_tls_failure(error) or _is_unreachable(error)
-    return False
-
-
-def classify(error: BaseException) -> FailureClass:
-    """
-    Give the class of an item's failure (see :data:`FailureClass`).
-
-    :param error: what the item raised.
-    """
-    if isinstance(error, VyroAuthenticationError | VyroInsufficientCreditsError):
-        return "account"
-    if isinstance(error, VyroOutputWriteError):
-        return "storage"
-    if stops_run(error):
-        return "config"
-    if isinstance(error, VyroInputError | VyroBadRequestError):
-        return "input"
-    if isinstance(error, (*RETRYABLE_ERRORS, VyroError)):
-        return "transient"
-    return "storage"
-
-
-RETRYABLE_CLASSES: frozenset[str] = frozenset({"transient", "storage"})
-"""Failure classes a task retry may fix."""
 
 
 __all__ = [

@@ -15,7 +15,7 @@ A run goes through these steps:
 4. the other calls, ``max_concurrency`` at a time in daemon threads sharing one hook, once the
    first call is done without stopping the run and every check passed.
 
-An error that would hit every item (see :func:`~airflow_provider_vyro.item.stops_run`) stops
+An error that would hit every item (see :func:`~airflow_provider_vyro.failures.stops_run`) stops
 the run at once: no request starts after it, the calls already in flight finish and are kept,
 and the task fails with that error. Any other failure is its item's alone: the rest go on, and
 the run ends with :class:`~airflow_provider_vyro.exceptions.VyroBatchError`.
@@ -51,6 +51,7 @@ from airflow_provider_vyro.exceptions import (
     VyroInputError,
     VyroPermanentBatchError,
 )
+from airflow_provider_vyro.failures import any_task_retry, stops_run
 from airflow_provider_vyro.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST as MAX_ITEMS_WITHOUT_MANIFEST
 from airflow_provider_vyro.run_limits import check_run_arguments as check_run_arguments
@@ -540,7 +541,7 @@ class Runner:
                 type(error).__name__,
                 error,
             )
-        if stopped is None and error is not None and items.stops_run(error):
+        if stopped is None and error is not None and stops_run(error):
             self.log.error(
                 "Stopping the run: %s: %s would fail every item; no new request is sent",
                 type(error).__name__,
@@ -612,7 +613,7 @@ class Runner:
             raise failed[0].error  # type: ignore[misc]
         failures: dict[int, BaseException] = {o.index: o.error for o in failed if o.error is not None}
         classes = {o.index: o.failure or "transient" for o in failed}
-        retryable = any(c in items.RETRYABLE_CLASSES for c in classes.values())
+        retryable = any_task_retry(classes.values())
         error_class = VyroBatchError if retryable else VyroPermanentBatchError
         raise error_class(failures, len(report.outcomes), classes)
 

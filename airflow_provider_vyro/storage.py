@@ -26,6 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from airflow_provider_vyro.catalogue import INPAINT
 from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.locations import (
     LOCAL_SCHEMES,
@@ -47,8 +48,8 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-OUTPUT_SUFFIX = "_inpainted.png"
-"""What :func:`default_output_path` puts after the image's stem."""
+OUTPUT_SUFFIX: str = INPAINT.output_suffix or ""
+"""What :func:`default_output_path` puts after the image's stem by default (inpaint's)."""
 
 HEADER_BLOCK_SIZE = 256 * 1024
 """A read-ahead block size suited to reading only an image's header from remote storage."""

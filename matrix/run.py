@@ -65,10 +65,12 @@ TESTS = [
     "tests/integration/test_hook.py",
     "tests/integration/test_example_dags.py::test_example_vyro_inpaint",
     "tests/integration/test_example_dags.py::test_example_vyro_generate_then_edit",
+    "tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list",
+    "tests/integration/decorators",
     "tests/integration/test_discovery.py",
 ]
-"""Unit tests, the hook against the emulator, two example DAGs (v1 inpaint; v2 generate then edit) through
-``airflow dags test``, discovery."""
+"""Unit tests, the hook against the emulator, three example DAGs (v1 inpaint; v2 generate then edit;
+``@task.vyro``) through ``airflow dags test``, the decorator in-process, discovery."""
 
 _NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"
 _NEEDS_TASK_SDK = "tests/unit/test_assets.py"

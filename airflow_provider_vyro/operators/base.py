@@ -150,6 +150,62 @@ class VyroBaseOperator(BaseOperator):
         )
         return report
 
+    def run_one(self, context: Context, values: Mapping[str, Any]) -> dict[str, Any]:
+        """
+        Run one item (its own errors raised as they are) and give its dict.
+
+        :param context: the task's context.
+        :param values: the item's arguments.
+        """
+        report = self.run_items(context, [values], batch=False)
+        (record,) = report.records()
+        if record["skipped"]:
+            self.log.info("Kept %s (no call)", record["output_path"])
+        else:
+            self.log.info(
+                "Wrote %s (%dx%d, %d bytes, sha256 %s, %d attempt(s))",
+                record["output_path"],
+                record["width"],
+                record["height"],
+                record["bytes"],
+                record["sha256"][:12],
+                record["attempts"],
+            )
+        return record
+
+    def run_many(
+        self,
+        context: Context,
+        entries: Sequence[Mapping[str, Any]],
+        *,
+        max_concurrency: int,
+        progress_interval: float,
+        max_calls: int | None,
+        manifest_path: str | None,
+    ) -> list[dict[str, Any]] | dict[str, Any]:
+        """
+        Run many items as a batch; give their dicts in input order (or the summary, with a manifest).
+
+        :param context: the task's context.
+        :param entries: the items' arguments.
+        :param max_concurrency: calls in flight at once.
+        :param progress_interval: seconds between progress lines.
+        :param max_calls: the most requests, retries included.
+        :param manifest_path: where to write one JSON line per item.
+        """
+        report = self.run_items(
+            context,
+            entries,
+            batch=True,
+            max_concurrency=max_concurrency,
+            progress_interval=progress_interval,
+            max_calls=max_calls,
+            manifest_path=manifest_path,
+        )
+        if report.manifest_path is not None:
+            return report.summary()
+        return report.records()
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
         """
         Report the inputs read and the outputs written, as OpenLineage datasets.
@@ -186,21 +242,7 @@ class VyroItemOperator(VyroBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check the inputs, make the call unless the output is kept, and return the item's dict."""
-        report = self.run_items(context, [self.item()], batch=False)
-        (record,) = report.records()
-        if record["skipped"]:
-            self.log.info("Kept %s (no call)", record["output_path"])
-        else:
-            self.log.info(
-                "Wrote %s (%dx%d, %d bytes, sha256 %s, %d attempt(s))",
-                record["output_path"],
-                record["width"],
-                record["height"],
-                record["bytes"],
-                record["sha256"][:12],
-                record["attempts"],
-            )
-        return record
+        return self.run_one(context, self.item())
 
 
 class VyroBatchOperator(VyroBaseOperator):
@@ -267,18 +309,14 @@ class VyroBatchOperator(VyroBaseOperator):
         merged = [
             self.entry(i, {**defaults, **e} if isinstance(e, dict) else e) for i, e in enumerate(entries)
         ]
-        report = self.run_items(
+        return self.run_many(
             context,
             merged,
-            batch=True,
             max_concurrency=self.max_concurrency,
             progress_interval=self.progress_interval,
             max_calls=self.max_calls,
             manifest_path=self.manifest_path,
         )
-        if report.manifest_path is not None:
-            return report.summary()
-        return report.records()
 
 
 __all__ = ["VyroBaseOperator", "VyroBatchOperator", "VyroItemOperator", "refuse_xcomargs"]

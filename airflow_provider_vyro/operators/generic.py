@@ -6,23 +6,12 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_vyro import checks
-from airflow_provider_vyro.catalogue import GENERIC_OPERATION, Endpoint, TextField
+from airflow_provider_vyro.catalogue import GENERIC, Endpoint, TextField
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.operators.base import VyroItemOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-_PLACEHOLDER = Endpoint(
-    operation=GENERIC_OPERATION,
-    path="/v2/image",
-    api_version="v2",
-    text_fields=(),
-    file_fields=(),
-    answer_formats=("PNG", "JPEG", "WEBP"),
-    answer_content_type="application/octet-stream",
-    summary="POST a path the task names (a generic call)",
-)
 
 
 class VyroImageOperator(VyroItemOperator):
@@ -55,7 +44,7 @@ class VyroImageOperator(VyroItemOperator):
     :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """
 
-    endpoint: ClassVar[Endpoint] = _PLACEHOLDER
+    endpoint: ClassVar[Endpoint] = GENERIC
     template_fields: Sequence[str] = ("endpoint_path", "fields", "files", "output_path", "storage_conn_id")
     template_fields_renderers: ClassVar[dict[str, str]] = {"fields": "json", "files": "json"}
     ui_color = "#eeeeee"

@@ -30,6 +30,7 @@ COVERED = {
     "example_vyro_generate_then_edit.py",
     "example_vyro_ai_background.py",
     "example_vyro_text_to_image_batch.py",
+    "example_vyro_taskflow.py",
 }
 PILLOW_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WEBP"}
 
@@ -290,3 +291,38 @@ def test_example_vyro_text_to_image_batch_and_rerun_pays_nothing(
     assert rerun.state == "success", rerun.describe()
     assert rerun.xcom("summarise") == {"images": 2, "generated": 0, "kept": 2}
     assert emulator.stats()["operations"] == {"text_to_image": 2}, "the re-run kept both WebP files"
+
+
+def test_example_vyro_taskflow_one_item_and_a_list(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "taskflow"
+    conf = {"prompts": ["a red fox", "a blue whale", "a green frog"], "output_dir": str(out)}
+    run = airflow_sandbox.dags_test("example_vyro_taskflow", conf=conf)
+    assert run.state == "success", run.describe()
+
+    inpainted = run.xcom("inpaint_beach")
+    assert_xcom_shape(inpainted)
+    assert inpainted["output_path"] == str(out / "beach_inpainted.png"), "{{ params.output_dir }} rendered"
+    assert inpainted["image_path"] == str(DATA / "beach.jpg")
+    assert (inpainted["width"], inpainted["height"], inpainted["skipped"]) == (384, 256, False)
+    assert_png_matches(Path(inpainted["output_path"]).read_bytes(), inpainted)
+    assert run.xcom("inpaint_beach", "output_path") == inpainted["output_path"], "each key is its own XCom"
+
+    generated = run.xcom("generate")
+    assert [r["prompt"] for r in generated] == conf["prompts"], "one item per dict, in order"
+    assert [r["output_path"] for r in generated] == [str(out / f"{n:03d}.png") for n in range(3)]
+    for result in generated:
+        assert (result["operation"], result["style"]) == ("text_to_image", "flux-schnell")
+        assert_image_matches(Path(result["output_path"]).read_bytes(), result)
+    assert run.xcom("report") == {
+        "inpainted": inpainted["output_path"],
+        "generated": [r["output_path"] for r in generated],
+    }
+    assert emulator.stats()["operations"] == {"inpaint": 1, "text_to_image": 3}
+
+    rerun = airflow_sandbox.dags_test("example_vyro_taskflow", conf=conf)
+    assert rerun.state == "success", rerun.describe()
+    assert rerun.xcom("inpaint_beach")["skipped"] is True
+    assert [r["skipped"] for r in rerun.xcom("generate")] == [True, True, True]
+    assert emulator.stats()["operations"] == {"inpaint": 1, "text_to_image": 3}, "overwrite=False: all kept"

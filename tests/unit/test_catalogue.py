@@ -101,3 +101,93 @@ def test_catalogue_imports_nothing_from_the_provider_or_airflow():
         for alias in node.names
     }
     assert not {m for m in modules if m and (m.startswith("airflow") or m.startswith("airflow_provider"))}
+
+
+def test_default_output_suffixes():
+    suffixes = {name: e.output_suffix for name, e in catalogue.ENDPOINTS.items()}
+    assert suffixes == {
+        "inpaint": "_inpainted.png",
+        "generative_fill": "_filled.png",
+        "text_to_image": None,
+        "text_to_png": None,
+        "ai_background": "_background.png",
+    }
+    assert catalogue.GENERIC.output_suffix == "_result.png"
+
+
+def test_what_each_answer_is():
+    assert {name: e.answer_kind for name, e in catalogue.ENDPOINTS.items()} == dict.fromkeys(
+        catalogue.ENDPOINTS, "image"
+    )
+    alpha = {name: e.answer_alpha for name, e in catalogue.ENDPOINTS.items()}
+    assert alpha == {
+        "inpaint": "opaque",
+        "generative_fill": "input",
+        "text_to_image": "opaque",
+        "text_to_png": "transparent",
+        "ai_background": "opaque",
+    }
+
+
+def test_what_each_prompt_describes():
+    assert {name: e.prompt_purpose for name, e in catalogue.ENDPOINTS.items()} == {
+        "inpaint": "what should fill the masked area",
+        "generative_fill": "what should fill the masked area",
+        "text_to_image": "the image to generate",
+        "text_to_png": "the image to generate",
+        "ai_background": "the background to put behind the product",
+    }
+
+
+def test_documented_costs_are_the_references():
+    tti = catalogue.TEXT_TO_IMAGE
+    assert tti.cost({"style": "flux-dev"}) == 15
+    assert tti.cost({"style": "anime"}) == 5
+    assert tti.cost({}) == 1, "the style's default, imagine-turbo"
+    assert tti.cost({"style": "sdxl-1.0"}) is None, "not listed"
+    for name in ("inpaint", "generative_fill", "text_to_png", "ai_background"):
+        assert catalogue.ENDPOINTS[name].cost({"style": "flux-dev"}) is None
+    assert catalogue.token_cost(tti, {"style": "flux-dev"}) == 15
+    flat = catalogue.CreditCost(per_call=2)
+    assert flat.of({}) == 2
+
+
+def test_where_each_shape_comes_from():
+    assert {e.shape_source for e in catalogue.ENDPOINTS.values()} == {"reference"}
+    assert catalogue.GENERIC.shape_source == "public clients"
+
+
+def test_xcom_parameters():
+    params = {name: e.xcom_parameters for name, e in catalogue.ENDPOINTS.items()}
+    assert params == {
+        "inpaint": ("model_version",),
+        "generative_fill": (),
+        "text_to_image": ("style", "aspect_ratio", "seed", "transparent"),
+        "text_to_png": ("style", "aspect_ratio", "seed", "transparent"),
+        "ai_background": ("style", "seed"),
+    }
+    png = catalogue.TEXT_TO_PNG.xcom_parameter_values({"aspect_ratio": "1:1", "seed": None})
+    assert png == {"style": None, "aspect_ratio": "1:1", "seed": None, "transparent": True}
+    assert catalogue.TEXT_TO_IMAGE.xcom_parameter_values({"style": "anime"})["transparent"] is False
+    assert {e.xcom_style for e in catalogue.ENDPOINTS.values()} == {"parameters"}
+    assert catalogue.GENERIC.xcom_style == "call"
+
+
+def test_generic_endpoint_takes_a_known_paths_answer_formats():
+    inpaint = catalogue.generic_endpoint("/v1/imagine/api/edits/inpaint", ("image", "mask"))
+    assert inpaint.operation == "image"
+    assert inpaint.api_version == "v1"
+    assert inpaint.answer_formats == ("PNG",)
+    assert inpaint.field_names == ("image", "mask")
+    other = catalogue.generic_endpoint("/v2/image/enhance", ("image",))
+    assert other.answer_formats == ("PNG", "JPEG", "WEBP")
+    assert other.output_suffix == "_result.png"
+
+
+def test_text_to_image_endpoint():
+    assert catalogue.text_to_image_endpoint(False) is catalogue.TEXT_TO_IMAGE
+    assert catalogue.text_to_image_endpoint(True) is catalogue.TEXT_TO_PNG
+
+
+def test_entries_are_hashable():
+    assert len({*catalogue.ENDPOINTS.values(), catalogue.GENERIC}) == 6

@@ -17,8 +17,8 @@ from airflow_provider_vyro.exceptions import (
     VyroServerError,
     VyroTLSError,
     VyroUnexpectedResponseError,
-    is_retryable,
 )
+from airflow_provider_vyro.failures import is_retryable
 from airflow_provider_vyro.network import Transport, base_url, bool_extra, is_loopback
 from airflow_provider_vyro.statuses import error_for, parse_error_body
 

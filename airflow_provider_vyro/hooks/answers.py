@@ -1,0 +1,208 @@
+"""
+Reading what the API sent back: an image streamed to its destination, or the error it stands for.
+
+An answer is accepted only as a complete image in one of the operation's formats, its format
+read from its bytes. Any other answer becomes its error (:mod:`airflow_provider_vyro.statuses`),
+and a network failure a :class:`~airflow_provider_vyro.exceptions.VyroConnectionError`. Every
+text a server controls (its message, headers, the text of a network failure) is redacted
+(:mod:`airflow_provider_vyro.hooks.redaction`) before it is shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
+
+import requests
+
+from airflow_provider_vyro.exceptions import (
+    VyroAPIError,
+    VyroConnectionError,
+    VyroResponseError,
+    VyroTLSError,
+)
+from airflow_provider_vyro.failures import is_certificate_failure
+from airflow_provider_vyro.hooks.retries import retry_after
+from airflow_provider_vyro.images import ImageStreamChecker
+from airflow_provider_vyro.statuses import error_for, parse_error_body
+
+if TYPE_CHECKING:
+    from airflow_provider_vyro.hooks.redaction import Redactor
+
+CHUNK = 1024 * 1024
+"""Bytes read from an image answer at a time."""
+ERROR_BODY_LIMIT = 64 * 1024
+"""The most bytes of an error answer read."""
+MESSAGE_LIMIT = 500
+"""The most characters of a server's message (or a ``Location``) shown."""
+REASON_LIMIT = 200
+"""The most characters of a network failure's explanation shown."""
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """
+    What one successful call wrote to its destination.
+
+    :param bytes: size of the image in bytes.
+    :param sha256: hex SHA-256 of the image.
+    :param width: width of the image in pixels.
+    :param height: height of the image in pixels.
+    :param attempts: requests sent, retries included.
+    :param format: the image's format, read from its bytes (``PNG``, ``JPEG`` or ``WEBP``).
+    """
+
+    bytes: int
+    sha256: str
+    width: int
+    height: int
+    attempts: int
+    format: str = "PNG"
+
+
+def receive(
+    response: requests.Response,
+    destination: IO[bytes],
+    attempt: int,
+    formats: tuple[str, ...],
+    redactor: Redactor,
+) -> ImageResult:
+    """
+    Stream a 200 answer into ``destination``, requiring a complete image in one of ``formats``.
+
+    :param response: the answer, not yet read.
+    :param destination: a writable binary file.
+    :param attempt: which attempt this is (recorded in the result).
+    :param formats: the image formats the operation answers in.
+    :param redactor: keeps the token out of the error's text.
+    :raises VyroResponseError: if the answer broke off or is not a complete image.
+    """
+    checker = ImageStreamChecker(formats)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        for chunk in response.iter_content(CHUNK):
+            destination.write(chunk)
+            digest.update(chunk)
+            checker.feed(chunk)
+            size += len(chunk)
+    except requests.RequestException as err:
+        expected = response.headers.get("Content-Length", "?")
+        raise VyroResponseError(
+            200, f"the answer broke off after {size} of {expected} bytes ({type(err).__name__})"
+        ) from None
+    try:
+        image = checker.result()
+    except ValueError as err:
+        kind = redactor.redact(response.headers.get("Content-Type", "no content type")[:100])
+        raise VyroResponseError(200, f"the answer is not a complete image ({kind}): {err}") from None
+    return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
+
+
+def error_from(response: requests.Response, redactor: Redactor) -> VyroAPIError:
+    """
+    Give the error an answer that is not an image stands for (see :mod:`airflow_provider_vyro.statuses`).
+
+    :param response: the answer, not yet read.
+    :param redactor: keeps the token out of the error's text.
+    """
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("Location")
+        shown = redactor.redact(location[:MESSAGE_LIMIT]) if location else None
+        return error_for(status, "", location=shown)
+    message, code = server_answer(response, redactor)
+    wait = retry_after(response.headers.get("Retry-After")) if status == 429 else None
+    return error_for(status, message, code=code, retry_after=wait)
+
+
+def server_answer(response: requests.Response, redactor: Redactor) -> tuple[str, int | str | None]:
+    """
+    Read an error answer: its message and the API's code, without the token.
+
+    :param response: the answer, not yet read.
+    :param redactor: keeps the token out of what is returned.
+    """
+    body = b""
+    try:
+        for chunk in response.iter_content(8192):
+            body += chunk
+            if len(body) >= ERROR_BODY_LIMIT:
+                break
+    except requests.RequestException:
+        pass
+    text = body.decode("utf-8", errors="replace").strip()
+    message, code = parse_error_body(text) if text.startswith("{") else (None, None)
+    message = message or text or response.reason or "no message"
+    return redactor.redact(message[:MESSAGE_LIMIT]), code
+
+
+def network_error(
+    err: requests.RequestException, base_url: str, timeout: float, redactor: Redactor
+) -> VyroConnectionError:
+    """
+    Translate a ``requests`` failure into the hook's error, with its cause chained if safe.
+
+    A read timeout, a certificate that fails verification (:class:`VyroTLSError`, not retried),
+    a proxy failure, or any other failure to reach the API. The ``requests`` exception (whose
+    text a server may control) is chained only when it does not carry the token.
+
+    :param err: what ``requests`` raised.
+    :param base_url: the API's base URL, named in the message.
+    :param timeout: the read timeout, named when it ran out.
+    :param redactor: keeps the token out of the error.
+    """
+    shown = redactor.redact(reason(err))
+    failure: VyroConnectionError
+    if isinstance(err, requests.Timeout) and not isinstance(err, requests.exceptions.ConnectTimeout):
+        failure = VyroConnectionError(f"Vyro API at {base_url} did not answer within {timeout:g} s")
+    elif is_certificate_failure(err):
+        failure = VyroTLSError(
+            f"TLS certificate verification failed for {base_url} ({shown}); "
+            "not retried: set the connection extra 'verify' to the CA bundle that signed the "
+            "server's certificate (a corporate proxy's, for example), or fix the host"
+        )
+    elif isinstance(err, requests.exceptions.ProxyError):
+        failure = VyroConnectionError(f"cannot reach the Vyro API at {base_url} through the proxy: {shown}")
+    else:
+        failure = VyroConnectionError(
+            f"cannot reach the Vyro API at {base_url}: {type(err).__name__} ({shown})"
+        )
+    failure.__cause__ = redactor.scrubbed(err)
+    failure.__suppress_context__ = True
+    return failure
+
+
+def reason(err: BaseException) -> str:
+    """
+    Give the innermost explanation of a ``requests`` failure, shortened (``Connection refused``).
+
+    :param err: what ``requests`` raised.
+    """
+    inner = err
+    while True:
+        nested = getattr(inner, "reason", None)
+        nested = nested if isinstance(nested, BaseException) else None
+        if nested is None and inner.args and isinstance(inner.args[-1], BaseException):
+            nested = inner.args[-1]
+        if nested is None:
+            break
+        inner = nested
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    if "): " in text and text.startswith(("HTTPConnection(", "HTTPSConnection(", "<urllib3")):
+        text = text.split("): ", 1)[1]
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+
+
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "MESSAGE_LIMIT",
+    "REASON_LIMIT",
+    "ImageResult",
+    "error_from",
+    "network_error",
+    "reason",
+    "receive",
+    "server_answer",
+]

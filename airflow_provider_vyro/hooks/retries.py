@@ -1,0 +1,234 @@
+"""
+When the hook sends a request again, and how long it waits: backoff, ``Retry-After``, the rate gate.
+
+A retryable failure (:func:`~airflow_provider_vyro.failures.is_retryable`) is retried up to the
+connection's ``max_retries`` with exponential backoff and jitter, at most :data:`MAX_BACKOFF`
+seconds; a 429 waits what its ``Retry-After`` says, at most :data:`MAX_RETRY_AFTER` seconds, and
+holds every call of the hook for as long (the :class:`RateGate`). Every wait ends at once when
+the hook is cancelled. Tenacity runs the retries; it is imported only once a first attempt
+failed in a way worth retrying.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from airflow_provider_vyro.exceptions import VyroCancelledError, VyroRateLimitError
+from airflow_provider_vyro.failures import is_retryable, maybe_charged
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import tenacity
+
+_T = TypeVar("_T")
+
+
+class Warns(Protocol):
+    """Where a retry is announced: any logger."""
+
+    def warning(self, msg: Any, /, *args: Any) -> Any:
+        """Log ``msg % args`` as a warning."""
+
+
+MAX_BACKOFF = 60.0
+"""The longest exponential backoff between two attempts, in seconds (before jitter)."""
+MAX_RETRY_AFTER = 300.0
+"""The longest wait a ``Retry-After`` header may ask for, in seconds."""
+
+
+def pause(stop: threading.Event, seconds: float) -> None:
+    """
+    Sleep, unless ``stop`` is set first.
+
+    :param stop: the hook's cancel event.
+    :param seconds: how long to sleep.
+    :raises VyroCancelledError: if ``stop`` is set before the time is up.
+    """
+    if stop.wait(seconds):
+        raise VyroCancelledError("the run was stopped; no further request is sent")
+
+
+class RateGate:
+    """
+    A time before which no request of a hook is sent; shared by every call of the hook.
+
+    A 429 seen by one thread slows all of them down.
+
+    :param stop: the hook's cancel event: a wait ends at once when it is set.
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._not_before = 0.0
+        self._stop = stop
+
+    def hold_until(self, seconds_from_now: float) -> None:
+        """Send no request for ``seconds_from_now`` seconds (a later hold wins)."""
+        with self._lock:
+            self._not_before = max(self._not_before, time.monotonic() + seconds_from_now)
+
+    def wait(self) -> None:
+        """Wait until requests may be sent again (raises if the hook is cancelled meanwhile)."""
+        while (delay := self._not_before - time.monotonic()) > 0:
+            pause(self._stop, delay)
+
+
+def retry_after(value: str | None) -> float | None:
+    """
+    Read a ``Retry-After`` header: seconds, or an HTTP date; ``None`` when absent or unreadable.
+
+    :param value: the header's value.
+    :return: seconds from now (never negative), not yet capped (see :func:`delay`).
+    """
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds)
+
+
+def backoff(attempt: int, factor: float, *, jitter: float | None = None) -> float:
+    """
+    Give the exponential backoff after failed attempt number ``attempt``.
+
+    ``factor * 2 ** (attempt - 1)``, at most :data:`MAX_BACKOFF`, plus a random jitter of up to
+    ``factor`` seconds.
+
+    :param attempt: the failed attempt's number, from 1.
+    :param factor: the connection's ``backoff_factor``.
+    :param jitter: the jitter's fraction of ``factor`` (0 to 1); random when ``None``.
+    """
+    try:
+        exponential = min(factor * float(2 ** (attempt - 1)), MAX_BACKOFF)
+    except OverflowError:
+        exponential = MAX_BACKOFF
+    return max(0.0, exponential) + factor * (random.random() if jitter is None else jitter)
+
+
+def delay(error: BaseException | None, attempt: int, factor: float, *, jitter: float | None = None) -> float:
+    """
+    Give the wait before the attempt after failed attempt number ``attempt``.
+
+    A 429 with ``Retry-After`` waits what it asks, at most :data:`MAX_RETRY_AFTER`; any other
+    failure waits the :func:`backoff`.
+
+    :param error: what the failed attempt raised.
+    :param attempt: the failed attempt's number, from 1.
+    :param factor: the connection's ``backoff_factor``.
+    :param jitter: see :func:`backoff`.
+    """
+    if isinstance(error, VyroRateLimitError) and error.retry_after is not None:
+        return min(error.retry_after, MAX_RETRY_AFTER)
+    return backoff(attempt, factor, jitter=jitter)
+
+
+class RetryPolicy:
+    """
+    Run one call's attempts: the first directly, the rest, if any, under tenacity.
+
+    :param max_retries: retries after the first attempt.
+    :param backoff_factor: base seconds of the backoff.
+    :param gate: the hook's rate gate; a 429's wait holds it.
+    :param stop: the hook's cancel event; every wait ends when it is set.
+    :param log: where a retry is announced.
+    """
+
+    def __init__(
+        self,
+        max_retries: int,
+        backoff_factor: float,
+        gate: RateGate,
+        stop: threading.Event,
+        log: Warns,
+    ) -> None:
+        self.max_retries = max_retries
+        self.backoff_factor = backoff_factor
+        self._gate = gate
+        self._stop = stop
+        self._log = log
+
+    def run(self, call: Callable[[], _T]) -> _T:
+        """
+        Make the first attempt; on a retryable failure, hand it and the rest to tenacity.
+
+        The retry policy is built only when a first attempt failed in a way worth retrying, and
+        tenacity then sees exactly what it would have seen from the start: attempt 1 failing
+        with that error (logged, waited for, counted against the stop), then further attempts.
+
+        :param call: one attempt.
+        :return: what the first successful attempt returned.
+        """
+        try:
+            return call()
+        except Exception as error:
+            if self.max_retries < 1 or not is_retryable(error):
+                raise
+            first: BaseException | None = error
+            del error
+
+        def again() -> _T:
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return call()
+
+        return self._retrying()(again)
+
+    def _retrying(self) -> tenacity.Retrying:
+        import tenacity
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(is_retryable),
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            before_sleep=self._announce,
+            sleep=lambda seconds: pause(self._stop, seconds),
+            reraise=True,
+        )
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        seconds = delay(error, state.attempt_number, self.backoff_factor)
+        if isinstance(error, VyroRateLimitError):
+            self._gate.hold_until(seconds)
+        return seconds
+
+    def _announce(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        seconds = state.next_action.sleep if state.next_action else 0.0
+        self._log.warning(
+            "Vyro call attempt %d failed (%s: %s); retrying in %.1f s%s",
+            state.attempt_number,
+            type(error).__name__,
+            error,
+            seconds,
+            " (the failed attempt may have been charged: a call may be paid twice)"
+            if maybe_charged(error)
+            else "",
+        )
+
+
+__all__ = [
+    "MAX_BACKOFF",
+    "MAX_RETRY_AFTER",
+    "RateGate",
+    "RetryPolicy",
+    "Warns",
+    "backoff",
+    "delay",
+    "pause",
+    "retry_after",
+]
