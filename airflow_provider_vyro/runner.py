@@ -3,17 +3,15 @@ Many items of one operation in one task: checks, a bounded pool of calls, and wh
 
 A run goes through these steps:
 
-1. the cheap checks of every item (no storage touched), then the locations across items: no two
-   items write one place, and no item writes another's input. Nothing is sent unless all pass;
-2. the storage checks of every item, concurrently (stat and header reads); their results are
-   reused by the calls. Meanwhile the first call starts, alone, as soon as the items before it
-   are checked and kept and no check has failed so far: a refused token or an empty account
-   costs one request, not one per worker, and a storage check that fails later can follow at
-   most that one call, whose output is kept (the refusal says so);
-3. the plan: calls to make and outputs kept; ``max_calls`` is checked against it (a run of more
-   items than ``max_calls`` makes its first call only after this check);
-4. the other calls, ``max_concurrency`` at a time in daemon threads sharing one hook, once the
-   first call is done without stopping the run and every check passed.
+1. the cheap checks of every item (no storage touched) and the locations across items (no two
+   write one place, none writes another's input); nothing is sent unless all pass;
+2. the storage checks of every item (stat and header reads; reused by the calls), on a pool
+   that starts with the first item alone. The first call starts, alone, once the items before
+   it are kept and no check failed: a dead account costs one request, and a storage check that
+   fails meanwhile follows at most that call, whose output is kept (the refusal says so);
+3. the plan: calls to make and outputs kept, against ``max_calls`` (a run of more items than
+   ``max_calls`` makes its first call only after this);
+4. the other calls, ``max_concurrency`` at a time in daemon threads sharing one hook.
 
 An error that would hit every item (see :func:`~airflow_provider_vyro.failures.stops_run`) stops
 the run at once: no request starts after it, the calls already in flight finish and are kept,
@@ -52,6 +50,7 @@ from airflow_provider_vyro.exceptions import (
     VyroPermanentBatchError,
 )
 from airflow_provider_vyro.failures import any_task_retry, stops_run
+from airflow_provider_vyro.pool import Pool
 from airflow_provider_vyro.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST as MAX_ITEMS_WITHOUT_MANIFEST
 from airflow_provider_vyro.run_limits import check_run_arguments as check_run_arguments
@@ -160,69 +159,6 @@ class RunReport:
         return line
 
 
-class _Pool:
-    """Daemon threads taking jobs in order until told to stop; results go to one queue."""
-
-    def __init__(
-        self,
-        jobs: Sequence[Callable[[], Any]],
-        workers: int,
-        name: str,
-        *,
-        slow_start: bool,
-        results: queue.Queue[tuple[int, Any]] | None = None,
-        first_index: int = 0,
-    ) -> None:
-        self._jobs = jobs
-        self._lock = threading.Lock()
-        self._next = 0
-        self._first_index = first_index
-        self.stopped = threading.Event()
-        self._opened = threading.Event()
-        if not slow_start:
-            self._opened.set()
-        self.results: queue.Queue[tuple[int, Any]] = queue.Queue() if results is None else results
-        for n in range(min(workers, len(jobs))):
-            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                if self.stopped.is_set() or self._next >= len(self._jobs):
-                    return
-                may_take = self._opened.is_set() or self._next == 0
-                if may_take:
-                    index = self._next
-                    self._next += 1
-            if not may_take:
-                self._opened.wait()
-                continue
-            try:
-                result = self._jobs[index]()
-            except BaseException as exc:
-                result = exc
-            self.results.put((self._first_index + index, result))
-
-    @property
-    def started(self) -> int:
-        """Jobs taken so far (final once :attr:`stopped` is set)."""
-        with self._lock:
-            return self._next
-
-    def open(self) -> None:
-        """Let every worker take jobs (once the first job's result is in)."""
-        self._opened.set()
-
-    def stop(self) -> None:
-        """Take no further job."""
-        self.stopped.set()
-        self._opened.set()
-
-    def finished_all(self, finished: int) -> bool:
-        """Whether every job taken (or every job, if not stopped) has a result."""
-        return finished >= (self.started if self.stopped.is_set() else len(self._jobs))
-
-
 class Runner:
     """
     Run the items of one operation (see the module docstring).
@@ -246,7 +182,7 @@ class Runner:
         self._local = threading.local()
         self._temps = storage.TempFiles()
         self._killed = threading.Event()
-        self._pool: _Pool | None = None
+        self._pool: Pool | None = None
         self._output_keys: dict[int, str] = {}
         hook.before_request = self._before_request
 
@@ -283,8 +219,8 @@ class Runner:
         Check every item, then make the calls; return what happened, or raise.
 
         :param entries: the items' arguments (see :func:`airflow_provider_vyro.item.arguments`).
-        :raises VyroInputError: if an item failed a check (nothing was sent); in a batch, one
-            error lists every item at fault.
+        :raises VyroInputError: if an item failed a check (nothing was sent, or at most the first
+            call, see the module docstring); in a batch, one error lists every item at fault.
         :raises VyroBudgetError: if the plan needs more calls than ``max_calls``, or the calls
             made reached it.
         :raises VyroBatchError: if some items failed (a batch); :class:`VyroPermanentBatchError`
@@ -333,7 +269,7 @@ class Runner:
         report.outcomes += [items.run(c, self.hook) for c in checked if c.keep is not None]
         try:
             if stop_error is None:
-                stop_error = self._call_all(to_call, report, ledger, first_done=first is not None)
+                stop_error = self._call_all(to_call, report, ledger, first is not None)
         finally:
             self._finish(report, total, checked, ledger, manifest, stop_error)
         return self._conclude(report, stop_error)
@@ -374,7 +310,8 @@ class Runner:
         if not self.options.batch:
             raise problems[0][1]
         lines = [
-            f"items[{index}].{error.field}: {error.problem}" for index, error in sorted(problems, key=_first)
+            f"items[{index}].{error.field}: {error.problem}"
+            for index, error in sorted(problems, key=lambda problem: problem[0])
         ]
         raise VyroInputError(
             "items", f"{len(lines)} problem(s) in {total} items; {sent}:\n  " + "\n  ".join(lines)
@@ -387,12 +324,7 @@ class Runner:
         report: RunReport,
         ledger: ledgers.Ledger | None,
     ) -> tuple[list[CheckedItem], int | None, BaseException | None]:
-        """
-        Run the storage checks of every item, and meanwhile the first call (see the module docstring).
-
-        :return: the checked items, the index of the item called meanwhile (its outcome is in
-            ``report``), and the error that stopped the run, if that call stopped it.
-        """
+        """Storage checks, and the first call; give the items, the one called and the error it stopped on."""
         overwrite = self.options.overwrite
         total = len(resolved)
 
@@ -400,7 +332,7 @@ class Runner:
             return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier.get(r.output_key))
 
         workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
-        pool = _Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)
+        pool = Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)
         results: list[Any] = [None] * total
         finished, ready, failed = 0, 0, False
         may_call = self.options.max_calls is None or total <= self.options.max_calls
@@ -436,12 +368,9 @@ class Runner:
         if first is not None:
             if ledger is not None:
                 ledger.flush()
-            done = report.outcomes[0] if report.outcomes else None
-            sent = f"only items[{first}] was called meanwhile: " + (
-                f"its output {done.record['output_path']!r} is kept"
-                if done is not None and done.record is not None
-                else "it failed"
-            )
+            done = report.outcomes[0].record if report.outcomes else None
+            kept = f"its output {done['output_path']!r} is kept" if done else "it failed"
+            sent = f"only items[{first}] was called meanwhile: {kept}"
         problems = [(i, r) for i, r in enumerate(results) if isinstance(r, VyroInputError)]
         self._refuse(problems, total=total, sent=sent)
         broken = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
@@ -455,7 +384,7 @@ class Runner:
         """Start the run's first call, alone; its outcome arrives on ``results`` as ``index``."""
         self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
         job = functools.partial(self._call, checked)
-        self._pool = _Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
+        self._pool = Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
 
     def _tidy(self, resolved: list[Resolved]) -> None:
         folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
@@ -474,17 +403,12 @@ class Runner:
         return items.with_attempts(outcome, self._local.attempts)
 
     def _call_all(
-        self,
-        to_call: list[CheckedItem],
-        report: RunReport,
-        ledger: ledgers.Ledger | None,
-        *,
-        first_done: bool = False,
+        self, to_call: list[CheckedItem], report: RunReport, ledger: ledgers.Ledger | None, first_done: bool
     ) -> BaseException | None:
         if not to_call:
             return None
         options = self.options
-        pool = self._pool = _Pool(
+        pool = self._pool = Pool(
             [functools.partial(self._call, c) for c in to_call],
             options.max_concurrency,
             "vyro",
@@ -616,10 +540,6 @@ class Runner:
         retryable = any_task_retry(classes.values())
         error_class = VyroBatchError if retryable else VyroPermanentBatchError
         raise error_class(failures, len(report.outcomes), classes)
-
-
-def _first(problem: tuple[int, VyroInputError]) -> int:
-    return problem[0]
 
 
 def _clashes(resolved: list[Resolved]) -> list[tuple[int, VyroInputError]]:

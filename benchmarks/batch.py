@@ -323,12 +323,12 @@ def report(figures: BatchFigures) -> list[Figure]:
         f"{LATENCY * 1000:.0f} ms, max_concurrency {CONCURRENCY}"
     )
     for runs in figures.sizes.values():
-        cpu = "-" if runs.cpu_per_item is None else fmt_seconds(runs.cpu_per_item)
+        cpu_text = "-" if runs.cpu_per_item is None else fmt_seconds(runs.cpu_per_item)
         if runs.batch_runs:
             print(
                 f"  {runs.images} images, ideal {runs.ideal:.2f} s; InpaintBatchOperator.execute in process: "
                 f"{', '.join(f'{t:.2f}' for t in runs.batch_runs)} s (max {runs.batch_max_in_flight} in "
-                f"flight); client CPU per image {cpu}"
+                f"flight); client CPU per image {cpu_text}"
             )
         if runs.bare_runs:
             print(
