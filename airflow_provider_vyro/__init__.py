@@ -17,13 +17,14 @@ def get_provider_info() -> dict[str, Any]:
 
     The connection form is declared here (``ui-field-behaviour`` and ``conn-fields``, from
     :mod:`airflow_provider_vyro.connection_form`) so Airflow 3.2+ builds it without importing the hook.
+    On Airflow 3.1+ it also lists the "Vyro images" plugin and extra link.
     """
-    return {
+    info: dict[str, Any] = {
         "package-name": PACKAGE_NAME,
         "name": "Vyro",
         "description": (
             "`Vyro Imagine API <https://docs.imagine.art/>`__: inpainting, generative fill, "
-            "text to image and AI backgrounds in DAGs."
+            "text to image, AI backgrounds and video in DAGs."
         ),
         "versions": [__version__],
         "integrations": [
@@ -47,7 +48,14 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_vyro.operators.generate",
                     "airflow_provider_vyro.operators.background",
                     "airflow_provider_vyro.operators.generic",
+                    "airflow_provider_vyro.operators.video",
                 ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Vyro Imagine API",
+                "python-modules": ["airflow_provider_vyro.triggers.vyro"],
             }
         ],
         "task-decorators": [
@@ -62,3 +70,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
     }
+    if _airflow_has_views():
+        info["plugins"] = [
+            {"name": "vyro", "plugin-class": "airflow_provider_vyro.ui.plugin.VyroImagesPlugin"}
+        ]
+        info["extra-links"] = ["airflow_provider_vyro.ui.links.VyroImagesLink"]
+    return info
+
+
+def _airflow_has_views() -> bool:
+    """Tell whether the installed Airflow is 3.1+ from its metadata (importing it here would be circular)."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    return Version(version("apache-airflow")) >= Version("3.1")

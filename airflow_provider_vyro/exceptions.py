@@ -222,3 +222,41 @@ __all__ = [
     "VyroTLSError",
     "VyroUnexpectedResponseError",
 ]
+
+
+class VyroJobFailedError(VyroError, AirflowFailException):
+    """
+    An asynchronous job (a video) ended failed.
+
+    Not retried by Airflow: a retry would submit, and pay, again. Clearing the task submits anew.
+
+    :param job_id: the job.
+    :param message: the API's message about it.
+    """
+
+    def __init__(self, job_id: str, message: str) -> None:
+        self.job_id = job_id
+        self.message = message
+        super().__init__(f"job {job_id} failed: {message}")
+
+
+class VyroJobTimeoutError(VyroError):
+    """
+    An asynchronous job (a video) was still unfinished after ``job_timeout`` seconds of this try.
+
+    Retryable: the task's retry polls the same job (it never submits again) and waits anew.
+
+    :param job_id: the job.
+    :param waited: the seconds this try waited.
+    """
+
+    def __init__(self, job_id: str, waited: float) -> None:
+        self.job_id = job_id
+        self.waited = waited
+        super().__init__(
+            f"job {job_id} was still unfinished after {waited:g} s (job_timeout); a retry of the task "
+            "polls the same job"
+        )
+
+
+__all__ += ["VyroJobFailedError", "VyroJobTimeoutError"]

@@ -26,6 +26,8 @@ class Pool:
     :param workers: the most threads (no more than there are jobs).
     :param name: the threads' name prefix.
     :param slow_start: only the first job may be taken until :meth:`open` (or :meth:`stop`).
+    :param stops: tells whether a result stops the pool: the worker that got it stops the pool
+        before it hands the result over, so no worker takes a job after it (not even its own next).
     :param results: the queue to put results on (another pool's, to wait on both); default a new one.
     :param first_index: the index of the first job on :attr:`results`.
     """
@@ -37,10 +39,12 @@ class Pool:
         name: str,
         *,
         slow_start: bool,
+        stops: Callable[[Any], bool] | None = None,
         results: queue.Queue[tuple[int, Any]] | None = None,
         first_index: int = 0,
     ) -> None:
         self._jobs = jobs
+        self._stops = stops
         self._lock = threading.Lock()
         self._next = 0
         self._first_index = first_index
@@ -68,6 +72,8 @@ class Pool:
                 result = self._jobs[index]()
             except BaseException as exc:
                 result = exc
+            if self._stops is not None and self._stops(result):
+                self.stop()
             self.results.put((self._first_index + index, result))
 
     @property
@@ -82,7 +88,8 @@ class Pool:
 
     def stop(self) -> None:
         """Take no further job."""
-        self.stopped.set()
+        with self._lock:
+            self.stopped.set()
         self._opened.set()
 
     def finished_all(self, finished: int) -> bool:

@@ -184,6 +184,7 @@ class Runner:
         self._killed = threading.Event()
         self._pool: Pool | None = None
         self._output_keys: dict[int, str] = {}
+        self._ledger: ledgers.Ledger | None = None
         hook.before_request = self._before_request
 
     # --- control -------------------------------------------------------------------------
@@ -241,11 +242,16 @@ class Runner:
         self._output_keys = {r.index: r.output_key for r in resolved}
         manifest = self._resolve_manifest(resolved)
         key = options.run_key
-        ledger = ledgers.Ledger.beside(resolved[0].output, key, self.log) if key is not None else None
-        earlier = ledger.load() if ledger is not None else {}
-        self._tidy(resolved)
+        ledger = self._ledger = (
+            ledgers.Ledger.for_outputs([r.output for r in resolved], key, self.log)
+            if key is not None
+            else None
+        )
+        if ledger is not None:
+            ledger.load(self._output_keys.values())
+        self._tidy(resolved, ledger)
         report = RunReport([])
-        checked, first, stop_error = self._check_all(resolved, earlier, report, ledger)
+        checked, first, stop_error = self._check_all(resolved, ledger, report)
         to_call = [c for c in checked if c.keep is None and c.resolved.index != first]
         if options.max_calls is not None and len(to_call) > options.max_calls:
             raise VyroBudgetError(
@@ -269,9 +275,9 @@ class Runner:
         report.outcomes += [items.run(c, self.hook) for c in checked if c.keep is not None]
         try:
             if stop_error is None:
-                stop_error = self._call_all(to_call, report, ledger, first is not None)
+                stop_error = self._call_all(to_call, report, first is not None)
         finally:
-            self._finish(report, total, checked, ledger, manifest, stop_error)
+            self._finish(report, checked, ledger, manifest)
         return self._conclude(report, stop_error)
 
     def _resolve_all(self, entries: Sequence[Mapping[str, Any]]) -> list[Resolved]:
@@ -318,18 +324,15 @@ class Runner:
         )
 
     def _check_all(
-        self,
-        resolved: list[Resolved],
-        earlier: dict[str, str],
-        report: RunReport,
-        ledger: ledgers.Ledger | None,
+        self, resolved: list[Resolved], ledger: ledgers.Ledger | None, report: RunReport
     ) -> tuple[list[CheckedItem], int | None, BaseException | None]:
         """Storage checks, and the first call; give the items, the one called and the error it stopped on."""
         overwrite = self.options.overwrite
         total = len(resolved)
 
         def job(r: Resolved) -> Callable[[], CheckedItem]:
-            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier.get(r.output_key))
+            earlier = ledger.earlier(r.output_key) if ledger is not None else None
+            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier)
 
         workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
         pool = Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)
@@ -363,14 +366,10 @@ class Runner:
             if first is not None:
                 self.cancel()
             raise
-        stop_error = None if first is None else self._take(first_outcome, report, ledger, None)
-        sent = "nothing was sent"
-        if first is not None:
-            if ledger is not None:
-                ledger.flush()
-            done = report.outcomes[0].record if report.outcomes else None
-            kept = f"its output {done['output_path']!r} is kept" if done else "it failed"
-            sent = f"only items[{first}] was called meanwhile: {kept}"
+        stop_error = None if first is None else self._take(first_outcome, report, None)
+        done = report.outcomes[0].record if report.outcomes else None
+        kept = f"its output {done['output_path']!r} is kept" if done else "it failed"
+        sent = "nothing was sent" if first is None else f"only items[{first}] was called meanwhile: {kept}"
         problems = [(i, r) for i, r in enumerate(results) if isinstance(r, VyroInputError)]
         self._refuse(problems, total=total, sent=sent)
         broken = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
@@ -386,10 +385,10 @@ class Runner:
         job = functools.partial(self._call, checked)
         self._pool = Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
 
-    def _tidy(self, resolved: list[Resolved]) -> None:
+    def _tidy(self, resolved: list[Resolved], ledger: ledgers.Ledger | None) -> None:
         folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
         removed = storage.remove_stale_temp_files([*folders, storage.temp_folder()])
-        removed_ledgers = ledgers.remove_stale_ledgers(folders)
+        removed_ledgers = ledgers.remove_stale_ledgers(folders, keep=ledger)
         if removed or removed_ledgers:
             self.log.info("Removed %d stale temporary file(s) and %d old ledger(s)", removed, removed_ledgers)
 
@@ -400,10 +399,13 @@ class Runner:
     def _call(self, checked: CheckedItem) -> Outcome:
         self._local.attempts = 0
         outcome = items.run(checked, self.hook, temps=self._temps)
+        if outcome.status == "written" and outcome.record is not None and self._ledger is not None:
+            # on record before the outcome is reported: a kill from here on re-pays nothing
+            self._ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
         return items.with_attempts(outcome, self._local.attempts)
 
     def _call_all(
-        self, to_call: list[CheckedItem], report: RunReport, ledger: ledgers.Ledger | None, first_done: bool
+        self, to_call: list[CheckedItem], report: RunReport, first_done: bool
     ) -> BaseException | None:
         if not to_call:
             return None
@@ -413,6 +415,7 @@ class Runner:
             options.max_concurrency,
             "vyro",
             slow_start=not first_done,
+            stops=_stops_run,
         )
         stop_error: BaseException | None = None
         finished = int(first_done)
@@ -427,14 +430,12 @@ class Runner:
                     outcome = None
                 if outcome is not None:
                     finished += 1
-                    stop_error = self._take(outcome, report, ledger, stop_error) or stop_error
+                    stop_error = self._take(outcome, report, stop_error) or stop_error
                     if stop_error is None:
                         pool.open()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + options.progress_interval
                     self._progress(report, len(to_call) + first_done, finished, started_at)
-                    if ledger is not None:
-                        ledger.flush()
         except BaseException:
             self.cancel()
             raise
@@ -443,18 +444,12 @@ class Runner:
         return stop_error
 
     def _take(
-        self,
-        outcome: Outcome | BaseException,
-        report: RunReport,
-        ledger: ledgers.Ledger | None,
-        stopped: BaseException | None,
+        self, outcome: Outcome | BaseException, report: RunReport, stopped: BaseException | None
     ) -> BaseException | None:
         if isinstance(outcome, BaseException):  # a bug in the item's code; it is the run's
             self._halt()
             return outcome
         report.outcomes.append(outcome)
-        if outcome.status == "written" and outcome.record is not None and ledger is not None:
-            ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
         error = outcome.error
         if outcome.status == "failed" and error is not None:
             self.log.warning(
@@ -491,11 +486,9 @@ class Runner:
     def _finish(
         self,
         report: RunReport,
-        total: int,
         checked: list[CheckedItem],
         ledger: ledgers.Ledger | None,
         manifest: ObjectStoragePath | None,
-        stop_error: BaseException | None,
     ) -> None:
         report.calls = self._calls
         done = {o.index for o in report.outcomes}
@@ -505,11 +498,6 @@ class Runner:
             if c.resolved.index not in done
         )
         report.outcomes.sort(key=lambda o: o.index)
-        if ledger is not None:
-            if report.count("written") + report.count("kept") == total:
-                ledger.remove()
-            else:
-                ledger.flush()
         if manifest is not None:
             report.manifest_path = self.options.manifest_path
             self._write_manifest(manifest, report)
@@ -540,6 +528,13 @@ class Runner:
         retryable = any_task_retry(classes.values())
         error_class = VyroBatchError if retryable else VyroPermanentBatchError
         raise error_class(failures, len(report.outcomes), classes)
+
+
+def _stops_run(outcome: Outcome | BaseException) -> bool:
+    """Tell whether an item's outcome stops the run (a bug in the item's code does, too)."""
+    if isinstance(outcome, BaseException):
+        return True
+    return outcome.error is not None and stops_run(outcome.error)
 
 
 def _clashes(resolved: list[Resolved]) -> list[tuple[int, VyroInputError]]:

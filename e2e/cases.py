@@ -211,6 +211,21 @@ CASES: tuple[Case, ...] = (
         calls=3,
     ),
     Case(
+        name="taskflow",
+        dag_id="example_vyro_taskflow",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/taskflow"},
+        results=(Results("inpaint_beach"),),
+        task_states={"generate": "success"},
+        xcoms={
+            "report": {
+                "inpainted": "{out}/taskflow/beach_inpainted.png",
+                "generated": ["{out}/taskflow/000.png", "{out}/taskflow/001.png"],
+            }
+        },
+        calls=3,
+    ),
+    Case(
         name="assets",
         dag_id="example_vyro_asset_producer",
         dag_file="example_vyro_assets.py",

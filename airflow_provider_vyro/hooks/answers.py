@@ -24,8 +24,8 @@ from airflow_provider_vyro.exceptions import (
 )
 from airflow_provider_vyro.failures import is_certificate_failure
 from airflow_provider_vyro.hooks.retries import retry_after
-from airflow_provider_vyro.images import ImageStreamChecker
 from airflow_provider_vyro.statuses import error_for, parse_error_body
+from airflow_provider_vyro.streams import ImageStreamChecker
 
 if TYPE_CHECKING:
     from airflow_provider_vyro.hooks.redaction import Redactor
@@ -38,6 +38,10 @@ MESSAGE_LIMIT = 500
 """The most characters of a server's message (or a ``Location``) shown."""
 REASON_LIMIT = 200
 """The most characters of a network failure's explanation shown."""
+TYPE_LIMIT = 100
+"""The most characters of the ``Content-Type`` of an answer that is not an image shown."""
+CODE_LIMIT = 40
+"""The most characters of the API's code, when it is not a number, shown."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,14 @@ def receive(
             checker.feed(chunk)
             size += len(chunk)
     except requests.RequestException as err:
-        expected = response.headers.get("Content-Length", "?")
+        expected = redactor.cut(response.headers.get("Content-Length", "?"), 20)
         raise VyroResponseError(
             200, f"the answer broke off after {size} of {expected} bytes ({type(err).__name__})"
         ) from None
     try:
         image = checker.result()
     except ValueError as err:
-        kind = redactor.redact(response.headers.get("Content-Type", "no content type")[:100])
+        kind = redactor.cut(response.headers.get("Content-Type", "no content type"), TYPE_LIMIT)
         raise VyroResponseError(200, f"the answer is not a complete image ({kind}): {err}") from None
     return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
 
@@ -110,7 +114,7 @@ def error_from(response: requests.Response, redactor: Redactor) -> VyroAPIError:
     status = response.status_code
     if 300 <= status < 400:
         location = response.headers.get("Location")
-        shown = redactor.redact(location[:MESSAGE_LIMIT]) if location else None
+        shown = redactor.cut(location, MESSAGE_LIMIT) if location else None
         return error_for(status, "", location=shown)
     message, code = server_answer(response, redactor)
     wait = retry_after(response.headers.get("Retry-After")) if status == 429 else None
@@ -132,10 +136,15 @@ def server_answer(response: requests.Response, redactor: Redactor) -> tuple[str,
                 break
     except requests.RequestException:
         pass
-    text = body.decode("utf-8", errors="replace").strip()
+    text = body.decode("utf-8", errors="replace")
+    if len(body) >= ERROR_BODY_LIMIT:
+        text = redactor.without_partial_tail(text)
+    text = redactor.redact(text).strip()
     message, code = parse_error_body(text) if text.startswith("{") else (None, None)
-    message = message or text or response.reason or "no message"
-    return redactor.redact(message[:MESSAGE_LIMIT]), code
+    message = redactor.cut(message or text or response.reason or "no message", MESSAGE_LIMIT)
+    if isinstance(code, str):
+        code = redactor.cut(code, CODE_LIMIT)
+    return message, code
 
 
 def network_error(
@@ -153,7 +162,7 @@ def network_error(
     :param timeout: the read timeout, named when it ran out.
     :param redactor: keeps the token out of the error.
     """
-    shown = redactor.redact(reason(err))
+    shown = reason(err, redactor)
     failure: VyroConnectionError
     if isinstance(err, requests.Timeout) and not isinstance(err, requests.exceptions.ConnectTimeout):
         failure = VyroConnectionError(f"Vyro API at {base_url} did not answer within {timeout:g} s")
@@ -174,11 +183,12 @@ def network_error(
     return failure
 
 
-def reason(err: BaseException) -> str:
+def reason(err: BaseException, redactor: Redactor) -> str:
     """
-    Give the innermost explanation of a ``requests`` failure, shortened (``Connection refused``).
+    Give the innermost explanation of a ``requests`` failure, redacted and shortened (``Connection refused``).
 
     :param err: what ``requests`` raised.
+    :param redactor: keeps the token out of it (a server controls the text of a broken status line).
     """
     inner = err
     while True:
@@ -192,13 +202,15 @@ def reason(err: BaseException) -> str:
     text = " ".join(str(inner).split()) or type(inner).__name__
     if "): " in text and text.startswith(("HTTPConnection(", "HTTPSConnection(", "<urllib3")):
         text = text.split("): ", 1)[1]
-    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+    return redactor.cut(text, REASON_LIMIT, mark="…")
 
 
 __all__ = [
+    "CODE_LIMIT",
     "ERROR_BODY_LIMIT",
     "MESSAGE_LIMIT",
     "REASON_LIMIT",
+    "TYPE_LIMIT",
     "ImageResult",
     "error_from",
     "network_error",

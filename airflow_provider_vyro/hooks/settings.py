@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, mask_secret
 
+from airflow_provider_vyro.catalogue import JOB_STATUS_PATH
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.network import Transport, base_url, bool_extra
 
@@ -30,6 +31,8 @@ DEFAULT_BACKOFF_FACTOR = 1.0
 """Base seconds of the exponential backoff when neither the hook nor the connection sets it."""
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a connection to open (the read timeout, if shorter)."""
+DEFAULT_MAX_RESULT_BYTES = 2 * 1024**3
+"""The largest job result (a video) fetched unless the connection extra ``max_result_bytes`` says (2 GiB)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Settings:
     :param max_retries: retries after the first attempt for retryable failures.
     :param backoff_factor: base seconds of the exponential backoff.
     :param transport: TLS and proxy settings from the connection's extras.
+    :param job_status_path: the path of a job's status, with ``{id}`` (extra ``job_status_path``).
+    :param max_result_bytes: the largest job result fetched (extra ``max_result_bytes``).
     """
 
     base_url: str
@@ -51,6 +56,8 @@ class Settings:
     max_retries: int
     backoff_factor: float
     transport: Transport = field(default_factory=Transport)
+    job_status_path: str = JOB_STATUS_PATH
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
 
 
 def read_settings(
@@ -94,7 +101,43 @@ def read_settings(
         max_retries = int_extra(extra, "max_retries", DEFAULT_MAX_RETRIES)
     if backoff_factor is None:
         backoff_factor = float_extra(extra, "backoff_factor", DEFAULT_BACKOFF_FACTOR, allow_zero=True)
-    return Settings(url, token, timeout, max_retries, backoff_factor, transport)
+    max_result_bytes = (
+        int_extra(extra, "max_result_bytes", DEFAULT_MAX_RESULT_BYTES) or DEFAULT_MAX_RESULT_BYTES
+    )
+    return Settings(
+        url,
+        token,
+        timeout,
+        max_retries,
+        backoff_factor,
+        transport,
+        status_path_extra(extra),
+        max_result_bytes,
+    )
+
+
+def status_path_extra(extra: dict[str, Any]) -> str:
+    """
+    Read the extra ``job_status_path``: a ``/v2/`` path with one ``{id}`` (default :data:`JOB_STATUS_PATH`).
+
+    :raises VyroInputError: on ``vyro_conn_id`` if it is not such a path.
+    """
+    raw = extra.get("job_status_path", extra.get("extra__vyro__job_status_path"))
+    if raw is None or raw == "":
+        return JOB_STATUS_PATH
+    if (
+        not isinstance(raw, str)
+        or not raw.startswith("/v2/")
+        or raw.count("{id}") != 1
+        or any(c in raw for c in "?#\\ ")
+        or "/../" in raw
+    ):
+        raise VyroInputError(
+            "vyro_conn_id",
+            f"extra 'job_status_path' must be a /v2/ path with one {{id}}, e.g. {JOB_STATUS_PATH!r}; "
+            f"got {raw!r}",
+        )
+    return raw
 
 
 def check_token(password: str | None, conn_id: str) -> str:
@@ -197,6 +240,7 @@ def request_environment(settings: Settings) -> tuple[bool | str, dict[str, str]]
 __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_BACKOFF_FACTOR",
+    "DEFAULT_MAX_RESULT_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "Settings",
@@ -205,4 +249,5 @@ __all__ = [
     "int_extra",
     "read_settings",
     "request_environment",
+    "status_path_extra",
 ]

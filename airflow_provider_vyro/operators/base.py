@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 from airflow_provider_vyro import assets
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
+from airflow_provider_vyro.ui.links import EXTRA_LINKS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -64,6 +65,8 @@ class VyroBaseOperator(BaseOperator):
 
     item_limit: ClassVar[int] = MAX_ITEMS_WITHOUT_MANIFEST
     """The most items returned through XCom; a larger batch needs ``manifest_path``."""
+
+    operator_extra_links = EXTRA_LINKS
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from airflow_provider_vyro.exceptions import (
     VyroAPIError,
     VyroAuthenticationError,
     VyroBadRequestError,
+    VyroCancelledError,
     VyroConnectionError,
     VyroError,
     VyroInputError,
@@ -32,6 +34,7 @@ from airflow_provider_vyro.exceptions import (
 )
 from airflow_provider_vyro.hooks.vyro import VyroHook
 from tests.conftest import TOKEN, conn_json, make_scene
+from tests.loopback import Reply, ScriptedServer
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -399,3 +402,68 @@ def test_large_upload_streams_from_the_file_and_arrives_whole(
 
     assert _png_size(png) == (1024, 768)
     assert vyro_conn.stats()["last_request"]["image_bytes"] == size
+
+
+# --- the token check, and the cap on a wait a server asks for ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["tok en-5f1c9e", "tok\nen-5f1c9e", "tok\ten-5f1c9e", "tökén-5f1c9e", "tok\x00en-5f1c9e", "tok\u00a0en"],
+    ids=["space", "line break", "tab", "not ASCII", "NUL", "no-break space"],
+)
+def test_a_token_that_cannot_be_sent_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes], password: str
+) -> None:
+    with ScriptedServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=password))
+        with pytest.raises(VyroInputError, match="paste it again") as caught:
+            VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.field == "vyro_conn_id"
+    assert "vyro_default" in str(caught.value)
+    assert password not in str(caught.value)
+    assert server.seen == []
+
+
+@pytest.mark.parametrize("token", ["Q7+x/Zk=9f3e==", "a.b_c-d~e!f$g*h", "  padded-5f1c9e\n"])
+def test_a_token_of_printable_ascii_is_sent_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes], token: str
+) -> None:
+    with ScriptedServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=token))
+        VyroHook().inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert server.seen[0].headers["bearer"] == token.strip()
+
+
+def test_a_retry_after_of_a_day_waits_at_most_five_minutes(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    scene: tuple[bytes, bytes],
+) -> None:
+    caplog.set_level(logging.INFO)
+    slow_down = Reply(429, b'{"code": 1202, "message": "slow down"}', {"Retry-After": "86400"})
+    raised: list[BaseException] = []
+    logged = ""
+
+    def call(hook: VyroHook) -> None:
+        try:
+            hook.inpaint(image=scene[0], mask=scene[1], prompt="sand")
+        except BaseException as error:
+            raised.append(error)
+
+    with ScriptedServer(lambda _: slow_down) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, max_retries=1))
+        hook = VyroHook()
+        worker = threading.Thread(target=call, args=(hook,))
+        worker.start()
+        give_up = time.monotonic() + 60
+        while worker.is_alive() and "retrying in" not in logged and time.monotonic() < give_up:
+            logged += capsys.readouterr().out + caplog.text
+            time.sleep(0.05)
+        hook.cancel()
+        worker.join(30)
+    assert "(VyroRateLimitError: Vyro API answered 429 (code 1202): slow down); retrying in 300.0 s" in logged
+    assert len(raised) == 1
+    assert isinstance(raised[0], VyroCancelledError), "the wait was cut short by cancel, not waited out"
+    assert len(server.seen) == 1

@@ -12,6 +12,7 @@ import json
 import logging
 import traceback
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -19,14 +20,19 @@ from airflow.providers.common.compat.sdk import BaseHook, redact
 
 from airflow_provider_vyro.catalogue import TEXT_TO_IMAGE
 from airflow_provider_vyro.exceptions import (
+    VyroBadRequestError,
+    VyroBatchError,
     VyroConnectionError,
     VyroError,
     VyroResponseError,
     VyroServerError,
     VyroUnexpectedResponseError,
 )
+from airflow_provider_vyro.hooks.answers import MESSAGE_LIMIT, REASON_LIMIT
 from airflow_provider_vyro.hooks.vyro import VyroHook
+from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 from tests.conftest import TOKEN, conn_json, make_scene
+from tests.integration.test_batch import make_items
 from tests.loopback import Answer, Raw, Reply, ScriptedServer, Seen
 
 
@@ -128,3 +134,125 @@ def test_the_token_is_registered_with_the_secrets_masker_as_sent(monkeypatch: py
     assert VyroHook().settings.token == token, "stripped"
     assert redact(token) == "***"
     assert token not in redact(f"Authorization: Bearer {token}")
+
+
+# --- a token with the characters URL encoding changes, echoed in every field and across every cut ---
+
+HOSTILE = "Q7+x/Zk=9f3e+c1a7/b2d4=e6f8w=="
+"""A token with ``+``, ``/`` and ``=``: its URL-encoded forms differ from it (and from each other)."""
+
+
+def _lower_hex(text: str) -> str:
+    """Percent-encode every character, with lowercase hex digits (``%2b`` where ``quote`` writes ``%2B``)."""
+    return "".join(f"%{ord(char):02x}" for char in text)
+
+
+def _forms(token: str) -> list[str]:
+    """The token as sent, and every encoded form a server might echo it in."""
+    return [token, quote(token), quote(token, safe=""), _lower_hex(token)]
+
+
+def _leaks(text: str, token: str = HOSTILE) -> list[str]:
+    """Every form of the token, or prefix of at least six characters of it, found in ``text``."""
+    found = [form for form in _forms(token) if form in text]
+    found += [token[:n] for n in range(6, len(token)) if token[:n] in text]
+    return found
+
+
+def _json_error(status: int, **fields: object) -> Reply:
+    return Reply(
+        status, json.dumps({"status": "error", **fields}).encode(), {"Content-Type": "application/json"}
+    )
+
+
+def _token(seen: Seen) -> str:
+    return _sent(seen).removeprefix("Bearer ")
+
+
+HOSTILE_ECHOES: dict[str, tuple[Answer, type[VyroError]]] = {
+    "body code": (lambda s: _json_error(500, code=_token(s), message="m"), VyroServerError),
+    "body code, cut": (lambda s: _json_error(500, code="c" * 30 + _token(s), message="m"), VyroServerError),
+    "body error": (lambda s: _json_error(500, code=1200, error=f"bad {_token(s)}"), VyroServerError),
+    "body message": (lambda s: _json_error(400, code=1100, message=f"bad {_token(s)}"), VyroBadRequestError),
+    "body message, cut": (
+        lambda s: _json_error(500, message="m" * (MESSAGE_LIMIT - 10) + _token(s)),
+        VyroServerError,
+    ),
+    "body message, URL-encoded": (
+        lambda s: _json_error(500, message=f"a={quote(_token(s))} b={_lower_hex(_token(s))}"),
+        VyroServerError,
+    ),
+    "body that is not JSON, cut": (
+        lambda s: Reply(
+            503, ("x" * (MESSAGE_LIMIT - 10) + _token(s)).encode(), {"Content-Type": "text/plain"}
+        ),
+        VyroServerError,
+    ),
+    "Location header, cut": (
+        lambda s: Reply(
+            302, b"", {"Location": "http://127.0.0.2:9/" + "l" * (MESSAGE_LIMIT - 30) + _token(s)}
+        ),
+        VyroUnexpectedResponseError,
+    ),
+    "Location header, path-encoded": (
+        lambda s: Reply(302, b"", {"Location": f"http://127.0.0.2:9/login/{quote(_token(s))}"}),
+        VyroUnexpectedResponseError,
+    ),
+    "Content-Type header, cut": (
+        lambda s: Reply(200, b"<html></html>", {"Content-Type": "text/html; n=" + "t" * 77 + _token(s)}),
+        VyroResponseError,
+    ),
+    "status line, cut": (
+        lambda s: Raw(f"HTTP/1.1 {'9' * (REASON_LIMIT - 20)}{_token(s)} OK\r\n\r\n".encode()),
+        VyroConnectionError,
+    ),
+}
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("echo", list(HOSTILE_ECHOES))
+def test_a_hostile_echo_leaks_not_even_a_prefix_of_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    echo: str,
+    api: str,
+) -> None:
+    answer, expected = HOSTILE_ECHOES[echo]
+    caplog.set_level(logging.DEBUG)
+    with ScriptedServer(answer) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=HOSTILE, max_retries=1))
+        with pytest.raises(VyroError) as caught:
+            _call(VyroHook(), api)
+    error = caught.value
+    assert type(error) is expected
+    assert _token(server.seen[0]) == HOSTILE, "the server received the token as it is"
+    texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
+    texts += [str(getattr(error, name, "")) for name in ("message", "code", "location")]
+    for linked in _chain(error):
+        texts += [str(linked), repr(linked)]
+    out, err = capsys.readouterr()
+    for text in [*texts, caplog.text, out, err]:
+        assert _leaks(text) == []
+
+
+def test_a_hostile_echo_reaches_no_manifest_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    items = make_items(tmp_path / "in", 2)
+    manifest = tmp_path / "manifest.jsonl"
+
+    def refuse(seen: Seen) -> Reply:
+        return _json_error(400, code="c" * 30 + _token(seen), message=f"refused {quote(_token(seen))}")
+
+    with ScriptedServer(refuse) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=HOSTILE, max_retries=0))
+        with pytest.raises(VyroBatchError) as caught:
+            InpaintBatchOperator(task_id="b", items=items, manifest_path=str(manifest)).execute(context={})
+    lines = manifest.read_text().splitlines()
+    assert len(lines) == 2
+    assert all('"status": "failed"' in line for line in lines)
+    assert all("***" in line for line in lines), "the echo reached the manifest, redacted"
+    for text in [*lines, str(caught.value), caplog.text]:
+        assert _leaks(text) == []

@@ -1,0 +1,76 @@
+"""
+Test DAGs whose results the "Vyro images" view shows (Airflow 3.1+).
+
+* ``vyro_ui_images``: one generated image (``single``), a batch of three inpainted images
+  (``batch``, a list in XCom) and a batch of ``conf["manifest_items"]`` generated images whose
+  results go to a manifest (``manifest``); everything under ``conf["out"]``;
+* ``vyro_ui_open``: one generated image, in a DAG every test user may read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.providers.common.compat.sdk import dag, task
+
+from airflow_provider_vyro.operators.generate import TextToImageBatchOperator, TextToImageOperator
+from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
+from devtools.airflow_runner import EXAMPLES
+
+DATA = EXAMPLES / "data"
+SCENES = ("beach", "lake", "meadow")
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def vyro_ui_images() -> None:
+    """A single image, a batch returned through XCom, and a batch with a manifest."""
+    TextToImageOperator(
+        task_id="single",
+        prompt="a red fox in fresh snow",
+        aspect_ratio="4:3",
+        output_path="{{ dag_run.conf['out'] }}/single.png",
+    )
+    InpaintBatchOperator(
+        task_id="batch",
+        items=[
+            {
+                "image_path": str(DATA / f"{scene}.jpg"),
+                "mask_path": str(DATA / f"{scene}_mask.png"),
+                "output_path": "{{ dag_run.conf['out'] }}/batch/" + scene + ".png",
+            }
+            for scene in SCENES
+        ],
+        prompt="a hand full of flower petals",
+        max_concurrency=3,
+    )
+
+    @task
+    def manifest_items(params: dict[str, Any] | None = None, dag_run: Any = None) -> list[dict[str, str]]:
+        conf = dag_run.conf
+        return [
+            {"prompt": f"a lighthouse, study {n}", "output_path": f"{conf['out']}/manifest/{n:03d}.jpg"}
+            for n in range(int(conf["manifest_items"]))
+        ]
+
+    TextToImageBatchOperator(
+        task_id="manifest",
+        items=manifest_items(),  # type: ignore[arg-type]
+        aspect_ratio="1:1",
+        max_concurrency=4,
+        manifest_path="{{ dag_run.conf['out'] }}/manifest/results.jsonl",
+    )
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def vyro_ui_open() -> None:
+    """One generated image."""
+    TextToImageOperator(
+        task_id="single",
+        prompt="a bowl of ramen, top view",
+        output_path="{{ dag_run.conf['out'] }}/open.png",
+    )
+
+
+vyro_ui_images()
+vyro_ui_open()
