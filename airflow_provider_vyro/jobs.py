@@ -137,6 +137,10 @@ def prepare(
     :param thumbnail_path: where to save the thumbnail, if anywhere.
     :raises VyroInputError: naming the argument refused.
     """
+    known = {s.name for s in endpoint.text_fields} | {"output_path"}
+    known |= {JOB_FILE_ARGUMENTS.get(f.name, f"{f.name}_path") for f in endpoint.file_fields}
+    if unknown := sorted(set(values) - known):
+        raise VyroInputError("item", f"unknown key(s) {unknown}; {endpoint.operation} takes {sorted(known)}")
     fields = checks.check_fields(endpoint, {s.name: values.get(s.name) for s in endpoint.text_fields})
     style = fields.get("style")
     if style is not None and not style.strip():

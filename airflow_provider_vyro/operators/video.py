@@ -33,94 +33,35 @@ DEFAULT_JOB_TIMEOUT = 3600.0
 """Seconds a try waits for its job, unless ``job_timeout`` says otherwise."""
 
 
-class VyroVideoOperator(VyroBaseOperator):
+class VideoRun(VyroBaseOperator):
     """
-    Base of the video operators: submit once, wait (deferred or not), fetch the MP4.
+    Run one video job from a task: submit once, defer (or poll here), fetch the MP4 (see :doc:`/video`).
 
-    The return value is a dict with ``output_path``, ``prompt``, ``style``, ``aspect_ratio``,
-    ``thumbnail_path``, ``job_id``, ``width``, ``height`` (read from the MP4; ``None`` if it
-    does not say), ``bytes``, ``sha256``, ``skipped``, ``operation``, ``api_version`` (``v2``),
-    ``format`` (``MP4``), ``attempts`` (submits this try sent: 0 when it polled the job an
-    earlier try submitted), ``credits`` (``None``: the cost is not documented; ``0`` when kept)
-    and ``try_number``; each key is also pushed as its own XCom.
-
-    :param prompt: what the video shows. (templated)
-    :param output_path: where to write the video, ending in ``.mp4``: a local path, ``file://``
-        URI or object-storage URI. (templated)
-    :param style: the model, e.g. ``kling-1.0-pro`` (the default; the API publishes no list). (templated)
-    :param aspect_ratio: ``16:9`` (default), ``9:16`` or ``1:1``. (templated)
-    :param thumbnail_path: where to save the thumbnail when the API gives one (``.jpg``,
-        ``.png`` or ``.webp``); ``None``: not saved. (templated)
-    :param deferrable: wait in the triggerer instead of the worker; default: Airflow's
-        ``[operators] default_deferrable``.
-    :param poll_interval: seconds between two status calls, at least 1.
-    :param job_timeout: seconds one try waits for the job (more than 0); past it the try fails
-        with :class:`~airflow_provider_vyro.exceptions.VyroJobTimeoutError` and a retry polls
-        the same job, waiting anew.
-    :param vyro_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
-    :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
-    :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
-    :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    The base of :class:`VyroVideoOperator` and of ``@task.vyro`` for the video operations. A
+    subclass says what to run (:meth:`video_arguments`) and sets :attr:`deferrable`,
+    :attr:`poll_interval` and :attr:`job_timeout`.
     """
 
-    template_fields: Sequence[str] = (
-        "prompt",
-        "output_path",
-        "style",
-        "aspect_ratio",
-        "thumbnail_path",
-        "storage_conn_id",
-    )
-    ui_color = "#f4e0d8"
+    deferrable: bool = False
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    job_timeout: float = DEFAULT_JOB_TIMEOUT
+    _job: VideoJob | None = None
 
-    def __init__(
-        self,
-        *,
-        prompt: str,
-        output_path: str,
-        style: str | None = None,
-        aspect_ratio: str | None = None,
-        thumbnail_path: str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        job_timeout: float = DEFAULT_JOB_TIMEOUT,
-        **kwargs: Any,
-    ) -> None:
-        from airflow_provider_vyro.jobs import check_polling
-
-        kwargs.setdefault("multiple_outputs", True)
-        refuse_xcomargs(
-            type(self).__name__, deferrable=deferrable, poll_interval=poll_interval, job_timeout=job_timeout
-        )
-        super().__init__(**kwargs)
-        self.poll_interval, self.job_timeout = check_polling(poll_interval, job_timeout)
-        self.prompt = prompt
-        self.output_path = output_path
-        self.style = style
-        self.aspect_ratio = aspect_ratio
-        self.thumbnail_path = thumbnail_path
-        self.deferrable = bool(deferrable)
-        self._job: VideoJob | None = None
-
-    def values(self) -> dict[str, Any]:
-        """Give the job's arguments from the operator's (rendered) arguments."""
-        return {
-            "prompt": self.prompt,
-            "style": self.style,
-            "aspect_ratio": self.aspect_ratio,
-            "output_path": self.output_path,
-        }
+    def video_arguments(self, context: Context) -> tuple[dict[str, Any], str | None]:
+        """Give the job's arguments (text fields, ``image_path``, ``output_path``) and the thumbnail path."""
+        raise NotImplementedError
 
     def _video_job(self, context: Context) -> VideoJob:
         from airflow_provider_vyro.hooks.vyro import VyroHook
         from airflow_provider_vyro.jobs import VideoJob, prepare
         from airflow_provider_vyro.ledger import RunKey
 
+        values, thumbnail_path = self.video_arguments(context)
         request = prepare(
             self.operation_endpoint(),
-            self.values(),
+            values,
             storage_conn_id=self.storage_conn_id or None,
-            thumbnail_path=self.thumbnail_path,
+            thumbnail_path=thumbnail_path,
         )
         try_number = getattr(context.get("ti"), "try_number", None)
         self._job = VideoJob(
@@ -132,7 +73,7 @@ class VyroVideoOperator(VyroBaseOperator):
         )
         return self._job
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def start_video(self, context: Context) -> dict[str, Any]:
         """Check the arguments, submit the job once, and wait for it (deferred, or here)."""
         from airflow_provider_vyro.jobs import load_inputs
 
@@ -205,6 +146,93 @@ class VyroVideoOperator(VyroBaseOperator):
         """Stop the wait at once (the job keeps running on the API's side; a retry polls it)."""
         if self._job is not None:
             self._job.cancel()
+        super().on_kill()
+
+
+class VyroVideoOperator(VideoRun):
+    """
+    Base of the video operators: submit once, wait (deferred or not), fetch the MP4.
+
+    The return value is a dict with ``output_path``, ``prompt``, ``style``, ``aspect_ratio``,
+    ``thumbnail_path``, ``job_id``, ``width``, ``height`` (read from the MP4; ``None`` if it
+    does not say), ``bytes``, ``sha256``, ``skipped``, ``operation``, ``api_version`` (``v2``),
+    ``format`` (``MP4``), ``attempts`` (submits this try sent: 0 when it polled the job an
+    earlier try submitted), ``credits`` (``None``: the cost is not documented; ``0`` when kept)
+    and ``try_number``; each key is also pushed as its own XCom.
+
+    :param prompt: what the video shows. (templated)
+    :param output_path: where to write the video, ending in ``.mp4``: a local path, ``file://``
+        URI or object-storage URI. (templated)
+    :param style: the model, e.g. ``kling-1.0-pro`` (the default; the API publishes no list). (templated)
+    :param aspect_ratio: ``16:9`` (default), ``9:16`` or ``1:1``. (templated)
+    :param thumbnail_path: where to save the thumbnail when the API gives one (``.jpg``,
+        ``.png`` or ``.webp``); ``None``: not saved. (templated)
+    :param deferrable: wait in the triggerer instead of the worker; default: Airflow's
+        ``[operators] default_deferrable``.
+    :param poll_interval: seconds between two status calls, at least 1.
+    :param job_timeout: seconds one try waits for the job (more than 0); past it the try fails
+        with :class:`~airflow_provider_vyro.exceptions.VyroJobTimeoutError` and a retry polls
+        the same job, waiting anew.
+    :param vyro_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
+    :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    """
+
+    template_fields: Sequence[str] = (
+        "prompt",
+        "output_path",
+        "style",
+        "aspect_ratio",
+        "thumbnail_path",
+        "storage_conn_id",
+    )
+    ui_color = "#f4e0d8"
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        output_path: str,
+        style: str | None = None,
+        aspect_ratio: str | None = None,
+        thumbnail_path: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        job_timeout: float = DEFAULT_JOB_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        from airflow_provider_vyro.jobs import check_polling
+
+        kwargs.setdefault("multiple_outputs", True)
+        refuse_xcomargs(
+            type(self).__name__, deferrable=deferrable, poll_interval=poll_interval, job_timeout=job_timeout
+        )
+        super().__init__(**kwargs)
+        self.poll_interval, self.job_timeout = check_polling(poll_interval, job_timeout)
+        self.prompt = prompt
+        self.output_path = output_path
+        self.style = style
+        self.aspect_ratio = aspect_ratio
+        self.thumbnail_path = thumbnail_path
+        self.deferrable = bool(deferrable)
+
+    def values(self) -> dict[str, Any]:
+        """Give the job's arguments from the operator's (rendered) arguments."""
+        return {
+            "prompt": self.prompt,
+            "style": self.style,
+            "aspect_ratio": self.aspect_ratio,
+            "output_path": self.output_path,
+        }
+
+    def video_arguments(self, context: Context) -> tuple[dict[str, Any], str | None]:
+        """Give :meth:`values` and ``thumbnail_path``."""
+        return self.values(), self.thumbnail_path
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check the arguments, submit the job once, and wait for it (deferred, or here)."""
+        return self.start_video(context)
 
 
 class TextToVideoOperator(VyroVideoOperator):
@@ -240,4 +268,4 @@ class ImageToVideoOperator(VyroVideoOperator):
         return {**super().values(), "image_path": self.image_path}
 
 
-__all__ = ["ImageToVideoOperator", "TextToVideoOperator", "VyroVideoOperator"]
+__all__ = ["ImageToVideoOperator", "TextToVideoOperator", "VideoRun", "VyroVideoOperator"]
