@@ -239,7 +239,7 @@ CASES: tuple[Case, ...] = (
         conf={"output_dir": "{out}/video"},
         task_states={"video": "success", "summarise": "success"},
         videos=("video", 3),
-        video_duration=4,
+        video_duration=10,
         calls=3,
     ),
     Case(

@@ -80,6 +80,8 @@ class VideoRun(VyroBaseOperator):
         job = self._video_job(context)
         try:
             files = load_inputs(job.request)
+            if (earlier := job.written_earlier()) is not None:
+                return self._done(context, earlier, announce=True)
             if not self.overwrite and (kept := job.existing()) is not None:
                 self.log.info("Kept %s (no call)", job.request.output_path)
                 return self._done(context, kept)
@@ -137,9 +139,15 @@ class VideoRun(VyroBaseOperator):
         finally:
             job.hook.close()
 
-    def _done(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+    def _done(self, context: Context, result: dict[str, Any], *, announce: bool = False) -> dict[str, Any]:
         self._vyro_results = [result]
-        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
+        assets.emit(
+            context,
+            self.asset_alias,
+            self._vyro_results,
+            storage_conn_id=self.storage_conn_id,
+            announced=(lambda _: True) if announce else assets.was_written,
+        )
         return result
 
     def on_kill(self) -> None:
