@@ -10,7 +10,8 @@ same DAG run, a resumed deferral or a restarted triggerer finds it and polls tha
 DAG run, or another task, has another name. When the result is written, the record notes its
 SHA-256: a later try of the same DAG run (Airflow may retry a task whose success it failed to
 record) keeps that output and sends nothing. When the job failed the record is removed, so
-clearing the task submits anew.
+clearing the task submits anew, with the local folders its write made when they are empty, so
+a failed job leaves no folder behind.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class JobRecord:
                 "try_number": try_number,
                 "written": written,
                 "recorded_at": time.time(),
+                "made_folders": storage.missing_folders(self.location),
             },
             sort_keys=True,
         ).encode()
@@ -158,11 +160,19 @@ class JobRecord:
             self.log.info("Recorded job %s in %s", job_id, self.shown)
 
     def remove(self) -> None:
-        """Delete the record; never raises."""
+        """Delete the record, and the local folders its write made if they are empty; never raises."""
+        made: list[str] = []
+        try:
+            with storage.open_for_read(self.location, field="job record") as f:
+                made = [str(folder) for folder in json.loads(f.read()).get("made_folders") or []]
+        except Exception:
+            made = []
         try:
             self.location.unlink(missing_ok=True)
         except Exception as exc:
             self.log.warning("Cannot remove the job record %s (%s)", self.shown, exc)
+            return
+        storage.remove_empty_folders(made)
 
 
 __all__ = ["RECORD_PREFIX", "JobRecord", "RecordedJob"]

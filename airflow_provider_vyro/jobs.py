@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vyro import checks, images, storage
+from airflow_provider_vyro import checks, images, storage, streams
 from airflow_provider_vyro.catalogue import JOB_FILE_ARGUMENTS
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
@@ -176,9 +176,13 @@ def prepare(
 
 def load_inputs(request: VideoRequest) -> dict[str, images.CheckedImage]:
     """
-    Read and inspect each input file (the first frame): JPEG or PNG by content, complete.
+    Read and inspect each input file (the first frame); check that the outputs can be written.
 
-    :raises VyroInputError: naming the argument whose file is missing or refused.
+    An input must be a complete JPEG or PNG, by content. The output (and the thumbnail) must be
+    writable where they are asked for, before anything is sent.
+
+    :raises VyroInputError: naming the argument whose file is missing or refused, or whose path
+        cannot be written (a parent that is a regular file, a folder that may not be written).
     """
     loaded: dict[str, images.CheckedImage] = {}
     for name, location in request.inputs.items():
@@ -197,6 +201,9 @@ def load_inputs(request: VideoRequest) -> dict[str, images.CheckedImage]:
         names={name: image.name for name, image in loaded.items()},
         arguments={name: JOB_FILE_ARGUMENTS.get(name, f"{name}_path") for name in loaded},
     )
+    storage.check_writable_destination(request.output, field="output_path")
+    if request.thumbnail is not None:
+        storage.check_writable_destination(request.thumbnail, field="thumbnail_path")
     return loaded
 
 
@@ -461,7 +468,7 @@ class VideoJob:
         fetcher = self.hook.result_fetcher()
         try:
             with storage.atomic_writer(thumbnail) as destination:
-                fetched = fetcher.fetch(status.thumbnail_url, destination, images.ImageStreamChecker)
+                fetched = fetcher.fetch(status.thumbnail_url, destination, streams.ImageStreamChecker)
             self.log.info("Wrote the thumbnail %s (%d bytes)", self.request.thumbnail_path, fetched.size)
         except (VyroAPIError, VyroError) as error:
             if isinstance(error, VyroCancelledError):

@@ -24,8 +24,8 @@ from airflow_provider_vyro.exceptions import (
 )
 from airflow_provider_vyro.failures import is_certificate_failure
 from airflow_provider_vyro.hooks.retries import retry_after
-from airflow_provider_vyro.images import ImageStreamChecker
 from airflow_provider_vyro.statuses import error_for, parse_error_body
+from airflow_provider_vyro.streams import ImageStreamChecker
 
 if TYPE_CHECKING:
     from airflow_provider_vyro.hooks.redaction import Redactor
