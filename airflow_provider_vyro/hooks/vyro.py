@@ -527,7 +527,7 @@ class VyroHook(BaseHook):
         with response:
             try:
                 if response.status_code != 200:
-                    raise answers.error_from(response, redactor)
+                    raise answers.error_from(response, redactor, self.vyro_conn_id)
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
                 if self.log.isEnabledFor(logging.INFO):
@@ -613,7 +613,7 @@ class VyroHook(BaseHook):
         response = self._send(path, body, content_type, stream=True, method=method, accept="application/json")
         with response:
             if response.status_code != 200:
-                raise answers.error_from(response, redactor)
+                raise answers.error_from(response, redactor, self.vyro_conn_id)
             try:
                 raw = response.raw.read(_JSON_LIMIT + 1, decode_content=True)
             except (requests.RequestException, OSError) as err:
@@ -662,7 +662,9 @@ class VyroHook(BaseHook):
                 proxies=dict(ready.proxies),
             )
         except requests.RequestException as err:
-            failure = answers.network_error(err, settings.base_url, settings.timeout, ready.redactor)
+            failure = answers.network_error(
+                err, settings.base_url, settings.timeout, ready.redactor, self.vyro_conn_id
+            )
         raise failure
 
     def test_connection(self) -> tuple[bool, str]:
