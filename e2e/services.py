@@ -149,6 +149,10 @@ def airflow_env(
             "VYRO_EXAMPLES_POLL_INTERVAL": "1",
             # a killed triggerer's triggers move to a live one after this many seconds without a beat
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # a task whose process dies is noticed within seconds (the kill cases)
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
             **conns,
         }
