@@ -12,14 +12,12 @@ temporary file is left, and prints the emulator's call counts: at the kill and i
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2e.services import emulator_stats, s3_client
+from e2e.services import emulator_admin, emulator_stats, s3_client
 from e2e.stack import wait_until
 
 if TYPE_CHECKING:
@@ -41,15 +39,7 @@ class KillCheckFailed(AssertionError):
 
 def set_latency(emulator_url: str, seconds: float) -> None:
     """Make every answer of the emulator take ``seconds`` (``POST /_emulator/faults``)."""
-    request = urllib.request.Request(
-        f"{emulator_url}/_emulator/faults",
-        data=json.dumps({"latency": seconds}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=10):
-        pass
+    emulator_admin(emulator_url, "/_emulator/faults", {"latency": seconds})
 
 
 def _names(ctx: Context, case: Case) -> list[str]:

@@ -183,6 +183,19 @@ def start_emulator(stack: Stack, token: str) -> str:
     return service.wait_for_log(r"vyro-emulator listening on (http://\S+)", 60).group(1)
 
 
+def emulator_admin(emulator_url: str, path: str, payload: dict[str, Any]) -> None:
+    """``POST`` a JSON body to one of the emulator's admin endpoints (``/_emulator/...``)."""
+    request = urllib.request.Request(
+        f"{emulator_url}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10):
+        pass
+
+
 def emulator_stats(emulator_url: str) -> dict[str, Any]:
     """``GET /_emulator/stats``."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
