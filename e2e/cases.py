@@ -68,6 +68,21 @@ class Triggered:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """
+    A person's answer to a human-in-the-loop task, sent through the REST API once the task waits.
+
+    :param task_id: the waiting task.
+    :param chosen_options: the options chosen.
+    :param params_input: the form's values.
+    """
+
+    task_id: str
+    chosen_options: tuple[str, ...]
+    params_input: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Case:
     """
     One DAG run of the end-to-end check, and everything asserted about it.
@@ -90,6 +105,7 @@ class Case:
         under ``dags/examples/``.
     :param triggers: DAGs this run must start through asset events. Such cases run after all
         others, once the driver has paused every DAG and let the scheduler create runs by itself.
+    :param answers: answers to the run's human-in-the-loop tasks, given while the run waits.
     """
 
     name: str
@@ -106,6 +122,7 @@ class Case:
     log_contains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     dag_file: str | None = None
     triggers: tuple[Triggered, ...] = ()
+    answers: tuple[Answer, ...] = ()
 
 
 S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
@@ -208,6 +225,19 @@ CASES: tuple[Case, ...] = (
         executors=LOCAL,
         conf={"output_dir": "{out}/generated"},
         task_states={"generate": "success"},
+        calls=3,
+    ),
+    Case(
+        name="review",
+        dag_id="example_vyro_review",
+        dag_file="example_vyro_review.py",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/review"},
+        answers=(
+            Answer("review", ("OK",), {"image_0": "approve", "image_1": "reject", "image_2": "approve"}),
+        ),
+        task_states={"generate": "success", "review": "success", "publish": "success"},
+        xcoms={"publish": ["{out}/review/published/000.png", "{out}/review/published/002.png"]},
         calls=3,
     ),
     Case(

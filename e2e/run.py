@@ -87,6 +87,7 @@ class Options:
     workers: int
     concurrency: int
     conns_on_workers: bool
+    browser: bool = False
 
 
 @dataclass
@@ -149,6 +150,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="give Celery workers the AIRFLOW_CONN_* variables too (default: they ask the api-server)",
     )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also check the 'Vyro images' view and the built docs in Chromium (e2e/browser.py)",
+    )
     args = parser.parse_args(argv)
     if args.executor == "celery" and args.workers < 2:
         parser.error("--workers must be at least 2: the probe needs two workers")
@@ -162,6 +168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         workers=args.workers,
         concurrency=args.concurrency,
         conns_on_workers=args.conns_on_workers,
+        browser=args.browser,
     )
 
 
@@ -652,6 +659,22 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
         logical_date=case.logical_date,
     )
     try:
+        for answer in case.answers:
+
+            def waits(task_id: str = answer.task_id) -> bool:
+                return client.waits_for_answer(case.dag_id, report.run_id, task_id)
+
+            wait_until(f"{answer.task_id} to wait for its answer", waits, ctx.options.run_timeout)
+            client.answer(
+                case.dag_id,
+                report.run_id,
+                answer.task_id,
+                list(answer.chosen_options),
+                dict(answer.params_input),
+            )
+            report.checked.append(
+                f"{answer.task_id} answered through the REST API: {dict(answer.params_input)}"
+            )
         run = client.wait_for_run(case.dag_id, report.run_id, ctx.options.run_timeout)
     except TimeoutError as exc:
         report.wall = time.monotonic() - started
@@ -843,6 +866,7 @@ def start_services(
     # from the shared AIRFLOW_HOME/logs instead.
     stack.start("scheduler", airflow_argv("scheduler", "--skip-serve-logs"), env)
     stack.start("dag-processor", airflow_argv("dag-processor"), env)
+    stack.start("triggerer", airflow_argv("triggerer"), env)
     isolated = False
     if options.executor == "celery":
         isolated = mount_namespaces_work()
@@ -865,6 +889,35 @@ def start_services(
         "worker_disk": str(scratch / "worker-disk"),
     }
     return Context(options, scratch, stack, client, emulator_url, s3_url, placeholders, isolated, env)
+
+
+def browser_checks(ctx: Context, reports: Sequence[CaseReport], password: str) -> list[tuple[bool, str]]:
+    """Check the view of the first passed batch case, and the built docs, in Chromium (e2e/browser.py)."""
+    from e2e import browser
+
+    batch = next(
+        ((r, res) for r in reports if r.passed and r.run_id for res in r.case.results if res.kind == "list"),
+        None,
+    )
+    found: list[tuple[bool, str]] = []
+    with browser.chromium() as driver:
+        try:
+            if batch is None:
+                raise browser.BrowserCheckFailed("no batch case passed: run one (e.g. --case batch)")
+            browser.log_in(driver, ctx.client.base_url, USERNAME, password)
+            report, results = batch
+            shot = REPO / ".scratch" / "e2e-browser" / "vyro-images-view.png"
+            args = (report.case.dag_id, report.run_id, results.task_id, results.count, shot)
+            found.append((True, browser.check_view(driver, ctx.client.base_url, *args)))
+        except browser.BrowserCheckFailed as exc:
+            found.append((False, f"browser: {exc}"))
+        try:
+            found.append((True, browser.check_docs(driver, REPO / ".scratch" / "docs")))
+        except browser.BrowserCheckFailed as exc:
+            found.append((False, f"browser: {exc}"))
+    for ok, line in found:
+        say(("" if ok else "PROBLEM: ") + line)
+    return found
 
 
 def let_scheduler_create_runs(ctx: Context) -> None:
@@ -931,6 +984,8 @@ def run(options: Options) -> int:
             extra.append(
                 (not uncovered, f"every DAG of dags/examples has a case (missing: {sorted(uncovered)})")
             )
+        if options.browser:
+            extra.extend(browser_checks(ctx, reports, password))
         ctx.client.close()
     except (ServiceError, CheckFailed, Interrupted, TimeoutError, OSError, subprocess.SubprocessError) as exc:
         aborted = f"{type(exc).__name__}: {exc}"
