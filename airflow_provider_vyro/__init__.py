@@ -24,7 +24,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Vyro",
         "description": (
             "`Vyro Imagine API <https://docs.imagine.art/>`__: inpainting, generative fill, "
-            "text to image and AI backgrounds in DAGs."
+            "text to image, AI backgrounds and video in DAGs."
         ),
         "versions": [__version__],
         "integrations": [
@@ -48,7 +48,14 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_vyro.operators.generate",
                     "airflow_provider_vyro.operators.background",
                     "airflow_provider_vyro.operators.generic",
+                    "airflow_provider_vyro.operators.video",
                 ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Vyro Imagine API",
+                "python-modules": ["airflow_provider_vyro.triggers.vyro"],
             }
         ],
         "task-decorators": [

@@ -218,6 +218,8 @@ class Endpoint:
 
 
 _PROMPT = TextField("prompt", "prompt", required=True)
+_IMAGE_AND_MASK = (FileField("image"), FileField("mask", same_size_as="image"))
+_FILL_PURPOSE = "what should fill the masked area"
 _SEED = TextField("seed", "seed")
 _ASPECT_RATIO = TextField("aspect_ratio", "choice", default="1:1", choices=ASPECT_RATIOS)
 
@@ -226,12 +228,12 @@ INPAINT = Endpoint(
     path="/v1/imagine/api/edits/inpaint",
     api_version="v1",
     text_fields=(_PROMPT, TextField("model_version", "digits", default="1")),
-    file_fields=(FileField("image"), FileField("mask", same_size_as="image")),
+    file_fields=_IMAGE_AND_MASK,
     answer_formats=("PNG",),
     answer_content_type="image/png",
     summary="Replace what the mask covers, guided by the prompt (v1).",
     output_suffix="_inpainted.png",
-    prompt_purpose="what should fill the masked area",
+    prompt_purpose=_FILL_PURPOSE,
 )
 
 GENERATIVE_FILL = Endpoint(
@@ -239,11 +241,11 @@ GENERATIVE_FILL = Endpoint(
     path="/v2/image/edits/generative-fill",
     api_version="v2",
     text_fields=(_PROMPT,),
-    file_fields=(FileField("image"), FileField("mask", same_size_as="image")),
+    file_fields=_IMAGE_AND_MASK,
     summary="Fill what the mask covers, guided by the prompt (v2 successor of inpaint).",
     answer_alpha="input",
     output_suffix="_filled.png",
-    prompt_purpose="what should fill the masked area",
+    prompt_purpose=_FILL_PURPOSE,
 )
 
 TEXT_TO_IMAGE = Endpoint(
@@ -408,4 +410,73 @@ __all__ = [
     "generic_endpoint",
     "text_to_image_endpoint",
     "token_cost",
+]
+
+
+# --- asynchronous operations: jobs that run for minutes (video) ---------------------------------
+
+VIDEO_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
+"""Aspect ratios of the video operations (the ones the reference names)."""
+
+DEFAULT_VIDEO_STYLE = "kling-1.0-pro"
+"""The model a video is made with when none is given (the reference's example; it publishes no list)."""
+
+JOB_ANSWER_FORMATS: tuple[str, ...] = ("MP4",)
+"""What the result of a video job is."""
+
+JOB_STATUS_PATH = "/v2/video/{id}/status"
+"""
+Where a job's status is read (``{id}``: the job id); the connection extra ``job_status_path``
+overrides it (the deprecated ``/v2/video/status/{id}`` and ``/v2/assets/{id}/status`` are in use too).
+"""
+
+_VIDEO_FIELDS = (
+    _PROMPT,
+    TextField("style", "text", default=DEFAULT_VIDEO_STYLE),
+    TextField("aspect_ratio", "choice", default="16:9", choices=VIDEO_ASPECT_RATIOS),
+)
+
+TEXT_TO_VIDEO = Endpoint(
+    operation="text_to_video",
+    path="/v2/video/text-to-video",
+    api_version="v2",
+    text_fields=_VIDEO_FIELDS,
+    file_fields=(),
+    answer_formats=JOB_ANSWER_FORMATS,
+    answer_content_type="application/json",
+    summary="Start a job that makes a video from the prompt (answers a job id).",
+    answer_kind="job",
+    prompt_purpose="the video you want",
+)
+
+IMAGE_TO_VIDEO = Endpoint(
+    operation="image_to_video",
+    path="/v2/video/image-to-video",
+    api_version="v2",
+    text_fields=_VIDEO_FIELDS,
+    file_fields=(FileField("file"),),
+    answer_formats=JOB_ANSWER_FORMATS,
+    answer_content_type="application/json",
+    summary="Start a job that makes a video from a first frame and the prompt (answers a job id).",
+    answer_kind="job",
+    prompt_purpose="the video you want",
+)
+
+JOB_ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
+    {e.operation: e for e in (TEXT_TO_VIDEO, IMAGE_TO_VIDEO)}
+)
+"""Every supported asynchronous operation (its answer is a job id, its result a file to fetch), by name."""
+
+JOB_FILE_ARGUMENTS: MappingProxyType[str, str] = MappingProxyType({"file": "image_path"})
+"""The argument that names each file field of a job operation (the first frame is ``image_path``)."""
+
+__all__ += [
+    "DEFAULT_VIDEO_STYLE",
+    "IMAGE_TO_VIDEO",
+    "JOB_ANSWER_FORMATS",
+    "JOB_ENDPOINTS",
+    "JOB_FILE_ARGUMENTS",
+    "JOB_STATUS_PATH",
+    "TEXT_TO_VIDEO",
+    "VIDEO_ASPECT_RATIOS",
 ]

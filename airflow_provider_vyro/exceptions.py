@@ -26,12 +26,14 @@ class VyroInputError(VyroError, AirflowFailException):
 
     :param field: the argument that was wrong (``image``, ``mask``, ``prompt``, ``output_path``, ...).
     :param problem: what was wrong with it, in words a user can act on.
+    :param message: the whole message, when ``field: problem`` does not read well (a connection's
+        settings are described from the connection's side: ``Vyro connection 'x': ...``).
     """
 
-    def __init__(self, field: str, problem: str) -> None:
+    def __init__(self, field: str, problem: str, *, message: str | None = None) -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        super().__init__(message or f"{field}: {problem}")
 
 
 class VyroConnectionError(VyroError):
@@ -222,3 +224,41 @@ __all__ = [
     "VyroTLSError",
     "VyroUnexpectedResponseError",
 ]
+
+
+class VyroJobFailedError(VyroError, AirflowFailException):
+    """
+    An asynchronous job (a video) ended failed.
+
+    Not retried by Airflow: a retry would submit, and pay, again. Clearing the task submits anew.
+
+    :param job_id: the job.
+    :param message: the API's message about it.
+    """
+
+    def __init__(self, job_id: str, message: str) -> None:
+        self.job_id = job_id
+        self.message = message
+        super().__init__(f"job {job_id} failed: {message}")
+
+
+class VyroJobTimeoutError(VyroError):
+    """
+    An asynchronous job (a video) was still unfinished after ``job_timeout`` seconds of this try.
+
+    Retryable: the task's retry polls the same job (it never submits again) and waits anew.
+
+    :param job_id: the job.
+    :param waited: the seconds this try waited.
+    """
+
+    def __init__(self, job_id: str, waited: float) -> None:
+        self.job_id = job_id
+        self.waited = waited
+        super().__init__(
+            f"job {job_id} was still unfinished after {waited:g} s (job_timeout); a retry of the task "
+            "polls the same job"
+        )
+
+
+__all__ += ["VyroJobFailedError", "VyroJobTimeoutError"]

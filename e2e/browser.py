@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+
+    from e2e.checks import CaseReport
+    from e2e.services import Context
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -206,3 +209,39 @@ def check_docs(driver: Any, site: Path) -> str:
         raise BrowserCheckFailed(f"code blocks of the quick start scroll sideways at 1280 px: {shown}")
     width = driver.execute_script("return window.innerWidth")
     return f"browser: none of the {len(blocks)} code blocks of the quick start scrolls sideways at {width} px"
+
+
+def browser_checks(ctx: Context, reports: Sequence[CaseReport], password: str) -> list[tuple[bool, str]]:
+    """
+    Check the view of the first passed batch case, and the built docs, in Chromium.
+
+    :param ctx: the running stack.
+    :param reports: the cases run so far.
+    :param password: the e2e user's password (to log in through the UI's form).
+    :return: one ``(passed, what)`` per check.
+    """
+    from e2e.services import REPO, USERNAME, say
+
+    batch = next(
+        ((r, res) for r in reports if r.passed and r.run_id for res in r.case.results if res.kind == "list"),
+        None,
+    )
+    found: list[tuple[bool, str]] = []
+    with chromium() as driver:
+        try:
+            if batch is None:
+                raise BrowserCheckFailed("no batch case passed: run one (e.g. --case batch)")
+            log_in(driver, ctx.client.base_url, USERNAME, password)
+            report, results = batch
+            shot = REPO / ".scratch" / "e2e-browser" / "vyro-images-view.png"
+            args = (report.case.dag_id, report.run_id, results.task_id, results.count, shot)
+            found.append((True, check_view(driver, ctx.client.base_url, *args)))
+        except BrowserCheckFailed as exc:
+            found.append((False, f"browser: {exc}"))
+        try:
+            found.append((True, check_docs(driver, REPO / ".scratch" / "docs")))
+        except BrowserCheckFailed as exc:
+            found.append((False, f"browser: {exc}"))
+    for ok, line in found:
+        say(("" if ok else "PROBLEM: ") + line)
+    return found

@@ -105,6 +105,10 @@ class Case:
         under ``dags/examples/``.
     :param triggers: DAGs this run must start through asset events. Such cases run after all
         others, once the driver has paused every DAG and let the scheduler create runs by itself.
+    :param videos: the task whose ``return_value`` holds video result dicts and how many (one per
+        map index): each must be ``MP4``, submitted once, and name a complete MP4 of that sha256.
+    :param video_duration: seconds the emulator's video jobs of this run take.
+    :param watch: what the driver does while the run goes (a key of :data:`e2e.videos.WATCHERS`).
     :param answers: answers to the run's human-in-the-loop tasks, given while the run waits.
     """
 
@@ -122,6 +126,9 @@ class Case:
     log_contains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     dag_file: str | None = None
     triggers: tuple[Triggered, ...] = ()
+    videos: tuple[str, int] | None = None
+    video_duration: float | None = None
+    watch: str | None = None
     answers: tuple[Answer, ...] = ()
 
 
@@ -226,6 +233,51 @@ CASES: tuple[Case, ...] = (
         conf={"output_dir": "{out}/generated"},
         task_states={"generate": "success"},
         calls=3,
+    ),
+    Case(
+        name="taskflow",
+        dag_id="example_vyro_taskflow",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/taskflow"},
+        results=(Results("inpaint_beach"),),
+        task_states={"generate": "success"},
+        xcoms={
+            "report": {
+                "inpainted": "{out}/taskflow/beach_inpainted.png",
+                "generated": ["{out}/taskflow/000.png", "{out}/taskflow/001.png"],
+            }
+        },
+        calls=3,
+    ),
+    Case(
+        name="video",
+        dag_id="example_vyro_video",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/video"},
+        task_states={"video": "success", "summarise": "success"},
+        videos=("video", 3),
+        video_duration=10,
+        calls=3,
+    ),
+    Case(
+        name="video-slot",
+        dag_id="e2e_vyro_video_slot",
+        conf={"output_dir": "{out}/video-slot", "hold_seconds": 20},
+        task_states={"video": "success", "hold_slot": "success"},
+        videos=("video", 1),
+        video_duration=8,
+        watch="deferred-while-slot-taken",
+        calls=1,
+    ),
+    Case(
+        name="video-triggerer-restart",
+        dag_id="e2e_vyro_video_slot",
+        conf={"output_dir": "{out}/video-restart", "hold_seconds": 0},
+        task_states={"video": "success", "hold_slot": "success"},
+        videos=("video", 1),
+        video_duration=30,
+        watch="triggerer-restarted",
+        calls=1,
     ),
     Case(
         name="review",

@@ -8,7 +8,8 @@ version it
 1. makes (or reuses, when its requirements file is unchanged) a virtualenv under
    ``.scratch/matrix/<version>/venv`` with uv, from the committed, fully resolved
    ``matrix/requirements-airflow-<version>.txt``;
-2. installs the provider as a user does: the wheel built from this checkout;
+2. installs the provider as a user does: the wheel built from this checkout, with plain pip (not
+   uv) under the requirements file as constraints, within :data:`PIP_TIMEOUT` seconds;
 3. runs pytest from a copy of ``tests/``, ``dags/`` and ``devtools/`` (so the wheel is imported, not the
    checkout) on the tests below. Tests marked ``airflow_versions`` that do not apply to the
    version are deselected by ``tests/conftest.py``, and pytest's summary counts them.
@@ -65,14 +66,16 @@ TESTS = [
     "tests/integration/test_hook.py",
     "tests/integration/test_example_dags.py::test_example_vyro_inpaint",
     "tests/integration/test_example_dags.py::test_example_vyro_generate_then_edit",
+    "tests/integration/test_example_dags.py::test_example_vyro_video_defers_each_product_and_submits_once",
+    "tests/integration/test_video.py",
     "tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list",
     "tests/integration/decorators",
     "tests/integration/test_discovery.py",
     "tests/integration/ui",
 ]
-"""Unit tests, the hook against the emulator, three example DAGs (v1 inpaint; v2 generate then edit;
-``@task.vyro``) through ``airflow dags test``, the decorator in-process, discovery, the "Vyro images"
-app on an api-server (3.1+)."""
+"""Unit tests, the hook against the emulator, four example DAGs (v1 inpaint; v2 generate then edit;
+``@task.vyro``; video, deferred) through ``airflow dags test``, the decorator in-process, the video
+operators and trigger against the emulator, discovery, the "Vyro images" app on an api-server (3.1+)."""
 
 _NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"
 _NEEDS_TASK_SDK = "tests/unit/test_assets.py"
@@ -99,6 +102,10 @@ class Outcome:
     venv_seconds: float
     test_seconds: float
     reused: bool
+
+
+PIP_TIMEOUT = 300
+"""Seconds pip may take to install the wheel into a version's environment."""
 
 
 def requirements(version: str) -> Path:
@@ -161,20 +168,20 @@ def ensure_venv(version: str, wheel: Path) -> tuple[Path, bool]:
     venv = root / "venv"
     python = venv / "bin" / "python"
     reqs = requirements(version)
-    digest = hashlib.sha256(reqs.read_bytes() + PYTHON.encode()).hexdigest()
+    digest = hashlib.sha256(reqs.read_bytes() + PYTHON.encode() + b"seeded with pip").hexdigest()
     stamp = venv / ".requirements.sha256"
     reused = python.exists() and stamp.exists() and stamp.read_text() == digest
     env = {**os.environ, "VIRTUAL_ENV": str(venv)}
     if not reused:
         shutil.rmtree(venv, ignore_errors=True)
-        run([uv(), "venv", "--quiet", "--python", PYTHON, str(venv)])
+        run([uv(), "venv", "--quiet", "--seed", "--python", PYTHON, str(venv)])
         run([uv(), "pip", "sync", "--quiet", "--python", str(python), str(reqs)], env=env)
         stamp.write_text(digest)
-    run(
-        [uv(), "pip", "install", "--quiet", "--python", str(python), "--reinstall-package",
-         "airflow-provider-vyro", "--constraints", str(reqs), str(wheel)],
-        env=env,
-    )  # fmt: skip
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--no-input", "--quiet"]
+    run([*pip, "uninstall", "--yes", "airflow-provider-vyro"], env=env)
+    start = time.monotonic()
+    run([*pip, "install", "--constraint", str(reqs), str(wheel)], env=env, timeout=PIP_TIMEOUT)
+    print(f"pip installed the wheel under {reqs.name} in {time.monotonic() - start:.1f} s", flush=True)
     return python, reused
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +28,22 @@ AIRFLOW = ".".join(map(str, AIRFLOW_VERSION))
 _DESELECTED = pytest.StashKey[list[str]]()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shuffle",
+        metavar="SEED",
+        type=int,
+        default=None,
+        help="run the modules in a random order, and the tests of each module in a random order, "
+        "from SEED (the suite passes in any order)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip) tests marked ``airflow_versions(SPEC)`` whose SPEC does not admit this Airflow."""
+    """
+    Deselect (not skip) tests marked ``airflow_versions(SPEC)`` whose SPEC does not admit this Airflow;
+    with ``--shuffle SEED``, put the rest in a random order (each module's tests kept together).
+    """
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
@@ -39,6 +54,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    seed = config.getoption("--shuffle")
+    if seed is not None:
+        items[:] = shuffled(items, random.Random(seed))
+
+
+def shuffled(items: list[pytest.Item], rng: random.Random) -> list[pytest.Item]:
+    """The modules in a random order, each with its tests in a random order."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = list(modules.values())
+    rng.shuffle(order)
+    for tests in order:
+        rng.shuffle(tests)
+    return [item for tests in order for item in tests]
 
 
 def _spec(item: pytest.Item) -> str:
@@ -46,8 +76,12 @@ def _spec(item: pytest.Item) -> str:
     return str(marker.args[0]) if marker else ""
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"airflow {AIRFLOW}: tests marked airflow_versions for other versions are deselected"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"airflow {AIRFLOW}: tests marked airflow_versions for other versions are deselected"]
+    seed = config.getoption("--shuffle")
+    if seed is not None:
+        lines.append(f"order shuffled with --shuffle {seed}")
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

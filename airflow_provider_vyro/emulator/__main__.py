@@ -18,7 +18,8 @@ import uvicorn
 
 from airflow_provider_vyro.emulator.app import create_app
 from airflow_provider_vyro.emulator.faults import FaultConfig
-from airflow_provider_vyro.emulator.server import bind_socket, server_config, url_of
+from airflow_provider_vyro.emulator.server import bind_socket, bind_storage, server_config, url_of
+from airflow_provider_vyro.emulator.video import STORAGE_HOST
 
 if TYPE_CHECKING:
     import socket
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--random-seed", type=int, default=None, help="seed of the random faults")
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with a 429")
+    parser.add_argument(
+        "--storage-host",
+        default=STORAGE_HOST,
+        help="loopback address of the storage host serving video results (default: %(default)s)",
+    )
+    parser.add_argument("--video-duration", type=float, default=None, help="seconds a video job runs")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: %(default)s)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser
@@ -138,9 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc}")
-    config = server_config(create_app(token, faults), log_level=args.log_level, access_log=args.access_log)
+    app = create_app(token, faults)
+    if args.video_duration is not None:
+        app.state.emulator.video.configure({"duration": args.video_duration})
+    sockets = bind_storage(app, sock, args.storage_host)
+    config = server_config(app, log_level=args.log_level, access_log=args.access_log)
     server = _CliServer(config, f"vyro-emulator listening on {url_of(sock)}")
-    server.run(sockets=[sock])
+    server.run(sockets=sockets)
     return 0
 
 

@@ -77,6 +77,14 @@ class EmulatorAdmin:
         """Return the fault knobs in force, with what is left of the script."""
         return self._admin("GET", "/_emulator/faults")
 
+    def set_video(self, **knobs: Any) -> dict[str, Any]:
+        """Set video knobs (see :mod:`airflow_provider_vyro.emulator.video`)."""
+        return self._admin("POST", "/_emulator/video", knobs)
+
+    def video_stats(self) -> dict[str, Any]:
+        """Return the video counters: ``submits`` by operation, ``polls``, ``storage_requests``, ``knobs``."""
+        return self._admin("GET", "/_emulator/video")
+
     def stats(self) -> dict[str, Any]:
         """Return the stats JSON (see ``GET /_emulator/stats``)."""
         return self._admin("GET", "/_emulator/stats")

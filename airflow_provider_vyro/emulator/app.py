@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import http
 import io
+import struct
 import threading
 import time
 import zlib
@@ -36,10 +37,18 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from airflow_provider_vyro.catalogue import ENDPOINTS, INPAINT, Endpoint, TextField
+from airflow_provider_vyro.catalogue import (
+    ENDPOINTS,
+    INPAINT,
+    JOB_ENDPOINTS,
+    TEXT_TO_VIDEO,
+    Endpoint,
+    TextField,
+)
 from airflow_provider_vyro.emulator import scenes
 from airflow_provider_vyro.emulator.faults import Fault, FaultConfig, FaultInjector
 from airflow_provider_vyro.emulator.inpainting import inpaint
+from airflow_provider_vyro.emulator.video import STORAGE_HOST, VideoBoard
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,6 +62,9 @@ TRANSPORT_EXTENSION = "vyro.transport"
 SUPPORTED_MODEL_VERSIONS = ("1",)
 TIMELINE_LIMIT = 10_000
 """Requests kept in the stats' timeline (arrival, answer, status) between resets."""
+
+RESET_PATIENCE = 5.0
+"""Seconds a reset waits for the calls it ended to be gone before it clears the stats."""
 _FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -192,11 +204,26 @@ class Stats:
 
 @dataclass
 class EmulatorState:
-    """What the routes share: the token, the fault injector and the stats."""
+    """
+    What the routes share: the token, the fault injector, the stats, and the calls waiting.
+
+    :param waits: the cancel scopes of calls waiting out a latency or ``sleep`` fault; a reset
+        cancels them, and those calls end by dropping their connection.
+    """
 
     token: str
     faults: FaultInjector
     stats: Stats
+    video: VideoBoard
+    waits: set[anyio.CancelScope] = field(default_factory=set)
+
+    async def end_calls_in_flight(self, patience: float = RESET_PATIENCE) -> None:
+        """Drop the connection of every call waiting, then wait (a bounded time) until none is in flight."""
+        for scope in list(self.waits):
+            scope.cancel()
+        with anyio.move_on_after(patience):
+            while self.stats.to_json()["in_flight"]:
+                await anyio.sleep(0.01)
 
 
 def error_response(
@@ -229,7 +256,9 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
     """Build the emulator app that accepts ``token`` and starts with the ``faults`` knobs."""
     if not token:
         raise ValueError("the emulator needs a non-empty token")
-    state = EmulatorState(token=token, faults=FaultInjector(faults or FaultConfig()), stats=Stats())
+    state = EmulatorState(
+        token=token, faults=FaultInjector(faults or FaultConfig()), stats=Stats(), video=VideoBoard(token)
+    )
     app = FastAPI(title="Vyro Imagine API emulator", version="1", docs_url="/_emulator/docs", redoc_url=None)
     app.state.emulator = state
 
@@ -239,6 +268,9 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
 
     for endpoint in ENDPOINTS.values():
         _add_route(app, state, endpoint)
+    for endpoint in JOB_ENDPOINTS.values():
+        _add_job_route(app, state, endpoint)
+    _add_video_routes(app, state)
 
     @app.get("/_emulator/health", tags=[_ADMIN_TAG])
     async def health() -> dict[str, str]:
@@ -271,9 +303,11 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
 
     @app.post("/_emulator/reset", tags=[_ADMIN_TAG])
     async def reset() -> dict[str, str]:
-        """Clear the stats and every fault."""
+        """End the calls in flight (their connections are dropped), then clear the stats and every fault."""
+        await state.end_calls_in_flight()
         state.stats.reset()
         state.faults.reset()
+        state.video.reset()
         return {"status": "ok"}
 
     return app
@@ -299,6 +333,101 @@ def _add_route(app: FastAPI, state: EmulatorState, endpoint: Endpoint) -> None:
     )(operation)
 
 
+def _add_job_route(app: FastAPI, state: EmulatorState, endpoint: Endpoint) -> None:
+    async def submit(request: Request) -> Response:
+        state.stats.request_started(endpoint.operation)
+        try:
+            return await _job_submit(state, endpoint, request)
+        finally:
+            state.stats.request_finished()
+
+    submit.__doc__ = f"{endpoint.summary} (multipart {', '.join(endpoint.field_names)})"
+    app.post(
+        endpoint.path,
+        response_class=Response,
+        openapi_extra=_openapi(endpoint),
+        name=endpoint.operation,
+        summary=endpoint.summary,
+    )(submit)
+
+
+async def _job_submit(state: EmulatorState, endpoint: Endpoint, request: Request) -> Response:
+    fault = state.faults.next_fault()
+    try:
+        form, form_error = await _read_form(request)
+    except ClientDisconnect:
+        return _NoResponse()
+    try:
+        if fault is not None and fault.kind not in ("ok", "sleep", "truncate", "drop"):
+            state.stats.count("faults", fault.label)
+            return _fault_response(endpoint, fault, state.faults.snapshot())
+        refused = _refusal(state, endpoint, request, form_error)
+        if refused is not None:
+            return refused
+        try:
+            fields = _fields(endpoint, form)
+            uploads = [_upload(form, spec.name) for spec in endpoint.file_fields]
+            frame = (
+                await anyio.to_thread.run_sync(_decode, uploads[0].filename or "file", uploads[0].file)
+                if uploads
+                else None
+            )
+        except InputError as exc:
+            return error_response(400, exc.message, code=code_for(endpoint, 400))
+        job = state.video.submit(endpoint.operation, fields, frame)
+        return JSONResponse({"id": job.id, "status": "processing"})
+    finally:
+        await form.close()
+
+
+def _add_video_routes(app: FastAPI, state: EmulatorState) -> None:
+    async def job_status(request: Request, job_id: str) -> Response:
+        """Answer the status of a video job (also at the deprecated and the assets paths)."""
+        fault = state.faults.next_fault()
+        if fault is not None and fault.kind not in ("ok", "sleep", "truncate", "drop"):
+            state.stats.count("faults", fault.label)
+            return _fault_response(TEXT_TO_VIDEO, fault, state.faults.snapshot())
+        if _authenticate(request, state.token, TEXT_TO_VIDEO) is None:
+            return _token_refused(request, TEXT_TO_VIDEO)
+        answer = state.video.status(job_id)
+        if answer is None:
+            return error_response(404, f"No job {job_id!r}.", code=code_for(TEXT_TO_VIDEO, 404))
+        return JSONResponse(answer)
+
+    for path in ("/v2/video/{job_id}/status", "/v2/video/status/{job_id}", "/v2/assets/{job_id}/status"):
+        app.get(path, response_class=Response, name=f"job_status {path}")(job_status)
+
+    @app.get("/storage/{job_id}/{name}", response_class=Response, include_in_schema=False)
+    async def storage(request: Request, job_id: str, name: str) -> Response:
+        server = request.scope.get("server") or ("", 0)
+        if server[0] != STORAGE_HOST and not state.video.storage_url.startswith(f"http://{server[0]}:"):
+            return error_response(404, "Not found.")
+        state.video.note_storage_request(str(request.url), dict(request.headers))
+        signature = request.query_params.get("signature", "")
+        if not hmac.compare_digest(signature, state.video.signature(request.url.path)):
+            return error_response(403, "The signature does not match.")
+        found = await anyio.to_thread.run_sync(state.video.download, job_id, name)
+        if found is None:
+            return error_response(404, "No such object.")
+        body, truncate = found
+        media = "video/mp4" if name.endswith(".mp4") else "image/jpeg"
+        response = Response(body, media_type=media)
+        return _TruncatedResponse(response) if truncate else response
+
+    @app.get("/_emulator/video", tags=[_ADMIN_TAG])
+    async def video_stats() -> dict[str, Any]:
+        """Return the video jobs' counters, knobs and what reached the storage host."""
+        return state.video.to_json()
+
+    @app.post("/_emulator/video", tags=[_ADMIN_TAG], response_model=None)
+    async def video_knobs(request: Request) -> Response | dict[str, Any]:
+        """Set the video knobs present in the JSON body (duration, fail_next, truncate_next, ...)."""
+        try:
+            return state.video.configure(await request.json())
+        except (ValueError, TypeError) as exc:
+            return error_response(400, str(exc))
+
+
 async def _operation_request(state: EmulatorState, endpoint: Endpoint, request: Request) -> Response:
     arrived = state.stats.clock()
     fault = state.faults.next_fault()
@@ -313,8 +442,15 @@ async def _operation_request(state: EmulatorState, endpoint: Endpoint, request: 
     try:
         state.stats.remember(_describe(endpoint, request, form, state.token))
         delay = state.faults.snapshot().latency + (fault.seconds if fault is not None else 0.0)
-        if not await _pause_unless_disconnected(request, delay):
-            return _NoResponse()
+        with anyio.CancelScope() as wait:
+            state.waits.add(wait)
+            try:
+                if not await _pause_unless_disconnected(request, delay):
+                    return _NoResponse()
+            finally:
+                state.waits.discard(wait)
+        if wait.cancelled_caught:
+            return _DroppedConnection()
         if fault is not None and fault.kind == "drop":
             return _DroppedConnection()
         if fault is not None and fault.kind not in ("ok", "sleep", "truncate"):
@@ -347,12 +483,9 @@ async def _read_form(request: Request) -> tuple[FormData, str | None]:
 async def _answer(
     state: EmulatorState, endpoint: Endpoint, request: Request, form: FormData, form_error: str | None
 ) -> Response:
-    method = _authenticate(request, state.token, endpoint)
-    if method is None:
-        return _token_refused(request, endpoint)
-    state.stats.count("auth", method)
-    if form_error is not None:
-        return error_response(400, form_error, code=code_for(endpoint, 400))
+    refused = _refusal(state, endpoint, request, form_error)
+    if refused is not None:
+        return refused
     try:
         fields = _fields(endpoint, form)
         uploads = {spec.name: _upload(form, spec.name) for spec in endpoint.file_fields}
@@ -361,6 +494,19 @@ async def _answer(
     except InputError as exc:
         return error_response(400, exc.message, code=code_for(endpoint, 400))
     return Response(body, media_type=endpoint.answer_content_type)
+
+
+def _refusal(
+    state: EmulatorState, endpoint: Endpoint, request: Request, form_error: str | None
+) -> Response | None:
+    """Answer a refused token or a malformed form; ``None`` when the request may go on (auth counted)."""
+    method = _authenticate(request, state.token, endpoint)
+    if method is None:
+        return _token_refused(request, endpoint)
+    state.stats.count("auth", method)
+    if form_error is not None:
+        return error_response(400, form_error, code=code_for(endpoint, 400))
+    return None
 
 
 def _authenticate(request: Request, token: str, endpoint: Endpoint) -> str | None:
@@ -552,6 +698,8 @@ def _fault_response(endpoint: Endpoint, fault: Fault, config: FaultConfig) -> Re
         return Response(_HTML_BODY, media_type="text/html; charset=utf-8")
     if fault.kind == "garbage200":
         return Response(_GARBAGE_BODY, media_type="image/png")
+    if fault.kind in ("badcrc200", "undecodable200"):
+        return Response(_corrupt_png(fault.kind), media_type="image/png")
     if fault.kind == "redirect":
         status = fault.status or 307
         return Response(status_code=status, headers={"Location": fault.location or ""})
@@ -564,6 +712,22 @@ def _fault_response(endpoint: Endpoint, fault: Fault, config: FaultConfig) -> Re
     message = messages.get(status) or _FAULT_MESSAGES.get(status, f"Emulated fault: {_phrase(status)}.")
     code = fault.code if fault.code is not None else code_for(endpoint, status)
     return error_response(status, message, headers, code=code)
+
+
+def _corrupt_png(kind: str) -> bytes:
+    """Give a 64x48 PNG, signature to IEND, whose image data is corrupt (see the fault kinds)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    start = png.index(b"IDAT") + 4
+    (length,) = struct.unpack(">I", png[start - 8 : start - 4])
+    if kind == "badcrc200":
+        data = bytes([png[start] ^ 0xFF]) + png[start + 1 : start + length]
+        crc = png[start + length : start + length + 4]
+    else:
+        data = bytes(range(7, 7 + length))  # not a zlib stream
+        crc = struct.pack(">I", zlib.crc32(b"IDAT" + data))
+    return png[:start] + data + crc + png[start + length + 4 :]
 
 
 def _phrase(status: int) -> str:

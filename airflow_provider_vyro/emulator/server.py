@@ -26,6 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from airflow_provider_vyro.emulator.admin import EmulatorAdmin, knobs_to_json
 from airflow_provider_vyro.emulator.app import TRANSPORT_EXTENSION, create_app
 from airflow_provider_vyro.emulator.faults import FaultConfig
+from airflow_provider_vyro.emulator.video import STORAGE_HOST
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -79,6 +80,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_storage(
+    app: Any, api: socket.socket, host: str = STORAGE_HOST, port: int = 0
+) -> list[socket.socket]:
+    """
+    Bind the storage host's socket (video results) and tell the app its URL; give every socket to serve.
+
+    When ``host`` cannot be bound (no such loopback address here), results are served from the
+    API's own address instead.
+    """
+    try:
+        storage = bind_socket(host, port)
+    except OSError:
+        app.state.emulator.video.storage_url = url_of(api)
+        return [api]
+    app.state.emulator.video.storage_url = url_of(storage)
+    return [api, storage]
+
+
 def server_config(app: Any, *, log_level: str = "warning", access_log: bool = False) -> Config:
     """Return the uvicorn configuration of the emulator (its own h11 protocol, no lifespan)."""
     return Config(
@@ -124,16 +143,20 @@ class EmulatorServer(EmulatorAdmin):
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         sock = bind_socket(self.host, self._requested_port)
-        server = uvicorn.Server(server_config(create_app(self.token, self._initial_faults)))
+        app = create_app(self.token, self._initial_faults)
+        sockets = bind_storage(app, sock)
+        self.storage_url = app.state.emulator.video.storage_url
+        server = uvicorn.Server(server_config(app))
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="vyro-emulator", daemon=True
+            target=server.run, kwargs={"sockets": sockets}, name="vyro-emulator", daemon=True
         )
         thread.start()
         deadline = time.monotonic() + _START_TIMEOUT
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 server.should_exit = True
-                sock.close()
+                for bound in sockets:
+                    bound.close()
                 raise RuntimeError("the emulator failed to start")
             time.sleep(0.01)
         self._server, self._thread, self._url = server, thread, url_of(sock)

@@ -159,7 +159,7 @@ class RetryPolicy:
         self._stop = stop
         self._log = log
 
-    def run(self, call: Callable[[], _T]) -> _T:
+    def run(self, call: Callable[[], _T], retry_if: Callable[[BaseException], bool] = is_retryable) -> _T:
         """
         Make the first attempt; on a retryable failure, hand it and the rest to tenacity.
 
@@ -168,12 +168,14 @@ class RetryPolicy:
         with that error (logged, waited for, counted against the stop), then further attempts.
 
         :param call: one attempt.
+        :param retry_if: which failures are retried (default:
+            :func:`~airflow_provider_vyro.failures.is_retryable`).
         :return: what the first successful attempt returned.
         """
         try:
             return call()
         except Exception as error:
-            if self.max_retries < 1 or not is_retryable(error):
+            if self.max_retries < 1 or not retry_if(error):
                 raise
             first: BaseException | None = error
             del error
@@ -185,13 +187,13 @@ class RetryPolicy:
                 raise failed
             return call()
 
-        return self._retrying()(again)
+        return self._retrying(retry_if)(again)
 
-    def _retrying(self) -> tenacity.Retrying:
+    def _retrying(self, retry_if: Callable[[BaseException], bool]) -> tenacity.Retrying:
         import tenacity
 
         return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(retry_if),
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
             wait=self._wait,
             before_sleep=self._announce,

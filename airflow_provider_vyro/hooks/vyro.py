@@ -33,11 +33,19 @@ from airflow_provider_vyro.catalogue import (
     api_version_of,
     auth_header,
 )
-from airflow_provider_vyro.exceptions import VyroCancelledError, VyroError
+from airflow_provider_vyro.exceptions import VyroCancelledError, VyroError, VyroResponseError
 from airflow_provider_vyro.hooks import answers, probe
 from airflow_provider_vyro.hooks.answers import ImageResult
 from airflow_provider_vyro.hooks.attempt_log import describe_attempt
+from airflow_provider_vyro.hooks.job_status import (
+    JobStatus,
+    parse_job_id,
+    parse_job_status,
+    status_path,
+    submit_may_be_resent,
+)
 from airflow_provider_vyro.hooks.redaction import Redactor
+from airflow_provider_vyro.hooks.results import ResultFetcher
 from airflow_provider_vyro.hooks.retries import RateGate, RetryPolicy
 from airflow_provider_vyro.hooks.settings import CONNECT_TIMEOUT, Settings, read_settings, request_environment
 from airflow_provider_vyro.hooks.uploads import ImageSource, Part, open_part
@@ -49,6 +57,7 @@ if TYPE_CHECKING:
 
 
 INPAINT_ENDPOINT = INPAINT.path
+_JSON_LIMIT = 1024 * 1024
 
 InpaintResult = ImageResult
 """The result of :meth:`VyroHook.inpaint_to` (an :class:`ImageResult`)."""
@@ -484,12 +493,7 @@ class VyroHook(BaseHook):
         :return: size, SHA-256, dimensions, format and attempts of the image written.
         """
         with ExitStack() as stack:
-            parts = {name: open_part(stack, source, name) for name, source in files.items()}
-            checks.check_files(
-                endpoint,
-                {name: part.info for name, part in parts.items()},
-                names={name: part.shown for name, part in parts.items()},
-            )
+            parts = _checked_parts(stack, endpoint, files)
             start = destination.tell()
             attempts = 0
 
@@ -523,7 +527,7 @@ class VyroHook(BaseHook):
         with response:
             try:
                 if response.status_code != 200:
-                    raise answers.error_from(response, redactor)
+                    raise answers.error_from(response, redactor, self.vyro_conn_id)
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
                 if self.log.isEnabledFor(logging.INFO):
@@ -533,7 +537,101 @@ class VyroHook(BaseHook):
                     )
         return result
 
-    def _send(self, path: str, body: Any, content_type: str, *, stream: bool) -> requests.Response:
+    # --- jobs (asynchronous operations: video) ----------------------------------------------------
+
+    def submit_job(
+        self, endpoint: Endpoint, *, fields: Mapping[str, str], files: Mapping[str, ImageSource]
+    ) -> str:
+        """
+        Start a job of an asynchronous operation (video) and return its id.
+
+        Files are inspected and checked like every call's. The submit is sent again only when
+        the API surely did not take it (:func:`~.job_status.submit_may_be_resent`): a job the API
+        accepted may be charged, so one is never submitted twice.
+
+        :param endpoint: the operation, from :data:`~airflow_provider_vyro.catalogue.JOB_ENDPOINTS`.
+        :param fields: the text parts (checked by the caller).
+        :param files: the file parts, by form field name.
+        :raises VyroResponseError: if the answer is not JSON with a job id.
+        """
+        with ExitStack() as stack:
+            parts = _checked_parts(stack, endpoint, files)
+
+            def attempt() -> str:
+                for part in parts.values():
+                    part.fileobj.seek(0)
+                body, content_type = multipart.encode(
+                    fields, {name: part.as_file() for name, part in parts.items()}
+                )
+                return parse_job_id(self._exchange("POST", endpoint.path, body, content_type))
+
+            job_id = self._prepared().retries.run(attempt, retry_if=submit_may_be_resent)
+        self.log.info("%s: POST %s accepted as job %s", endpoint.operation, endpoint.path, job_id)
+        return job_id
+
+    def job_status(self, job_id: str, *, path: str | None = None) -> JobStatus:
+        """
+        Ask where a job is (retried per the hook's policy: the call is free and changes nothing).
+
+        :param job_id: the job, as :meth:`submit_job` gave it.
+        :param path: the status path with ``{id}``; default :attr:`job_status_path`.
+        """
+        target = status_path(path or self.job_status_path, job_id)
+        text = self._prepared().retries.run(lambda: self._exchange("GET", target, None, None))
+        return parse_job_status(job_id, text)
+
+    @property
+    def job_status_path(self) -> str:
+        """The status path with ``{id}``: the connection extra ``job_status_path``, else the catalogue's."""
+        return self.settings.job_status_path
+
+    def result_fetcher(self) -> ResultFetcher:
+        """
+        Give a fetcher of job results: its own session, without the token (see :mod:`.results`).
+
+        It takes the connection's timeout, retries, backoff and ``max_result_bytes``, and stops
+        when the hook is cancelled.
+        """
+        settings = self.settings
+        return ResultFetcher(
+            max_bytes=settings.max_result_bytes,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            backoff_factor=settings.backoff_factor,
+            stop=self._stop,
+            redact=self._prepared().redactor.redact,
+        )
+
+    def _exchange(self, method: str, path: str, body: Any, content_type: str | None) -> str:
+        """Send one request whose answer is JSON; give its text (token redacted), or raise its error."""
+        self._gate.wait()
+        if self._stop.is_set():
+            raise VyroCancelledError("the run was stopped; no further request is sent")
+        if self.before_request is not None:
+            self.before_request()
+        redactor = self._prepared().redactor
+        response = self._send(path, body, content_type, stream=True, method=method, accept="application/json")
+        with response:
+            if response.status_code != 200:
+                raise answers.error_from(response, redactor, self.vyro_conn_id)
+            try:
+                raw = response.raw.read(_JSON_LIMIT + 1, decode_content=True)
+            except (requests.RequestException, OSError) as err:
+                raise VyroResponseError(200, f"the answer broke off ({type(err).__name__})") from None
+        if len(raw) > _JSON_LIMIT:
+            raise VyroResponseError(200, f"the answer is larger than {_JSON_LIMIT} bytes: not a job's JSON")
+        return redactor.redact(raw.decode("utf-8", errors="replace"))
+
+    def _send(
+        self,
+        path: str,
+        body: Any,
+        content_type: str | None,
+        *,
+        stream: bool,
+        method: str = "POST",
+        accept: str = "image/*",
+    ) -> requests.Response:
         """
         Post the form to the base URL, never following a redirect.
 
@@ -547,11 +645,15 @@ class VyroHook(BaseHook):
         ready = self._prepared()
         settings = ready.settings
         name, value = auth_header(api_version_of(path), settings.token)
+        headers = {name: value, "Accept": accept}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         try:
-            return self.get_conn().post(
+            return self.get_conn().request(
+                method,
                 settings.base_url + path,
                 data=body,
-                headers={name: value, "Content-Type": content_type, "Accept": "image/*"},
+                headers=headers,
                 timeout=(min(CONNECT_TIMEOUT, settings.timeout), settings.timeout),
                 stream=stream,
                 allow_redirects=False,
@@ -560,7 +662,9 @@ class VyroHook(BaseHook):
                 proxies=dict(ready.proxies),
             )
         except requests.RequestException as err:
-            failure = answers.network_error(err, settings.base_url, settings.timeout, ready.redactor)
+            failure = answers.network_error(
+                err, settings.base_url, settings.timeout, ready.redactor, self.vyro_conn_id
+            )
         raise failure
 
     def test_connection(self) -> tuple[bool, str]:
@@ -584,6 +688,17 @@ class VyroHook(BaseHook):
             return probe.check(ready.settings.base_url, self._send, ready.redactor)
         except VyroError as err:
             return False, str(err)
+
+
+def _checked_parts(stack: ExitStack, endpoint: Endpoint, files: Mapping[str, ImageSource]) -> dict[str, Part]:
+    """Open each file to send (inspecting it unless it was already), and check them against ``endpoint``."""
+    parts = {name: open_part(stack, source, name) for name, source in files.items()}
+    checks.check_files(
+        endpoint,
+        {name: part.info for name, part in parts.items()},
+        names={name: part.shown for name, part in parts.items()},
+    )
+    return parts
 
 
 __all__ = ["DEFAULT_BASE_URL", "INPAINT_ENDPOINT", "ImageResult", "ImageSource", "InpaintResult", "VyroHook"]

@@ -2,7 +2,7 @@
 Probe for the Celery end-to-end run: a local path handed from one worker to another.
 
 ``on_worker_a`` (queue ``e2e_worker_a``) writes its PNG to ``local_dir``, a folder that exists on
-every worker but holds each worker's own files (``e2e/run.py`` mounts a private tmpfs there per
+every worker but holds each worker's own files (``e2e/services.py`` mounts a private tmpfs there per
 worker, as separate machines would have separate disks). ``on_worker_b`` (queue
 ``e2e_worker_b``) gets that path through XCom and must fail with ``VyroInputError`` before it
 calls the API: the file is not on its disk. This is what happens in production when a DAG

@@ -479,6 +479,24 @@ def test_stats_count_every_request_and_redact_the_token(emulator: EmulatorServer
     assert TOKEN not in json.dumps(stats)
 
 
+def test_reset_ends_calls_still_in_flight_so_the_next_user_starts_clean(emulator: EmulatorServer) -> None:
+    emulator.set_faults(script=[{"sleep": 120}, {"sleep": 120}])
+    with ThreadPoolExecutor(2) as pool:
+        abandoned = [pool.submit(post, emulator, timeout=(5, 60)) for _ in range(2)]
+        deadline = time.monotonic() + 30
+        while emulator.stats()["in_flight"] < 2:
+            assert time.monotonic() < deadline, "the calls never arrived"
+            time.sleep(0.02)
+
+        emulator.reset()
+        after = emulator.stats()
+        for call in abandoned:
+            with pytest.raises(requests.ConnectionError):
+                call.result(timeout=30)
+    assert (after["in_flight"], after["max_in_flight"], after["timeline"]) == (0, 0, [])
+    assert emulator.stats()["timeline"] == [], "nothing of the ended calls is recorded after the reset"
+
+
 def test_reset_clears_stats_and_faults(emulator: EmulatorServer) -> None:
     emulator.set_faults(script=[500, 500], latency=0.1, random_faults={"rate": 1, "kinds": [503]})
     post(emulator)

@@ -30,6 +30,7 @@ COVERED = {
     "example_vyro_generate_then_edit.py",
     "example_vyro_ai_background.py",
     "example_vyro_text_to_image_batch.py",
+    "example_vyro_video.py",
     "example_vyro_taskflow.py",
     "example_vyro_review.py",
 }
@@ -292,6 +293,35 @@ def test_example_vyro_text_to_image_batch_and_rerun_pays_nothing(
     assert rerun.state == "success", rerun.describe()
     assert rerun.xcom("summarise") == {"images": 2, "generated": 0, "kept": 2}
     assert emulator.stats()["operations"] == {"text_to_image": 2}, "the re-run kept both WebP files"
+
+
+def test_example_vyro_video_defers_each_product_and_submits_once(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    from airflow_provider_vyro.mp4 import Mp4StreamChecker
+
+    emulator.set_video(duration=2)
+    airflow_sandbox.env["VYRO_EXAMPLES_POLL_INTERVAL"] = "1"
+    run = airflow_sandbox.dags_test("example_vyro_video", conf={"output_dir": str(tmp_path / "v")})
+    assert run.state == "success", run.describe()
+
+    results = run.mapped_xcoms("video")
+    assert [Path(r["image_path"]).name for r in results] == [
+        "product_bottle.jpg",
+        "product_mug.jpg",
+        "product_lamp.jpg",
+    ]
+    for result in results:
+        assert (result["operation"], result["format"], result["attempts"]) == ("image_to_video", "MP4", 1)
+        data = Path(result["output_path"]).read_bytes()
+        checker = Mp4StreamChecker()
+        checker.feed(data)
+        assert checker.result().size == result["bytes"] == len(data)
+        assert hashlib.sha256(data).hexdigest() == result["sha256"]
+        assert Path(result["thumbnail_path"]).is_file()
+    assert "Deferring" in run.output, "each task waited in the triggerer"
+    assert run.xcom("summarise")["videos"] == 3
+    assert emulator.video_stats()["submits"] == {"image_to_video": 3}, "one submit per product"
 
 
 def test_example_vyro_taskflow_one_item_and_a_list(

@@ -18,8 +18,9 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
-from airflow_provider_vyro.exceptions import VyroAuthenticationError, VyroInputError
+from airflow_provider_vyro.exceptions import VyroAuthenticationError, VyroInputError, VyroJobFailedError
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
+from airflow_provider_vyro.operators.video import TextToVideoOperator
 from tests.conftest import conn_json, make_scene
 
 
@@ -60,7 +61,10 @@ def test_a_missing_folder_is_created_when_the_answer_is_written(
     result = inpaint(scene, output).execute(context=task_context())
     assert result["output_path"] == str(output)
     assert output.is_file()
-    assert files_below(tmp_path / "out") == [tmp_path / "out" / "2026", output], "no temp file or ledger left"
+    below = files_below(tmp_path / "out")
+    ledger = [p for p in below if p.name.startswith(".vyro-ledger.")]
+    assert len(ledger) == 1, "the ledger outlives a successful try, in the output's own folder"
+    assert [p for p in below if p not in ledger] == [tmp_path / "out" / "2026", output], "no temp file left"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
     assert vyro_conn.stats()["requests"] == 1
 
@@ -119,3 +123,38 @@ def test_a_batch_item_below_a_file_is_refused_before_any_request(
     assert "items[0].output_path" in caught.value.problem
     assert vyro_conn.stats()["requests"] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "taken"]
+
+
+def video(output: Path) -> TextToVideoOperator:
+    return TextToVideoOperator(
+        task_id="t", prompt="waves", output_path=str(output), poll_interval=1, deferrable=False
+    )
+
+
+def test_a_video_below_a_file_is_refused_before_any_request(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").write_bytes(b"x")
+    with pytest.raises(VyroInputError) as caught:
+        video(tmp_path / "taken" / "clip.mp4").execute(context=task_context())
+    assert caught.value.field == "output_path"
+    assert "is a file, not a folder" in caught.value.problem
+    assert vyro_conn.stats()["requests"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_a_failed_video_job_leaves_no_folder_behind(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
+    vyro_conn.set_video(duration=1.5, fail_next=1)
+    with pytest.raises(VyroJobFailedError):
+        video(tmp_path / "clips" / "2026" / "clip.mp4").execute(context=task_context())
+    assert list(tmp_path.iterdir()) == [], "the job record's folders went with it"
+
+
+def test_a_video_into_a_missing_folder_is_written(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
+    vyro_conn.set_video(duration=1.5)
+    output = tmp_path / "clips" / "2026" / "clip.mp4"
+    result = video(output).execute(context=task_context())
+    assert result["output_path"] == str(output)
+    names = sorted(p.name for p in output.parent.iterdir())
+    assert names[1:] == ["clip.mp4"], "no temporary file left"
+    assert names[0].startswith(".vyro-job."), "the job record stays, noting what was written"

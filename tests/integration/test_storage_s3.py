@@ -154,6 +154,7 @@ class TestCheckWritableDestination:
     def test_existing_bucket(self, s3: MotoS3Server, bucket: str) -> None:
         p = resolve(f"s3://{bucket}/out/new/x.png", field="output_path", conn_id=s3.conn_id)
         check_writable_destination(p, field="output_path")
+        assert s3.client().list_objects_v2(Bucket=bucket, Prefix="out/")["KeyCount"] == 0, "nothing written"
 
     def test_missing_bucket(self, s3: MotoS3Server) -> None:
         p = resolve("s3://no-such-bucket-vyro/out.png", field="output_path", conn_id=s3.conn_id)

@@ -224,7 +224,10 @@ def test_ai_background_needs_an_alpha_channel_and_says_why(image: ImageInfo, why
     ("mode", "transparency"), [("RGBA", False), ("LA", False), ("P", True), ("RGB", True)]
 )
 def test_alpha_band_or_transparent_colour_is_accepted(mode: str, transparency: bool) -> None:
-    checks.check_files(catalogue.AI_BACKGROUND, {"image": info(mode=mode, transparency=transparency)})
+    cut_out = info(mode=mode, transparency=transparency)
+    checks.check_files(catalogue.AI_BACKGROUND, {"image": cut_out})
+    with pytest.raises(VyroInputError, match="transparent"):
+        checks.check_files(catalogue.AI_BACKGROUND, {"image": info(mode="RGB", transparency=False)})
 
 
 def _png(mode: str, **save: object) -> ImageInfo:

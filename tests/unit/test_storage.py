@@ -229,13 +229,17 @@ class TestDefaultOutputPath:
         assert info.value.field == "image_path"
 
     def test_result_passes_check_output_path(self) -> None:
-        check_output_path(default_output_path("s3://b/in/x.jpg"))
+        default = default_output_path("s3://b/in/x.jpg")
+        assert default == "s3://b/in/x_inpainted.png"
+        check_output_path(default)
 
 
 class TestCheckOutputPath:
     @pytest.mark.parametrize("path", ["out.png", "/data/OUT.PNG", "s3://b/x.Png", "file:///a/b.png"])
     def test_good(self, path: str) -> None:
         check_output_path(path)
+        with pytest.raises(VyroInputError, match=r"must end in \.png"):
+            check_output_path(path[: -len(".png")] + ".jpg")
 
     @pytest.mark.parametrize(
         ("path", "problem"),
@@ -358,10 +362,12 @@ def test_exists(tmp_path: Path) -> None:
 class TestCheckWritableDestination:
     def test_existing_folder(self, tmp_path: Path) -> None:
         check_writable_destination(local(tmp_path / "out.png"), field="output_path")
+        assert list(tmp_path.iterdir()) == [], "the check creates nothing"
 
     def test_existing_file_may_be_replaced(self, tmp_path: Path) -> None:
         (tmp_path / "out.png").write_bytes(b"old")
         check_writable_destination(local(tmp_path / "out.png"), field="output_path")
+        assert (tmp_path / "out.png").read_bytes() == b"old", "the check leaves the file as it was"
 
     def test_missing_folders_are_fine_and_not_created(self, tmp_path: Path) -> None:
         check_writable_destination(local(tmp_path / "a" / "b" / "out.png"), field="output_path")
