@@ -348,3 +348,35 @@ def test_deferrable_defaults_to_airflows_setting() -> None:
 
     default = conf.getboolean("operators", "default_deferrable", fallback=False)
     assert TextToVideoOperator(task_id="v", prompt="p", output_path="/tmp/v.mp4").deferrable is default
+
+
+def test_a_submit_answered_503_is_sent_again_one_answered_500_is_not(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    from airflow_provider_vyro.catalogue import TEXT_TO_VIDEO
+    from airflow_provider_vyro.exceptions import VyroServerError
+
+    hook = VyroHook()
+    vyro_conn.set_faults(script=[503, "ok"])
+    assert hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "waves"}, files={})
+    assert vyro_conn.stats()["operations"] == {"text_to_video": 2}
+    assert submits(vyro_conn) == 1, "the 503 started no job: sending it again pays once"
+
+    vyro_conn.reset()
+    vyro_conn.set_faults(script=[500, "ok"])
+    with pytest.raises(VyroServerError):
+        hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "waves"}, files={})
+    assert vyro_conn.stats()["operations"] == {"text_to_video": 1}, "a 500 may have started a job"
+
+
+def test_a_result_larger_than_max_result_bytes_is_not_kept(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from airflow_provider_vyro.exceptions import VyroUnexpectedResponseError
+
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, max_result_bytes=1000))
+    emulator.set_video(duration=0.5)
+    with pytest.raises(VyroUnexpectedResponseError, match="max_result_bytes"):
+        waves(tmp_path).execute(context())
+    assert not (tmp_path / "w.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".vyro-tmp")] == []
