@@ -347,18 +347,20 @@ class ImageStreamChecker:
     """
     Validate an image of any answer format as it streams past, keeping a few bytes whatever its size.
 
-    The format is read from the first bytes (never from a ``Content-Type``), then the checker of
-    that format (:class:`PngStreamChecker`, :class:`JpegStreamChecker`,
-    :class:`WebpStreamChecker`) takes the stream: the image must be complete.
+    The format is read from the first bytes (never from a ``Content-Type``), then the validator
+    of that format takes the stream: the same one that later decides whether an existing output
+    may be kept (:func:`file_validator`), so an answer is accepted only if a later run with
+    ``overwrite=False`` would keep what was written.
 
     :param formats: the formats accepted (a subset of :data:`ANSWER_FORMATS`); an image in
         another format is refused, naming both.
     """
 
-    __slots__ = ("_checker", "_formats", "_head", "size")
+    __slots__ = ("_checker", "_formats", "_head", "_problem", "size")
 
     def __init__(self, formats: tuple[str, ...] = ANSWER_FORMATS) -> None:
         self._formats = formats
+        self._problem: str | None = None
         self._head = b""
         self._checker: StreamValidator | None = None
         self.size = 0
@@ -372,19 +374,24 @@ class ImageStreamChecker:
         """
         view = memoryview(chunk).cast("B")
         self.size += len(view)
-        if self._checker is not None:
-            self._checker.feed(view)
+        if self._problem is not None:
             return
-        sniffed = len(self._head)
-        if sniffed < SNIFF_BYTES:
-            self._head += bytes(view[: SNIFF_BYTES - sniffed])
-        if len(self._head) < 12:
-            return
-        fmt = sniff_answer_format(self._head)
-        if fmt is not None and sniffed < 12:
-            self._checker = _STREAM_CHECKERS[fmt]()
-            self._checker.feed(self._head[:sniffed])
-            self._checker.feed(view)
+        try:
+            if self._checker is not None:
+                self._checker.feed(view)
+                return
+            sniffed = len(self._head)
+            if sniffed < SNIFF_BYTES:
+                self._head += bytes(view[: SNIFF_BYTES - sniffed])
+            if len(self._head) < 12:
+                return
+            fmt = sniff_answer_format(self._head)
+            if fmt is not None and sniffed < 12:
+                self._checker = file_validator(fmt)
+                self._checker.feed(self._head[:sniffed])
+                self._checker.feed(view)
+        except ValueError as exc:
+            self._problem = str(exc)
 
     def result(self) -> StreamedImage:
         """
@@ -407,9 +414,14 @@ class ImageStreamChecker:
             raise ValueError(f"the body is {describe_format(self._head)}, {_not_one_of(self._formats)}")
         if fmt not in self._formats:
             raise ValueError(f"the body is a {_FORMAT_NAMES[fmt]} image, {_not_one_of(self._formats)}")
+        if self._problem is not None:
+            raise ValueError(f"the {_FORMAT_NAMES[fmt]} image is corrupt: {self._problem}")
         if self._checker is None:
-            self._checker = _STREAM_CHECKERS[fmt]()
-            self._checker.feed(self._head)
+            self._checker = file_validator(fmt)
+            try:
+                self._checker.feed(self._head)
+            except ValueError as exc:
+                raise ValueError(f"the {_FORMAT_NAMES[fmt]} image is corrupt: {exc}") from None
         width, height = self._checker.result()
         return StreamedImage(fmt, width, height)
 
@@ -429,15 +441,34 @@ class PngChunkValidator:
     Validate a whole PNG as it streams past, in bounded memory whatever its size.
 
     Every chunk's length, type and CRC is checked, IHDR must come first and IEND last with
-    nothing after it.
+    nothing after it, and the image data must decode: the IDAT chunks' zlib stream is inflated
+    (a megabyte at a time, the pixels thrown away as they come) and must end, checksum right,
+    exactly as long as the IHDR chunk's size, colour type, bit depth and interlacing make it.
 
     Feed every chunk to :meth:`feed`; :meth:`result` gives the PNG's size in pixels or says why
     the file is not a complete, intact PNG. Used to decide whether an existing output may be kept.
     """
 
-    __slots__ = ("_buffer", "_crc", "_dimensions", "_ended", "_remaining", "_seen", "_type", "size")
+    __slots__ = (
+        "_buffer",
+        "_crc",
+        "_dimensions",
+        "_ended",
+        "_inflater",
+        "_raw",
+        "_raw_expected",
+        "_remaining",
+        "_seen",
+        "_type",
+        "_undecodable",
+        "size",
+    )
 
     def __init__(self) -> None:
+        self._undecodable: str | None = None
+        self._inflater = zlib.decompressobj()
+        self._raw = 0
+        self._raw_expected = -1
         self._buffer = bytearray()
         self._type = b""
         self._remaining = -1
@@ -480,6 +511,8 @@ class PngChunkValidator:
                 self._crc = zlib.crc32(take, self._crc)
                 if self._type == b"IHDR":
                     self._buffer += take
+                elif self._type == b"IDAT":
+                    self._inflate(take)
                 self._remaining -= len(take)
                 data = data[len(take) :]
             else:
@@ -505,10 +538,19 @@ class PngChunkValidator:
         (crc,) = struct.unpack(">I", body[-4:])
         if crc != self._crc:
             raise ValueError(f"its {self._type.decode('ascii')} chunk is corrupt (the CRC does not match)")
+        if self._undecodable is not None:
+            raise ValueError(f"its image data cannot be decoded ({self._undecodable})")
         if self._type == b"IHDR":
             self._dimensions = struct.unpack(">II", body[:8])
+            self._raw_expected = _png_raw_size(*self._dimensions, body[8], body[9], body[12])
         elif self._type == b"IEND":
             self._ended = True
+            if not self._inflater.eof or self._raw_expected not in (-1, self._raw):
+                raise ValueError(
+                    f"its image data cannot be decoded: {self._raw} bytes of pixel rows where its "
+                    f"header makes {self._raw_expected}"
+                    + ("" if self._inflater.eof else ", and the zlib stream does not end")
+                )
         self._seen += 1
         self._remaining = -1
         self._buffer.clear()
@@ -528,6 +570,36 @@ class PngChunkValidator:
         if not width or not height:
             raise ValueError(f"its IHDR chunk gives an empty size ({width}x{height})")
         return width, height
+
+    def _inflate(self, data: memoryview) -> None:
+        """Inflate image data; a failure is told once the chunk's CRC was checked (which comes first)."""
+        inflater = self._inflater
+        try:
+            while len(data) and not inflater.eof and self._undecodable is None:
+                self._raw += len(inflater.decompress(data, _INFLATE_STEP))
+                data = memoryview(inflater.unconsumed_tail)
+        except zlib.error as exc:
+            self._undecodable = str(exc)
+
+
+_INFLATE_STEP = 1024 * 1024
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_raw_size(width: int, height: int, depth: int, colour: int, interlace: int) -> int:
+    """Give the bytes of a PNG's inflated pixel rows (a filter byte, then the pixels); -1 if unknown."""
+    channels = _PNG_CHANNELS.get(colour)
+    if channels is None or interlace > 1:
+        return -1
+    bits = channels * depth
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if columns > 0 and rows > 0:
+            total += rows * (1 + (columns * bits + 7) // 8)
+    return total
 
 
 def file_validator(fmt: str) -> StreamValidator:

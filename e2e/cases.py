@@ -74,7 +74,10 @@ class Case:
 
     :param name: a unique label (also part of the run id).
     :param dag_id: the DAG to unpause and trigger.
-    :param calls: inpaint requests the emulator must receive during the run, exactly.
+    :param calls: inpaint requests the emulator must receive during the run, exactly (the least
+        of them when ``calls_at_most`` is set).
+    :param calls_at_most: the most inpaint requests the run may make (a run whose task is killed
+        re-pays what was in flight); ``None``: exactly ``calls``.
     :param executors: the ``--executor`` values that run this case.
     :param conf: the run's ``conf`` (placeholders allowed in string values).
     :param logical_date: the run's logical date (ISO 8601, UTC), or ``None``.
@@ -99,6 +102,7 @@ class Case:
     name: str
     dag_id: str
     calls: int
+    calls_at_most: int | None = None
     executors: frozenset[Executor] = BOTH
     conf: Mapping[str, Any] = field(default_factory=dict)
     logical_date: str | None = None
@@ -117,6 +121,33 @@ class Case:
 
 S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
 SCENES = ("beach", "lake", "meadow")
+
+KILL_ITEMS = 30
+"""Items of the batch whose task is killed halfway (two calls in flight)."""
+
+
+def kill_case(how: str, executors: frozenset[Executor], conf: Mapping[str, Any]) -> Case:
+    """
+    Give the case of a batch of :data:`KILL_ITEMS` whose task is killed halfway and retried.
+
+    The killing and its own checks are in :mod:`e2e.kills`.
+
+    :param how: ``sigkill`` or ``sigterm``.
+    :param executors: where it runs.
+    :param conf: where the inputs and outputs are.
+    """
+    suffix = "-s3" if str(conf.get("output_dir", "")).startswith("s3://") else ""
+    return Case(
+        name=f"kill-{how}{suffix}",
+        dag_id="e2e_vyro_kill",
+        executors=executors,
+        conf={"count": KILL_ITEMS, **conf},
+        results=(Results("batch", "list", KILL_ITEMS),),
+        calls=KILL_ITEMS,
+        calls_at_most=KILL_ITEMS + 2,
+        watch=f"{how}-halfway",
+    )
+
 
 CASES: tuple[Case, ...] = (
     Case(
@@ -288,4 +319,8 @@ CASES: tuple[Case, ...] = (
         log_contains={"on_worker_b": ("VyroInputError", "image_path", "does not exist")},
         calls=1,
     ),
+    kill_case("sigkill", LOCAL, {"output_dir": "{out}/kill-sigkill"}),
+    kill_case("sigterm", LOCAL, {"output_dir": "{out}/kill-sigterm"}),
+    kill_case("sigkill", CELERY, {**S3_CONF, "output_dir": "s3://{bucket}/out/kill-sigkill"}),
+    kill_case("sigterm", CELERY, {**S3_CONF, "output_dir": "s3://{bucket}/out/kill-sigterm"}),
 )

@@ -46,11 +46,13 @@ from e2e.checks import (
     check_case,
     check_provider,
     check_triggered,
+    expected_calls,
     failed_task_logs,
     fill,
     tasks_per_worker,
     token_leaks,
 )
+from e2e.kills import WATCHERS as KILL_WATCHERS
 from e2e.services import (
     EXAMPLES,
     REPO,
@@ -63,7 +65,7 @@ from e2e.services import (
     start_services,
 )
 from e2e.stack import ServiceError, Stack
-from e2e.videos import WATCHERS, VideoCheckFailed, set_video_duration
+from e2e.videos import WATCHERS, set_video_duration
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -152,8 +154,9 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
     )
     if case.watch is not None:
         try:
-            report.checked.extend(WATCHERS[case.watch](ctx, case, report.run_id, ctx.options.run_timeout))
-        except (VideoCheckFailed, TimeoutError, ServiceError) as exc:
+            watcher = {**WATCHERS, **KILL_WATCHERS}[case.watch]
+            report.checked.extend(watcher(ctx, case, report.run_id, ctx.options.run_timeout))
+        except (AssertionError, TimeoutError, ServiceError) as exc:
             report.problems.append(f"{case.watch}: {exc}")
     try:
         run = client.wait_for_run(case.dag_id, report.run_id, ctx.options.run_timeout)
@@ -194,7 +197,8 @@ def print_report(reports: list[CaseReport], executor: str, extra: Sequence[tuple
         run_time = f", run {report.run_seconds:.1f}s" if report.run_seconds is not None else ""
         print(
             f"[{verdict}] {case.name} ({case.dag_id}): {report.state} (expected {case.state}) "
-            f"in {report.wall:.1f}s{run_time}; emulator calls {report.calls} (expected {case.calls})"
+            f"in {report.wall:.1f}s{run_time}; emulator calls {report.calls} "
+            f"(expected {expected_calls(case)})"
         )
         for line in report.checked:
             print(f"         checked {line}")

@@ -225,6 +225,36 @@ def test_a_full_disk_when_committing_an_answer_stops_the_run(
     assert not list(tmp_path.rglob(".vyro-tmp.*")), "no temporary file is left beside the outputs"
 
 
+# --- what is written passes the check a later run keeps it by -------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["badcrc200", "undecodable200"])
+def test_a_corrupt_answer_is_not_written_and_its_call_is_retried(
+    vyro_conn: EmulatorServer, tmp_path: Path, fault: str
+) -> None:
+    items = make_items(tmp_path, 1)
+    vyro_conn.set_faults(script=[fault])
+
+    (result,) = run_batch(items)
+
+    assert result["attempts"] == 2, "the corrupt answer was refused and the call retried"
+    vyro_conn.reset()
+    (kept,) = run_batch(items, overwrite=False)
+    assert kept["skipped"] is True, "what was written passes the check overwrite=False keeps by"
+    assert vyro_conn.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("fault", ["badcrc200", "undecodable200"])
+def test_an_answer_corrupt_every_time_leaves_nothing_behind(
+    vyro_conn: EmulatorServer, tmp_path: Path, fault: str
+) -> None:
+    vyro_conn.set_faults(script=[fault] * 4)
+    with pytest.raises(VyroBatchError, match=r"VyroResponseError: .*PNG"):
+        run_batch(make_items(tmp_path, 1))
+    assert vyro_conn.stats()["requests"] == 4
+    assert outputs(tmp_path) == [], "nothing written, no temporary file"
+
+
 # --- spending is visible and bounded ------------------------------------------------------------
 
 

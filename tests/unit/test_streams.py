@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -262,3 +263,85 @@ class TestFileValidator:
     def test_another_format_has_none(self) -> None:
         with pytest.raises(KeyError):
             streams.file_validator("GIF")
+
+
+def _png_with_idat(data: bytes) -> bytes:
+    """A 64x48 PNG whose image data is ``data``, every CRC right."""
+    png = encode_noise("PNG", (64, 48))
+    start = png.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", png[start : start + 4])
+    chunk = struct.pack(">I", len(data)) + b"IDAT" + data + struct.pack(">I", zlib.crc32(b"IDAT" + data))
+    return png[:start] + chunk + png[start + 12 + length :]
+
+
+class TestDecodable:
+    """What is accepted as an answer is what a later run keeps: a PNG's image data must decode."""
+
+    @pytest.mark.parametrize(
+        ("data", "words"),
+        [
+            (bytes(range(100)), "cannot be decoded"),
+            (zlib.compress(b"\0" * 10), "pixel rows"),
+        ],
+        ids=["not zlib", "too short"],
+    )
+    def test_a_png_whose_image_data_does_not_decode_is_refused(self, data: bytes, words: str) -> None:
+        png = _png_with_idat(data)
+        with pytest.raises(ValueError, match=words):
+            _validate_whole(png)
+        answer = streams.ImageStreamChecker()
+        answer.feed(png)
+        with pytest.raises(ValueError, match=words):
+            answer.result()
+
+    def test_an_answer_with_a_bad_chunk_crc_is_refused(self) -> None:
+        png = bytearray(encode_noise("PNG", (64, 48)))
+        png[png.index(b"IDAT") + 10] ^= 0xFF
+        answer = streams.ImageStreamChecker()
+        for offset in range(0, len(png), 100):
+            answer.feed(bytes(png[offset : offset + 100]))
+        with pytest.raises(ValueError, match="CRC does not match"):
+            answer.result()
+
+    def test_a_whole_png_decodes(self) -> None:
+        assert _validate_whole(encode_noise("PNG", (37, 21))) == (37, 21)
+
+    def test_an_interlaced_png_decodes(self) -> None:
+        png = _interlaced_rgb_png(37, 21)
+        assert Image.open(io.BytesIO(png)).info.get("interlace") == 1
+        assert _validate_whole(png) == (37, 21)
+
+
+def _validate_whole(png: bytes) -> tuple[int, int]:
+    validator = streams.file_validator("PNG")
+    validator.feed(png)
+    return validator.result()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _interlaced_rgb_png(width: int, height: int) -> bytes:
+    """An Adam7-interlaced 8-bit RGB PNG, each pass's rows unfiltered."""
+    passes = (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    )
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        columns, rows = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if columns > 0 and rows > 0:
+            raw += (b"\0" + b"\x50" * 3 * columns) * rows
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(raw))
+        + _chunk(b"IEND", b"")
+    )
