@@ -67,11 +67,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 HookFactory: TypeAlias = "Callable[[Callable[[], None]], VyroHook]"
-"""
-How a run gets its hook: called once with the runner's ``before_request``, it returns a hook that
-calls it before every request, e.g.
-``lambda before_request: VyroHook("vyro_default", pool_maxsize=8, before_request=before_request)``.
-"""
+"""Makes a run's hook, given the ``before_request`` it calls before every request (see :class:`Runner`)."""
 
 MAX_CHECK_THREADS = 32
 """The most items whose storage checks run at once."""
@@ -172,8 +168,7 @@ class Runner:
 
     :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
     :param connect: makes the hook the calls share (:data:`HookFactory`), handed the runner's
-        ``before_request`` (which counts calls and keeps the budget). The runner may
-        :meth:`~airflow_provider_vyro.hooks.vyro.VyroHook.cancel` it and closes it when the run ends.
+        ``before_request`` (counting calls, keeping the budget); cancelled by :meth:`cancel`, closed after.
     :param options: how the run goes.
     :param log: where progress and the summary go (an operator passes its ``self.log``).
     """
@@ -587,15 +582,7 @@ def run_items(
     options: RunOptions | None = None,
     log: logging.Logger | Any = None,
 ) -> RunReport:
-    """
-    Run many items of one operation: the entry point operators and benchmarks share.
-
-    :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
-    :param entries: the items' arguments.
-    :param connect: makes the hook (:data:`HookFactory`; pool it for ``options.max_concurrency`` threads).
-    :param options: how the run goes (default :class:`RunOptions`).
-    :param log: where progress and the summary go.
-    """
+    """Run many items of one operation: a :class:`Runner` made of these arguments (default options)."""
     return Runner(endpoint, connect, options or RunOptions(), log).run(entries)
 
 
