@@ -68,6 +68,21 @@ class Triggered:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """
+    A person's answer to a human-in-the-loop task, sent through the REST API once the task waits.
+
+    :param task_id: the waiting task.
+    :param chosen_options: the options chosen.
+    :param params_input: the form's values.
+    """
+
+    task_id: str
+    chosen_options: tuple[str, ...]
+    params_input: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Case:
     """
     One DAG run of the end-to-end check, and everything asserted about it.
@@ -97,6 +112,7 @@ class Case:
         map index): each must be ``MP4``, submitted once, and name a complete MP4 of that sha256.
     :param video_duration: seconds the emulator's video jobs of this run take.
     :param watch: what the driver does while the run goes (a key of :data:`e2e.videos.WATCHERS`).
+    :param answers: answers to the run's human-in-the-loop tasks, given while the run waits.
     """
 
     name: str
@@ -117,6 +133,7 @@ class Case:
     videos: tuple[str, int] | None = None
     video_duration: float | None = None
     watch: str | None = None
+    answers: tuple[Answer, ...] = ()
 
 
 S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
@@ -292,6 +309,19 @@ CASES: tuple[Case, ...] = (
         video_duration=30,
         watch="triggerer-restarted",
         calls=1,
+    ),
+    Case(
+        name="review",
+        dag_id="example_vyro_review",
+        dag_file="example_vyro_review.py",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/review"},
+        answers=(
+            Answer("review", ("OK",), {"image_0": "approve", "image_1": "reject", "image_2": "approve"}),
+        ),
+        task_states={"generate": "success", "review": "success", "publish": "success"},
+        xcoms={"publish": ["{out}/review/published/000.png", "{out}/review/published/002.png"]},
+        calls=3,
     ),
     Case(
         name="assets",

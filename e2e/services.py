@@ -58,6 +58,7 @@ class Options:
     workers: int
     concurrency: int
     conns_on_workers: bool
+    browser: bool = False
 
 
 @dataclass
