@@ -218,6 +218,8 @@ class Endpoint:
 
 
 _PROMPT = TextField("prompt", "prompt", required=True)
+_IMAGE_AND_MASK = (FileField("image"), FileField("mask", same_size_as="image"))
+_FILL_PURPOSE = "what should fill the masked area"
 _SEED = TextField("seed", "seed")
 _ASPECT_RATIO = TextField("aspect_ratio", "choice", default="1:1", choices=ASPECT_RATIOS)
 
@@ -226,12 +228,12 @@ INPAINT = Endpoint(
     path="/v1/imagine/api/edits/inpaint",
     api_version="v1",
     text_fields=(_PROMPT, TextField("model_version", "digits", default="1")),
-    file_fields=(FileField("image"), FileField("mask", same_size_as="image")),
+    file_fields=_IMAGE_AND_MASK,
     answer_formats=("PNG",),
     answer_content_type="image/png",
     summary="Replace what the mask covers, guided by the prompt (v1).",
     output_suffix="_inpainted.png",
-    prompt_purpose="what should fill the masked area",
+    prompt_purpose=_FILL_PURPOSE,
 )
 
 GENERATIVE_FILL = Endpoint(
@@ -239,11 +241,11 @@ GENERATIVE_FILL = Endpoint(
     path="/v2/image/edits/generative-fill",
     api_version="v2",
     text_fields=(_PROMPT,),
-    file_fields=(FileField("image"), FileField("mask", same_size_as="image")),
+    file_fields=_IMAGE_AND_MASK,
     summary="Fill what the mask covers, guided by the prompt (v2 successor of inpaint).",
     answer_alpha="input",
     output_suffix="_filled.png",
-    prompt_purpose="what should fill the masked area",
+    prompt_purpose=_FILL_PURPOSE,
 )
 
 TEXT_TO_IMAGE = Endpoint(

@@ -15,10 +15,12 @@ The functions:
 * :func:`text_to_image_call`: the text-to-image arguments of the hook and operators, including
   ``transparent`` (which picks the transparent endpoint, where ``style`` does not exist);
 * :func:`check_files`: the inspected image files of one call (formats by content, a mask of
-  its image's size, an alpha channel where the operation needs a cut-out).
+  its image's size, an alpha channel where the operation needs a cut-out);
+* :func:`check_prompt`, :func:`check_model_version`, :func:`check_seed`, :func:`check_choice`:
+  the values of one field.
 
-This module reads image headers through :mod:`airflow_provider_vyro.images` (no pixels) and
-imports nothing heavy: it is safe to import at DAG-parse time.
+Files are judged on what :func:`~airflow_provider_vyro.images.inspect_image` learned from their
+headers; this module imports nothing heavy: it is safe to import at DAG-parse time.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from airflow_provider_vyro.catalogue import (
     text_to_image_endpoint,
 )
 from airflow_provider_vyro.exceptions import VyroInputError
-from airflow_provider_vyro.images import check_mask_matches, check_model_version, check_prompt
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,6 +48,12 @@ _PATH = re.compile(r"/v[12](/[A-Za-z0-9._~-]+)+")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 
+MAX_PROMPT_CHARS = 10_000
+"""Longest prompt accepted, in characters (not bytes)."""
+
+MASK_MODES: tuple[str, ...] = ("1", "L", "LA", "P", "RGB", "RGBA")
+"""Pillow modes accepted for a mask: black and white, grayscale (with alpha), palette, RGB(A)."""
+
 
 def _shown(value: object) -> str:
     text = repr(value)
@@ -57,6 +64,93 @@ def _shown(value: object) -> str:
 
 def _listed(values: tuple[str, ...]) -> str:
     return ", ".join(repr(v) for v in values)
+
+
+def check_mask_matches(image: ImageInfo, mask: ImageInfo, *, field: str = "mask", name: str) -> None:
+    """
+    Check that a mask fits its image: the same width and height, and a mode usable as a mask.
+
+    Accepted modes are :data:`MASK_MODES`: black and white (``1``), grayscale (``L``, ``LA``),
+    palette (``P``), ``RGB`` and ``RGBA``. CMYK, 16-bit (``I;16``), 32-bit (``I``, ``F``) and
+    other modes are rejected.
+
+    :param image: the image's :class:`ImageInfo`.
+    :param mask: the mask's :class:`ImageInfo`.
+    :param field: the argument the mask was given as.
+    :param name: how to show the mask in messages, usually its path.
+    :raises VyroInputError: if the sizes differ or the mode is not accepted.
+    """
+    if (mask.width, mask.height) != (image.width, image.height):
+        raise VyroInputError(
+            field,
+            f"'{name}' is {mask.width}x{mask.height} pixels but the image is "
+            f"{image.width}x{image.height}; the mask must have the same size as the image",
+        )
+    if mask.mode not in MASK_MODES:
+        raise VyroInputError(
+            field,
+            f"'{name}' has the pixel mode {mask.mode!r}; a mask must be black and white ('1'), "
+            "grayscale ('L', 'LA'), palette ('P'), 'RGB' or 'RGBA'",
+        )
+
+
+def check_prompt(
+    prompt: object, *, field: str = "prompt", purpose: str = "what should fill the masked area"
+) -> str:
+    """
+    Check a prompt: a string, not blank, at most :data:`MAX_PROMPT_CHARS` characters.
+
+    A value pulled from XCom or rendered from a template may not be a string: anything else is
+    rejected, naming its type. The prompt is returned unchanged (whitespace is kept and sent).
+
+    :param prompt: the prompt to check.
+    :param field: the argument the prompt was given as.
+    :param purpose: what the prompt describes, for the message about an empty prompt.
+    :return: the prompt.
+    :raises VyroInputError: if it is not a string, is empty or whitespace only, is too long,
+        contains a NUL character, or cannot be encoded as UTF-8.
+    """
+    if not isinstance(prompt, str):
+        raise VyroInputError(field, f"must be a string, got {_shown(prompt)}")
+    if not prompt:
+        raise VyroInputError(field, f"is empty; describe {purpose}")
+    if prompt.isspace():
+        raise VyroInputError(field, f"is only whitespace; describe {purpose}")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise VyroInputError(
+            field, f"is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS} characters"
+        )
+    nul = prompt.find("\x00")
+    if nul >= 0:
+        raise VyroInputError(field, f"contains a NUL character (\\x00) at position {nul}")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise VyroInputError(
+            field,
+            f"contains a character that cannot be encoded as UTF-8 at position {exc.start} "
+            f"({prompt[exc.start]!r}, a lone surrogate)",
+        ) from None
+    return prompt
+
+
+def check_model_version(value: object, *, field: str = "model_version") -> str:
+    """
+    Check a model version: a string of ASCII digits such as ``"1"``.
+
+    A non-negative ``int`` (as XCom or a template may produce) is accepted and converted to a
+    string. Anything else (``"latest"``, ``""``, ``" 1"``, ``None``, ``1.5``, ``True``) is rejected.
+
+    :param value: the model version to check.
+    :param field: the argument it was given as.
+    :return: the model version as a string.
+    :raises VyroInputError: if it is not a string of digits or a non-negative int.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return value
+    raise VyroInputError(field, f"must be a string of digits such as '1', got {_shown(value)}")
 
 
 def check_seed(value: object, *, field: str = "seed") -> str:
@@ -322,10 +416,15 @@ def generic_call(
 
 
 __all__ = [
+    "MASK_MODES",
+    "MAX_PROMPT_CHARS",
     "check_choice",
     "check_fields",
     "check_file",
     "check_files",
+    "check_mask_matches",
+    "check_model_version",
+    "check_prompt",
     "check_seed",
     "check_value",
     "generic_call",

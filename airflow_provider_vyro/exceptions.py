@@ -26,12 +26,14 @@ class VyroInputError(VyroError, AirflowFailException):
 
     :param field: the argument that was wrong (``image``, ``mask``, ``prompt``, ``output_path``, ...).
     :param problem: what was wrong with it, in words a user can act on.
+    :param message: the whole message, when ``field: problem`` does not read well (a connection's
+        settings are described from the connection's side: ``Vyro connection 'x': ...``).
     """
 
-    def __init__(self, field: str, problem: str) -> None:
+    def __init__(self, field: str, problem: str, *, message: str | None = None) -> None:
         self.field = field
         self.problem = problem
-        super().__init__(f"{field}: {problem}")
+        super().__init__(message or f"{field}: {problem}")
 
 
 class VyroConnectionError(VyroError):

@@ -25,9 +25,9 @@ import posixpath
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias, TypedDict
 
-from airflow_provider_vyro import checks, formats, images, locations, storage
+from airflow_provider_vyro import checks, formats, images, locations, storage, streams
 from airflow_provider_vyro.exceptions import (
     VyroInputError,
     VyroResponseError,
@@ -47,11 +47,6 @@ Status: TypeAlias = Literal["written", "kept", "failed", "not_run"]
 
 _HASH_CHUNK = 1024 * 1024
 _SPOOL_IN_MEMORY = 32 * 1024 * 1024
-_STREAM_VALIDATORS: dict[str, Any] = {
-    "PNG": images.PngChunkValidator,
-    "JPEG": images.JpegStreamChecker,
-    "WEBP": images.WebpStreamChecker,
-}
 
 
 class InpaintXCom(TypedDict):
@@ -348,9 +343,9 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     Read an existing output whole; give it if it is complete and intact, else why not.
 
     The file must be in the format its extension names, and complete: a PNG has every chunk's
-    CRC checked (:class:`~airflow_provider_vyro.images.PngChunkValidator`), a JPEG must reach its
-    end-of-image marker (:class:`~airflow_provider_vyro.images.JpegStreamChecker`), a WebP must be
-    as long as its header states (:class:`~airflow_provider_vyro.images.WebpStreamChecker`). A
+    CRC checked (:class:`~airflow_provider_vyro.streams.PngChunkValidator`), a JPEG must reach its
+    end-of-image marker (:class:`~airflow_provider_vyro.streams.JpegStreamChecker`), a WebP must be
+    as long as its header states (:class:`~airflow_provider_vyro.streams.WebpStreamChecker`). A
     probe that is denied counts as no output.
 
     :param location: the resolved output path.
@@ -362,7 +357,7 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     fmt = formats.format_of_path(location.path)
     if fmt is None:
         return None, "its extension names no image format this provider writes"
-    validator = _STREAM_VALIDATORS[fmt]()
+    validator = streams.file_validator(fmt)
     digest = hashlib.sha256()
     try:
         with storage.open_for_read(location, field="output_path") as existing:
@@ -416,17 +411,20 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
 # --- keep or call ---------------------------------------------------------------------------
 
 
-def _record(
-    resolved: Resolved,
-    *,
-    fmt: str,
-    width: int,
-    height: int,
-    size: int,
-    sha256: str,
-    skipped: bool,
-    attempts: int,
-) -> dict[str, Any]:
+class _Written(Protocol):
+    @property
+    def format(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+def _record(resolved: Resolved, image: _Written, *, skipped: bool, attempts: int) -> dict[str, Any]:
     given = resolved.given
     endpoint = resolved.endpoint
     record: dict[str, Any] = {"output_path": resolved.output_path}
@@ -440,14 +438,14 @@ def _record(
         record["prompt"] = given.get("prompt")
         record.update(endpoint.xcom_parameter_values(given))
     record.update(
-        width=width,
-        height=height,
-        bytes=size,
-        sha256=sha256,
+        width=image.width,
+        height=image.height,
+        bytes=image.bytes,
+        sha256=image.sha256,
         skipped=skipped,
         operation=endpoint.operation,
         api_version=endpoint.api_version,
-        format=fmt,
+        format=image.format,
         attempts=attempts,
     )
     return record
@@ -509,17 +507,7 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
     """
     resolved = item.resolved
     if item.keep is not None:
-        keep = item.keep
-        record = _record(
-            resolved,
-            fmt=keep.format,
-            width=keep.width,
-            height=keep.height,
-            size=keep.bytes,
-            sha256=keep.sha256,
-            skipped=True,
-            attempts=0,
-        )
+        record = _record(resolved, item.keep, skipped=True, attempts=0)
         return Outcome(
             resolved.index, "kept", record=record, given=resolved.given, by_this_run=item.by_this_run
         )
@@ -530,16 +518,7 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
         if failure.not_run:
             return Outcome(resolved.index, "not_run", error=error, given=resolved.given)
         return Outcome(resolved.index, "failed", error=error, failure=failure.kind, given=resolved.given)
-    record = _record(
-        resolved,
-        fmt=result.format,
-        width=result.width,
-        height=result.height,
-        size=result.bytes,
-        sha256=result.sha256,
-        skipped=False,
-        attempts=result.attempts,
-    )
+    record = _record(resolved, result, skipped=False, attempts=result.attempts)
     return Outcome(
         resolved.index,
         "written",

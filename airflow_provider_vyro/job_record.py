@@ -7,9 +7,11 @@ output, ``.vyro-job.<16 hex digits>.json``, named after the DAG id, run id, task
 output, flushed to disk with ``fsync`` (the file and its folder) before the task goes on: a
 worker killed the next moment leaves the record. A later try of the same task instance in the
 same DAG run, a resumed deferral or a restarted triggerer finds it and polls that job; another
-DAG run, or another task, has another name. The record is removed when the job's result was
-written, or when the job failed (clearing the task then submits anew); the local folders its write
-made are removed with it when they are empty, so a failed job leaves no folder behind.
+DAG run, or another task, has another name. When the result is written, the record notes its
+SHA-256: a later try of the same DAG run (Airflow may retry a task whose success it failed to
+record) keeps that output and sends nothing. When the job failed the record is removed, so
+clearing the task submits anew, with the local folders its write made when they are empty, so
+a failed job leaves no folder behind.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vyro import storage
@@ -31,6 +34,21 @@ _log = logging.getLogger(__name__)
 
 RECORD_PREFIX = ".vyro-job."
 """How a job record's name starts."""
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """
+    What a record holds.
+
+    :param job_id: the job.
+    :param try_number: the try that submitted it.
+    :param written: the SHA-256 of the result written from it, if one was.
+    """
+
+    job_id: str
+    try_number: int
+    written: str | None = None
 
 
 class JobRecord:
@@ -79,8 +97,8 @@ class JobRecord:
             str(self.location) if self.location.protocol not in storage.LOCAL_SCHEMES else self.location.path
         )
 
-    def load(self) -> tuple[str, int] | None:
-        """Give the job id recorded and the try that submitted it, or ``None`` (no record, or not ours)."""
+    def load(self) -> RecordedJob | None:
+        """Give what an earlier try recorded, or ``None`` (no record, or not ours)."""
         if storage.probe_file(self.location) is None:
             return None
         try:
@@ -95,17 +113,22 @@ class JobRecord:
             or data.get("operation") != self.operation
         ):
             return None
-        job_id, try_number = data.get("job_id"), data.get("try_number")
+        job_id, try_number, written = data.get("job_id"), data.get("try_number"), data.get("written")
         if not isinstance(job_id, str) or not job_id:
             return None
-        return job_id, try_number if isinstance(try_number, int) else 0
+        return RecordedJob(
+            job_id,
+            try_number if isinstance(try_number, int) else 0,
+            written if isinstance(written, str) else None,
+        )
 
-    def save(self, job_id: str, try_number: int) -> None:
+    def save(self, job_id: str, try_number: int, *, written: str | None = None) -> None:
         """
         Record the job durably, before anything waits on it.
 
         :param job_id: the job.
         :param try_number: the try that submitted it.
+        :param written: the SHA-256 of the result written from it, once it is.
 
         A record that cannot be written is logged, not raised: the job runs and is paid for
         already; only a retry of this task would then submit again.
@@ -116,7 +139,8 @@ class JobRecord:
                 "operation": self.operation,
                 "job_id": job_id,
                 "try_number": try_number,
-                "submitted_at": time.time(),
+                "written": written,
+                "recorded_at": time.time(),
                 "made_folders": storage.missing_folders(self.location),
             },
             sort_keys=True,
@@ -132,7 +156,8 @@ class JobRecord:
                 exc,
             )
             return
-        self.log.info("Recorded job %s in %s", job_id, self.shown)
+        if written is None:
+            self.log.info("Recorded job %s in %s", job_id, self.shown)
 
     def remove(self) -> None:
         """Delete the record, and the local folders its write made if they are empty; never raises."""
@@ -150,4 +175,4 @@ class JobRecord:
         storage.remove_empty_folders(made)
 
 
-__all__ = ["RECORD_PREFIX", "JobRecord"]
+__all__ = ["RECORD_PREFIX", "JobRecord", "RecordedJob"]

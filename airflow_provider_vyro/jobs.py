@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vyro import checks, images, storage
+from airflow_provider_vyro import checks, images, storage, streams
 from airflow_provider_vyro.catalogue import JOB_FILE_ARGUMENTS
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
@@ -137,6 +137,10 @@ def prepare(
     :param thumbnail_path: where to save the thumbnail, if anywhere.
     :raises VyroInputError: naming the argument refused.
     """
+    known = {s.name for s in endpoint.text_fields} | {"output_path"}
+    known |= {JOB_FILE_ARGUMENTS.get(f.name, f"{f.name}_path") for f in endpoint.file_fields}
+    if unknown := sorted(set(values) - known):
+        raise VyroInputError("item", f"unknown key(s) {unknown}; {endpoint.operation} takes {sorted(known)}")
     fields = checks.check_fields(endpoint, {s.name: values.get(s.name) for s in endpoint.text_fields})
     style = fields.get("style")
     if style is not None and not style.strip():
@@ -315,6 +319,7 @@ class VideoJob:
         self.log = log or _log
         self.record = JobRecord.beside(request.output, key, request.endpoint.operation, self.log)
         self.submits = 0
+        self.submitted_by = try_number
         self.stop = threading.Event()
 
     def existing(self) -> dict[str, Any] | None:
@@ -347,7 +352,7 @@ class VideoJob:
             )
             return recorded
         job_id = self.hook.submit_job(self.request.endpoint, fields=self.request.fields, files=files)
-        self.submits = 1
+        self.submits, self.submitted_by = 1, self.try_number
         self.record.save(job_id, self.try_number)
         return job_id
 
@@ -356,9 +361,29 @@ class VideoJob:
         recorded = self.record.load()
         if recorded is None:
             return None
-        job_id, try_number = recorded
-        self.submits = 1 if try_number == self.try_number else 0
-        return job_id
+        self.submitted_by = recorded.try_number
+        self.submits = 1 if recorded.try_number == self.try_number else 0
+        return recorded.job_id
+
+    def written_earlier(self) -> dict[str, Any] | None:
+        """
+        Give the dict of the output an earlier try of this DAG run wrote from its job, if it is intact.
+
+        Airflow may retry a task whose success it failed to record: that try keeps the output
+        and sends nothing, whatever ``overwrite`` says.
+        """
+        recorded = self.record.load()
+        if recorded is None or recorded.written is None:
+            return None
+        kept = self.existing()
+        if kept is None or kept["sha256"] != recorded.written:
+            return None
+        self.log.info(
+            "Kept %s: written from job %s by an earlier try of this DAG run (no call)",
+            self.request.output_path,
+            recorded.job_id,
+        )
+        return {**kept, "job_id": recorded.job_id}
 
     def wait(self, job_id: str, *, poll_interval: float, deadline: float) -> JobStatus:
         """
@@ -397,8 +422,8 @@ class VideoJob:
             self.record.remove()
             raise VyroJobFailedError(status.job_id, status.message or "no reason given")
         info, size, sha256 = self._fetch_video(status)
+        self.record.save(status.job_id, self.submitted_by, written=sha256)
         self._save_thumbnail(status)
-        self.record.remove()
         return self.result_dict(status.job_id, size, sha256, info[0], info[1], skipped=False)
 
     def _fetch_video(self, status: JobStatus) -> tuple[tuple[int | None, int | None], int, str]:
@@ -443,7 +468,7 @@ class VideoJob:
         fetcher = self.hook.result_fetcher()
         try:
             with storage.atomic_writer(thumbnail) as destination:
-                fetched = fetcher.fetch(status.thumbnail_url, destination, images.ImageStreamChecker)
+                fetched = fetcher.fetch(status.thumbnail_url, destination, streams.ImageStreamChecker)
             self.log.info("Wrote the thumbnail %s (%d bytes)", self.request.thumbnail_path, fetched.size)
         except (VyroAPIError, VyroError) as error:
             if isinstance(error, VyroCancelledError):

@@ -36,6 +36,20 @@ KEEPALIVE_COUNT = 5
 """Unanswered probes after which the connection is declared dead."""
 
 
+def connection_problem(conn_id: str | None, problem: str) -> VyroInputError:
+    """
+    Give the error of a connection setting, worded from the connection's side.
+
+    A :class:`~airflow_provider_vyro.exceptions.VyroInputError` on ``vyro_conn_id`` whose message
+    names the connection: ``Vyro connection 'vyro_default': its extra 'timeout' must be ...``.
+
+    :param conn_id: the connection's id (``None`` when unknown).
+    :param problem: what is wrong with it, in words a user can act on.
+    """
+    name = f"Vyro connection {conn_id!r}" if conn_id else "The Vyro connection"
+    return VyroInputError(_FIELD, problem, message=f"{name}: {problem}")
+
+
 def extra_value(extra: dict[str, Any], key: str) -> Any:
     """
     Return a connection extra, also under its old form-field name ``extra__vyro__<key>``.
@@ -47,13 +61,14 @@ def extra_value(extra: dict[str, Any], key: str) -> Any:
     return None if value == "" else value
 
 
-def bool_extra(extra: dict[str, Any], key: str, default: bool) -> bool:
+def bool_extra(extra: dict[str, Any], key: str, default: bool, *, conn_id: str | None = None) -> bool:
     """
     Read a yes/no extra: a JSON boolean or ``true``/``false`` (also ``yes``/``no``, ``1``/``0``).
 
     :param extra: the connection's ``extra_dejson``.
     :param key: the extra's name.
     :param default: the value when the extra is absent.
+    :param conn_id: the connection's id, named in errors.
     :raises VyroInputError: on ``vyro_conn_id`` if the value is neither.
     """
     raw = extra_value(extra, key)
@@ -61,7 +76,7 @@ def bool_extra(extra: dict[str, Any], key: str, default: bool) -> bool:
         return default
     parsed = _as_bool(raw)
     if parsed is None:
-        raise VyroInputError(_FIELD, f"extra {key!r} must be true or false, got {raw!r}")
+        raise connection_problem(conn_id, f"its extra {key!r} must be true or false, got {raw!r}")
     return parsed
 
 
@@ -120,41 +135,37 @@ def base_url(
         parts = urlsplit(raw)
         given_port = parts.port
     except ValueError as err:
-        raise VyroInputError(_FIELD, f"connection {conn_id!r}: host {raw!r} is not a URL ({err})") from None
+        raise connection_problem(conn_id, f"its host {raw!r} is not a URL ({err})") from None
     scheme = parts.scheme.lower()
     hostname = parts.hostname or ""
     if parts.username is not None or parts.password is not None:
-        raise VyroInputError(
-            _FIELD,
-            f"connection {conn_id!r}: host must not carry a user name or password; "
+        raise connection_problem(
+            conn_id,
+            "its host must not carry a user name or password; "
             "the API token belongs in the connection's password",
         )
     shown = _rebuild(scheme, hostname, given_port)
     if scheme not in ("https", "http"):
-        raise VyroInputError(
-            _FIELD, f"connection {conn_id!r}: host {raw!r} must start with https:// (got {scheme}://)"
-        )
+        raise connection_problem(conn_id, f"its host {raw!r} must start with https:// (got {scheme}://)")
     if not hostname:
-        raise VyroInputError(_FIELD, f"connection {conn_id!r}: host {raw!r} names no host")
+        raise connection_problem(conn_id, f"its host {raw!r} names no host")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         extra = parts.path + (f"?{parts.query}" if parts.query else "")
         extra += f"#{parts.fragment}" if parts.fragment else ""
-        raise VyroInputError(
-            _FIELD,
-            f"connection {conn_id!r}: host {raw!r} must be a scheme and host only (an optional port "
+        raise connection_problem(
+            conn_id,
+            f"its host {raw!r} must be a scheme and host only (an optional port "
             f"too), without the path {extra!r}: set host to {shown!r}; each call adds its own "
             "path (/v1/..., /v2/...)",
         )
     if port and given_port and port != given_port:
-        raise VyroInputError(
-            _FIELD, f"connection {conn_id!r}: host {raw!r} says port {given_port}, the port field {port}"
-        )
+        raise connection_problem(conn_id, f"its host {raw!r} says port {given_port}, the port field {port}")
     url = _rebuild(scheme, hostname, given_port or port or None)
     if scheme == "http" and not allow_insecure_http and not is_loopback(hostname):
         secure = _rebuild("https", hostname, given_port or port or None)
-        raise VyroInputError(
-            _FIELD,
-            f"connection {conn_id!r}: host {url!r} would send the API token in clear text over the "
+        raise connection_problem(
+            conn_id,
+            f"its host {url!r} would send the API token in clear text over the "
             f"network; use https ({secure!r}), or set the extra allow_insecure_http to true if "
             "every network between here and that host is trusted",
         )
@@ -183,53 +194,66 @@ class Transport:
     proxies: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any]) -> Transport:
+    def from_extra(cls, extra: dict[str, Any], *, conn_id: str | None = None) -> Transport:
         """
         Read the ``verify``, ``cert`` and ``proxies`` extras of a connection.
 
         :param extra: the connection's ``extra_dejson``.
+        :param conn_id: the connection's id, named in errors.
         :raises VyroInputError: on ``vyro_conn_id`` if one is malformed or names a missing file.
         """
-        return cls(_verify(extra_value(extra, "verify")), _cert(extra_value(extra, "cert")), _proxies(extra))
+        return cls(
+            _verify(extra_value(extra, "verify"), conn_id),
+            _cert(extra_value(extra, "cert"), conn_id),
+            _proxies(extra, conn_id),
+        )
 
 
-def _verify(raw: object) -> bool | str:
+def _verify(raw: object, conn_id: str | None) -> bool | str:
     if raw is None:
         return True
     flag = _as_bool(raw)
     if flag is not None:
         return flag
     if not isinstance(raw, str):
-        raise VyroInputError(_FIELD, f"extra 'verify' must be true, false or a CA bundle path, got {raw!r}")
+        raise connection_problem(
+            conn_id, f"its extra 'verify' must be true, false or a CA bundle path, got {raw!r}"
+        )
     path = os.path.expanduser(raw.strip())
     if not os.path.exists(path):
-        raise VyroInputError(_FIELD, f"extra 'verify': the CA bundle {path!r} does not exist")
+        raise connection_problem(
+            conn_id, f"its extra 'verify' names a CA bundle, {path!r}, that does not exist"
+        )
     return path
 
 
-def _cert(raw: object) -> str | tuple[str, str] | None:
+def _cert(raw: object, conn_id: str | None) -> str | tuple[str, str] | None:
     if raw is None:
         return None
     if isinstance(raw, str) and raw.strip().startswith("["):
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise VyroInputError(_FIELD, "extra 'cert' is not a path nor a JSON [cert, key] list") from None
+            raise connection_problem(
+                conn_id, "its extra 'cert' is not a path nor a JSON [cert, key] list"
+            ) from None
     if isinstance(raw, str):
-        return _existing_file("cert", raw)
+        return _existing_file("cert", raw, conn_id)
     if isinstance(raw, list | tuple) and len(raw) == 2 and all(isinstance(item, str) for item in raw):
-        return _existing_file("cert", raw[0]), _existing_file("cert", raw[1])
-    raise VyroInputError(_FIELD, f"extra 'cert' must be a file path or a [cert, key] pair, got {raw!r}")
+        return _existing_file("cert", raw[0], conn_id), _existing_file("cert", raw[1], conn_id)
+    raise connection_problem(
+        conn_id, f"its extra 'cert' must be a file path or a [cert, key] pair, got {raw!r}"
+    )
 
 
-def _existing_file(key: str, raw: str) -> str:
+def _existing_file(key: str, raw: str, conn_id: str | None) -> str:
     path = os.path.expanduser(raw.strip())
     if not os.path.isfile(path):
-        raise VyroInputError(_FIELD, f"extra {key!r}: {path!r} is not a file")
+        raise connection_problem(conn_id, f"its extra {key!r} names {path!r}, which is not a file")
     return path
 
 
-def _proxies(extra: dict[str, Any]) -> dict[str, str]:
+def _proxies(extra: dict[str, Any], conn_id: str | None) -> dict[str, str]:
     raw = extra_value(extra, "proxies")
     if raw is None:
         return {}
@@ -237,14 +261,15 @@ def _proxies(extra: dict[str, Any]) -> dict[str, str]:
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise VyroInputError(
-                _FIELD, 'extra \'proxies\' must be an object such as {"https": "http://proxy:3128"}'
+            raise connection_problem(
+                conn_id, 'its extra \'proxies\' must be an object such as {"https": "http://proxy:3128"}'
             ) from None
     if not isinstance(raw, dict) or not all(
         isinstance(key, str) and isinstance(value, str) for key, value in raw.items()
     ):
-        raise VyroInputError(
-            _FIELD, 'extra \'proxies\' must map schemes to proxy URLs, such as {"https": "http://proxy:3128"}'
+        raise connection_problem(
+            conn_id,
+            'its extra \'proxies\' must map schemes to proxy URLs, such as {"https": "http://proxy:3128"}',
         )
     return {key.strip(): value.strip() for key, value in raw.items()}
 
@@ -289,6 +314,7 @@ __all__ = [
     "Transport",
     "base_url",
     "bool_extra",
+    "connection_problem",
     "extra_value",
     "is_loopback",
     "keepalive_socket_options",

@@ -1,14 +1,17 @@
 """
 Many items of one operation in one task: checks, a bounded pool of calls, and what a failure means.
 
-A run goes through these steps, and sends nothing before the last one:
+A run goes through these steps:
 
-1. the cheap checks of every item (no storage touched), then the locations across items: no two
-   items write one place, and no item writes another's input;
-2. the storage checks of every item, concurrently; their results are reused by the calls;
-3. the plan: calls to make and outputs kept; ``max_calls`` is checked against it;
-4. the calls, ``max_concurrency`` at a time in daemon threads sharing one hook. The first call
-   runs alone: a refused token or an empty account costs one request, not one per worker.
+1. the cheap checks of every item (no storage touched) and the locations across items (no two
+   write one place, none writes another's input); nothing is sent unless all pass;
+2. the storage checks of every item (stat and header reads; reused by the calls), on a pool
+   that starts with the first item alone. The first call starts, alone, once the items before
+   it are kept and no check failed: a dead account costs one request, and a storage check that
+   fails meanwhile follows at most that call, whose output is kept (the refusal says so);
+3. the plan: calls to make and outputs kept, against ``max_calls`` (a run of more items than
+   ``max_calls`` makes its first call only after this);
+4. the other calls, ``max_concurrency`` at a time in daemon threads sharing one hook.
 
 An error that would hit every item (see :func:`~airflow_provider_vyro.failures.stops_run`) stops
 the run at once: no request starts after it, the calls already in flight finish and are kept,
@@ -47,6 +50,7 @@ from airflow_provider_vyro.exceptions import (
     VyroPermanentBatchError,
 )
 from airflow_provider_vyro.failures import any_task_retry, stops_run
+from airflow_provider_vyro.pool import Pool
 from airflow_provider_vyro.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST as MAX_ITEMS_WITHOUT_MANIFEST
 from airflow_provider_vyro.run_limits import check_run_arguments as check_run_arguments
@@ -155,61 +159,6 @@ class RunReport:
         return line
 
 
-class _Pool:
-    """Daemon threads taking jobs in order until told to stop; results go to one queue."""
-
-    def __init__(
-        self, jobs: Sequence[Callable[[], Any]], workers: int, name: str, *, slow_start: bool
-    ) -> None:
-        self._jobs = jobs
-        self._lock = threading.Lock()
-        self._next = 0
-        self.stopped = threading.Event()
-        self._opened = threading.Event()
-        if not slow_start:
-            self._opened.set()
-        self.results: queue.Queue[tuple[int, Any]] = queue.Queue()
-        for n in range(min(workers, len(jobs))):
-            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                if self.stopped.is_set() or self._next >= len(self._jobs):
-                    return
-                may_take = self._opened.is_set() or self._next == 0
-                if may_take:
-                    index = self._next
-                    self._next += 1
-            if not may_take:
-                self._opened.wait()
-                continue
-            try:
-                result = self._jobs[index]()
-            except BaseException as exc:
-                result = exc
-            self.results.put((index, result))
-
-    @property
-    def started(self) -> int:
-        """Jobs taken so far (final once :attr:`stopped` is set)."""
-        with self._lock:
-            return self._next
-
-    def open(self) -> None:
-        """Let every worker take jobs (after the first call)."""
-        self._opened.set()
-
-    def stop(self) -> None:
-        """Take no further job."""
-        self.stopped.set()
-        self._opened.set()
-
-    def finished_all(self, finished: int) -> bool:
-        """Whether every job taken (or every job, if not stopped) has a result."""
-        return finished >= (self.started if self.stopped.is_set() else len(self._jobs))
-
-
 class Runner:
     """
     Run the items of one operation (see the module docstring).
@@ -233,8 +182,9 @@ class Runner:
         self._local = threading.local()
         self._temps = storage.TempFiles()
         self._killed = threading.Event()
-        self._pool: _Pool | None = None
+        self._pool: Pool | None = None
         self._output_keys: dict[int, str] = {}
+        self._ledger: ledgers.Ledger | None = None
         hook.before_request = self._before_request
 
     # --- control -------------------------------------------------------------------------
@@ -270,8 +220,8 @@ class Runner:
         Check every item, then make the calls; return what happened, or raise.
 
         :param entries: the items' arguments (see :func:`airflow_provider_vyro.item.arguments`).
-        :raises VyroInputError: if an item failed a check (nothing was sent); in a batch, one
-            error lists every item at fault.
+        :raises VyroInputError: if an item failed a check (nothing was sent, or at most the first
+            call, see the module docstring); in a batch, one error lists every item at fault.
         :raises VyroBudgetError: if the plan needs more calls than ``max_calls``, or the calls
             made reached it.
         :raises VyroBatchError: if some items failed (a batch); :class:`VyroPermanentBatchError`
@@ -292,15 +242,21 @@ class Runner:
         self._output_keys = {r.index: r.output_key for r in resolved}
         manifest = self._resolve_manifest(resolved)
         key = options.run_key
-        ledger = ledgers.Ledger.beside(resolved[0].output, key, self.log) if key is not None else None
-        earlier = ledger.load() if ledger is not None else {}
-        checked = self._check_all(resolved, earlier)
-        to_call = [c for c in checked if c.keep is None]
+        ledger = self._ledger = (
+            ledgers.Ledger.for_outputs([r.output for r in resolved], key, self.log)
+            if key is not None
+            else None
+        )
+        if ledger is not None:
+            ledger.load(self._output_keys.values())
+        self._tidy(resolved, ledger)
+        report = RunReport([])
+        checked, first, stop_error = self._check_all(resolved, ledger, report)
+        to_call = [c for c in checked if c.keep is None and c.resolved.index != first]
         if options.max_calls is not None and len(to_call) > options.max_calls:
             raise VyroBudgetError(
                 f"the run needs {len(to_call)} calls and max_calls is {options.max_calls}; nothing was sent"
             )
-        self._tidy(resolved)
         for c in checked:
             if c.keep is not None:
                 self.log.info("%s kept, no call: %s", c.resolved.output_path, c.keep_reason)
@@ -312,16 +268,16 @@ class Runner:
             "%s: %d item(s), %d call(s) to make, %d kept, up to %d at a time",
             self.endpoint.operation,
             total,
-            len(to_call),
-            total - len(to_call),
+            len(to_call) + (first is not None),
+            total - len(to_call) - (first is not None),
             options.max_concurrency,
         )
-        report = RunReport([items.run(c, self.hook) for c in checked if c.keep is not None])
-        stop_error: BaseException | None = None
+        report.outcomes += [items.run(c, self.hook) for c in checked if c.keep is not None]
         try:
-            stop_error = self._call_all(to_call, report, ledger)
+            if stop_error is None:
+                stop_error = self._call_all(to_call, report, first is not None)
         finally:
-            self._finish(report, total, checked, ledger, manifest, stop_error)
+            self._finish(report, checked, ledger, manifest)
         return self._conclude(report, stop_error)
 
     def _resolve_all(self, entries: Sequence[Mapping[str, Any]]) -> list[Resolved]:
@@ -352,53 +308,87 @@ class Runner:
                 raise VyroInputError("manifest_path", f"{path!r} is also a path of items[{r.index}]")
         return location
 
-    def _refuse(self, problems: list[tuple[int, VyroInputError]], *, total: int) -> None:
+    def _refuse(
+        self, problems: list[tuple[int, VyroInputError]], *, total: int, sent: str = "nothing was sent"
+    ) -> None:
         if not problems:
             return
         if not self.options.batch:
             raise problems[0][1]
         lines = [
-            f"items[{index}].{error.field}: {error.problem}" for index, error in sorted(problems, key=_first)
+            f"items[{index}].{error.field}: {error.problem}"
+            for index, error in sorted(problems, key=lambda problem: problem[0])
         ]
         raise VyroInputError(
-            "items", f"{len(lines)} problem(s) in {total} items; nothing was sent:\n  " + "\n  ".join(lines)
+            "items", f"{len(lines)} problem(s) in {total} items; {sent}:\n  " + "\n  ".join(lines)
         )
 
-    def _check_all(self, resolved: list[Resolved], earlier: dict[str, str]) -> list[CheckedItem]:
+    def _check_all(
+        self, resolved: list[Resolved], ledger: ledgers.Ledger | None, report: RunReport
+    ) -> tuple[list[CheckedItem], int | None, BaseException | None]:
+        """Storage checks, and the first call; give the items, the one called and the error it stopped on."""
         overwrite = self.options.overwrite
+        total = len(resolved)
 
         def job(r: Resolved) -> Callable[[], CheckedItem]:
-            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier.get(r.output_key))
+            earlier = ledger.earlier(r.output_key) if ledger is not None else None
+            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier)
 
         workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
-        pool = _Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=False)
-        results: list[Any] = [None] * len(resolved)
-        finished = 0
+        pool = Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)
+        results: list[Any] = [None] * total
+        finished, ready, failed = 0, 0, False
+        may_call = self.options.max_calls is None or total <= self.options.max_calls
+        first: int | None = None
+        first_outcome: Any = None
         try:
-            while not pool.finished_all(finished):
+            while not pool.finished_all(finished) or (first is not None and first_outcome is None):
                 self._raise_if_killed()
                 try:
                     index, result = pool.results.get(timeout=_POLL)
                 except queue.Empty:
                     continue
+                if index == total:
+                    first_outcome = result
+                    continue
                 results[index] = result
                 finished += 1
+                failed = failed or isinstance(result, BaseException)
+                if not failed and first is None and may_call:
+                    while ready < total and results[ready] is not None and results[ready].keep is not None:
+                        ready += 1  # checked and kept: the first call is the first item to call
+                    if ready < total and results[ready] is not None:
+                        first = ready
+                        self._call_first(results[ready], pool.results, total)
+                pool.open()  # the first item is checked alone, so its call starts without waiting
         except BaseException:
             pool.stop()
+            if first is not None:
+                self.cancel()
             raise
+        stop_error = None if first is None else self._take(first_outcome, report, None)
+        done = report.outcomes[0].record if report.outcomes else None
+        kept = f"its output {done['output_path']!r} is kept" if done else "it failed"
+        sent = "nothing was sent" if first is None else f"only items[{first}] was called meanwhile: {kept}"
         problems = [(i, r) for i, r in enumerate(results) if isinstance(r, VyroInputError)]
-        self._refuse(problems, total=len(resolved))
+        self._refuse(problems, total=total, sent=sent)
         broken = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
         if broken:
             if not self.options.batch:
                 raise next(iter(broken.values()))
-            raise VyroBatchError(broken, len(resolved), dict.fromkeys(broken, "storage"))
-        return results
+            raise VyroBatchError(broken, total, dict.fromkeys(broken, "storage"))
+        return results, first, stop_error
 
-    def _tidy(self, resolved: list[Resolved]) -> None:
+    def _call_first(self, checked: CheckedItem, results: queue.Queue[tuple[int, Any]], index: int) -> None:
+        """Start the run's first call, alone; its outcome arrives on ``results`` as ``index``."""
+        self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
+        job = functools.partial(self._call, checked)
+        self._pool = Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
+
+    def _tidy(self, resolved: list[Resolved], ledger: ledgers.Ledger | None) -> None:
         folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
         removed = storage.remove_stale_temp_files([*folders, storage.temp_folder()])
-        removed_ledgers = ledgers.remove_stale_ledgers(folders)
+        removed_ledgers = ledgers.remove_stale_ledgers(folders, keep=ledger)
         if removed or removed_ledgers:
             self.log.info("Removed %d stale temporary file(s) and %d old ledger(s)", removed, removed_ledgers)
 
@@ -409,26 +399,30 @@ class Runner:
     def _call(self, checked: CheckedItem) -> Outcome:
         self._local.attempts = 0
         outcome = items.run(checked, self.hook, temps=self._temps)
+        if outcome.status == "written" and outcome.record is not None and self._ledger is not None:
+            # on record before the outcome is reported: a kill from here on re-pays nothing
+            self._ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
         return items.with_attempts(outcome, self._local.attempts)
 
     def _call_all(
-        self, to_call: list[CheckedItem], report: RunReport, ledger: ledgers.Ledger | None
+        self, to_call: list[CheckedItem], report: RunReport, first_done: bool
     ) -> BaseException | None:
         if not to_call:
             return None
         options = self.options
-        pool = self._pool = _Pool(
+        pool = self._pool = Pool(
             [functools.partial(self._call, c) for c in to_call],
             options.max_concurrency,
             "vyro",
-            slow_start=True,
+            slow_start=not first_done,
+            stops=_stops_run,
         )
         stop_error: BaseException | None = None
-        finished = 0
+        finished = int(first_done)
         started_at = next_tick = time.monotonic()
         next_tick += options.progress_interval
         try:
-            while not pool.finished_all(finished):
+            while not pool.finished_all(finished - first_done):
                 self._raise_if_killed()
                 try:
                     _, outcome = pool.results.get(timeout=max(0.0, min(_POLL, next_tick - time.monotonic())))
@@ -436,34 +430,26 @@ class Runner:
                     outcome = None
                 if outcome is not None:
                     finished += 1
-                    stop_error = self._take(outcome, report, ledger, stop_error) or stop_error
+                    stop_error = self._take(outcome, report, stop_error) or stop_error
                     if stop_error is None:
                         pool.open()
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + options.progress_interval
-                    self._progress(report, len(to_call), finished, started_at)
-                    if ledger is not None:
-                        ledger.flush()
+                    self._progress(report, len(to_call) + first_done, finished, started_at)
         except BaseException:
             self.cancel()
             raise
         if options.batch:
-            self._progress(report, len(to_call), finished, started_at)
+            self._progress(report, len(to_call) + first_done, finished, started_at)
         return stop_error
 
     def _take(
-        self,
-        outcome: Outcome | BaseException,
-        report: RunReport,
-        ledger: ledgers.Ledger | None,
-        stopped: BaseException | None,
+        self, outcome: Outcome | BaseException, report: RunReport, stopped: BaseException | None
     ) -> BaseException | None:
         if isinstance(outcome, BaseException):  # a bug in the item's code; it is the run's
             self._halt()
             return outcome
         report.outcomes.append(outcome)
-        if outcome.status == "written" and outcome.record is not None and ledger is not None:
-            ledger.record(self._output_keys[outcome.index], outcome.record["sha256"])
         error = outcome.error
         if outcome.status == "failed" and error is not None:
             self.log.warning(
@@ -500,11 +486,9 @@ class Runner:
     def _finish(
         self,
         report: RunReport,
-        total: int,
         checked: list[CheckedItem],
         ledger: ledgers.Ledger | None,
         manifest: ObjectStoragePath | None,
-        stop_error: BaseException | None,
     ) -> None:
         report.calls = self._calls
         done = {o.index for o in report.outcomes}
@@ -514,11 +498,6 @@ class Runner:
             if c.resolved.index not in done
         )
         report.outcomes.sort(key=lambda o: o.index)
-        if ledger is not None:
-            if report.count("written") + report.count("kept") == total:
-                ledger.remove()
-            else:
-                ledger.flush()
         if manifest is not None:
             report.manifest_path = self.options.manifest_path
             self._write_manifest(manifest, report)
@@ -551,8 +530,11 @@ class Runner:
         raise error_class(failures, len(report.outcomes), classes)
 
 
-def _first(problem: tuple[int, VyroInputError]) -> int:
-    return problem[0]
+def _stops_run(outcome: Outcome | BaseException) -> bool:
+    """Tell whether an item's outcome stops the run (a bug in the item's code does, too)."""
+    if isinstance(outcome, BaseException):
+        return True
+    return outcome.error is not None and stops_run(outcome.error)
 
 
 def _clashes(resolved: list[Resolved]) -> list[tuple[int, VyroInputError]]:

@@ -55,6 +55,9 @@ ERRORS_BY_STATUS: dict[int, type[VyroAPIError]] = {
 }
 """The error of each documented status except 429 (:class:`VyroRateLimitError`, with its wait)."""
 
+TOP_UP_URL = "https://platform.imagine.art"
+"""Vyro's dashboard for API tokens, where an account's credits are topped up."""
+
 _HINTS = {
     404: "no such endpoint: is the connection's host the Vyro API?",
     405: "the endpoint does not take POST: is the connection's host the Vyro API?",
@@ -70,15 +73,20 @@ def error_for(
     code: int | str | None = None,
     retry_after: float | None = None,
     location: str | None = None,
+    conn_id: str | None = None,
 ) -> VyroAPIError:
     """
     Return the error an answer with ``status`` stands for (see the module's table).
+
+    With ``conn_id``, an account error says what to do first (check the connection's token, or
+    top up its credits), then gives the API's own message.
 
     :param status: the HTTP status.
     :param message: the server's message, already stripped of any secret.
     :param code: the API's numeric code from the JSON body, if any.
     :param retry_after: seconds from a ``Retry-After`` header (429 only).
     :param location: the ``Location`` header of a redirect, already stripped of any secret.
+    :param conn_id: the connection whose token was sent, named in the advice.
     """
     if 300 <= status < 400:
         target = location or "no Location"
@@ -92,14 +100,33 @@ def error_for(
     if status == 429:
         return VyroRateLimitError(status, message, retry_after, code=code)
     if status == 400 and code == TOKEN_MISSING_CODE:
-        return VyroAuthenticationError(status, f"the API did not receive the token: {message}", code=code)
+        advice = _advice(VyroAuthenticationError, conn_id, missing=True)
+        return VyroAuthenticationError(status, advice + message, code=code)
     error = ERRORS_BY_STATUS.get(status)
     if error is None:
         return VyroUnexpectedResponseError(
             status, f"a status the API does not document: {message}", code=code
         )
     hint = _HINTS.get(status)
-    return error(status, f"{message} ({hint})" if hint else message, code=code)
+    return error(status, _advice(error, conn_id) + (f"{message} ({hint})" if hint else message), code=code)
+
+
+def _advice(error: type[VyroAPIError], conn_id: str | None, *, missing: bool = False) -> str:
+    """Say what a user can do about an account error, before the API's message (nothing for others)."""
+    what = "the API did not receive the token" if missing else "the API refused the token"
+    if error is VyroAuthenticationError:
+        if conn_id is None:
+            return f"{what}: " if missing else ""
+        return (
+            f"{what} of connection {conn_id!r}: check the token in its password with "
+            f"`airflow connections test {conn_id}`. The API said: "
+        )
+    if error is VyroInsufficientCreditsError and conn_id is not None:
+        return (
+            f"the account of connection {conn_id!r} has run out of credits: top up its API tokens "
+            f"on Vyro's dashboard ({TOP_UP_URL}), then clear the task to run it again. The API said: "
+        )
+    return ""
 
 
 def parse_error_body(text: str) -> tuple[str | None, int | str | None]:
@@ -142,4 +169,4 @@ def _code(value: object) -> int | str | None:
     return None
 
 
-__all__ = ["ERRORS_BY_STATUS", "TOKEN_MISSING_CODE", "error_for", "parse_error_body"]
+__all__ = ["ERRORS_BY_STATUS", "TOKEN_MISSING_CODE", "TOP_UP_URL", "error_for", "parse_error_body"]

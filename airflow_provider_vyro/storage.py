@@ -115,6 +115,16 @@ def _os_problem(exc: OSError) -> str:
     return f"{exc.strerror or type(exc).__name__} (errno {exc.errno})" if exc.errno else str(exc)
 
 
+def _path_text(path: object, field: str, hint: str) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
+    if not path.strip():
+        raise VyroInputError(field, f"is empty; {hint}")
+    return path
+
+
 def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = None) -> ObjectStoragePath:
     """
     Turn a path or URI given by a user into an :class:`~airflow.sdk.ObjectStoragePath`.
@@ -136,12 +146,7 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
     """
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
-    if not path.strip():
-        raise VyroInputError(field, "is empty; give a local path, a file:// URI or e.g. an s3:// URI")
+    path = _path_text(path, field, "give a local path, a file:// URI or e.g. an s3:// URI")
     if "\x00" in path:
         raise VyroInputError(field, f"{path!r} contains a NUL character")
 
@@ -241,12 +246,7 @@ def check_output_path(path: str | os.PathLike[str], *, field: str = "output_path
     :raises VyroInputError: if it is empty, ends with ``/`` or does not end in ``.png``
         (in any case).
     """
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
-    if not isinstance(path, str):
-        raise VyroInputError(field, f"must be a path or URI string, got {type(path).__name__} {path!r}")
-    if not path.strip():
-        raise VyroInputError(field, "is empty; give a .png path or URI, or leave it unset")
+    path = _path_text(path, field, "give a .png path or URI, or leave it unset")
     name = posixpath.basename(_split_for_naming(path)[1])
     if not name:
         raise VyroInputError(field, f"'{path}' names a folder; give the full path of a .png file")
@@ -669,8 +669,10 @@ def atomic_writer(
     existing ancestor (the same filesystem), so a write that fails leaves no folder behind.
     Remotely it goes to a local temporary file of the same pattern in :func:`temp_folder`,
     uploaded in one go when the block ends (one ``PutObject`` on S3, or one multipart upload for
-    files over 100 MiB), so no partial object is ever visible. A file left by a killed worker is
-    removed by a later run (:func:`remove_stale_temp_files`). The commit is recorded as Airflow
+    files over 100 MiB), so no partial object is ever visible. A local path that is a symlink is
+    written through: its target is replaced and the link stays, so the output keeps one location
+    (:func:`location_key`) before and after. A file left by a killed worker is removed by a later
+    run (:func:`remove_stale_temp_files`). The commit is recorded as Airflow
     hook lineage.
 
     :param p: the resolved output path.
@@ -678,7 +680,7 @@ def atomic_writer(
     :param lineage: record the write as hook lineage (off for bookkeeping files).
     """
     local = is_local(p)
-    target = os.path.abspath(p.path) if local else p.path
+    target = os.path.realpath(p.path) if local else p.path
     directory = os.path.dirname(target) if local else temp_folder()
     staging = _existing_folder(directory) if local else directory
     fd, tmp = _create_temp(staging, posixpath.basename(target))
@@ -723,14 +725,15 @@ def atomic_writer(
         if temps is not None and tmp:
             temps.discard(tmp)
     if local:
-        _fsync_directory(directory)
+        fsync_directory(directory)
         if staging != directory:
-            _fsync_directory(staging)
+            fsync_directory(staging)
     if lineage:
         _record_lineage(p, output=True)
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Flush a local folder's entries to disk (a file created or renamed in it survives a crash)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -777,6 +780,7 @@ __all__ = [
     "check_writable_destination",
     "default_output_path",
     "exists",
+    "fsync_directory",
     "is_supported_scheme",
     "local_folder",
     "location_key",

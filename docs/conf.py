@@ -31,7 +31,6 @@ nitpicky = False
 autodoc_default_options = {
     "members": True,
     "undoc-members": False,
-    "inherited-members": False,
     "show-inheritance": True,
     "member-order": "bysource",
 }

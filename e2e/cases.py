@@ -90,6 +90,10 @@ class Case:
         under ``dags/examples/``.
     :param triggers: DAGs this run must start through asset events. Such cases run after all
         others, once the driver has paused every DAG and let the scheduler create runs by itself.
+    :param videos: the task whose ``return_value`` holds video result dicts and how many (one per
+        map index): each must be ``MP4``, submitted once, and name a complete MP4 of that sha256.
+    :param video_duration: seconds the emulator's video jobs of this run take.
+    :param watch: what the driver does while the run goes (a key of :data:`e2e.videos.WATCHERS`).
     """
 
     name: str
@@ -106,6 +110,9 @@ class Case:
     log_contains: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     dag_file: str | None = None
     triggers: tuple[Triggered, ...] = ()
+    videos: tuple[str, int] | None = None
+    video_duration: float | None = None
+    watch: str | None = None
 
 
 S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
@@ -224,6 +231,36 @@ CASES: tuple[Case, ...] = (
             }
         },
         calls=3,
+    ),
+    Case(
+        name="video",
+        dag_id="example_vyro_video",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/video"},
+        task_states={"video": "success", "summarise": "success"},
+        videos=("video", 3),
+        video_duration=10,
+        calls=3,
+    ),
+    Case(
+        name="video-slot",
+        dag_id="e2e_vyro_video_slot",
+        conf={"output_dir": "{out}/video-slot", "hold_seconds": 20},
+        task_states={"video": "success", "hold_slot": "success"},
+        videos=("video", 1),
+        video_duration=8,
+        watch="deferred-while-slot-taken",
+        calls=1,
+    ),
+    Case(
+        name="video-triggerer-restart",
+        dag_id="e2e_vyro_video_slot",
+        conf={"output_dir": "{out}/video-restart", "hold_seconds": 0},
+        task_states={"video": "success", "hold_slot": "success"},
+        videos=("video", 1),
+        video_duration=30,
+        watch="triggerer-restarted",
+        calls=1,
     ),
     Case(
         name="assets",

@@ -196,6 +196,10 @@ def check_case(ctx: Context, case: Case, report: CaseReport, before: dict[str, A
     check("emulator calls", calls)
     if report.state == "success":
         check("results", lambda: collect_results(ctx, case, report, instances))
+    if case.videos is not None and report.state == "success":
+        from e2e.videos import check_videos
+
+        check("videos", lambda: check_videos(ctx, case, report, instances))
     check("xcoms", xcoms)
     check("task logs", logs)
     if report.problems and report.state != case.state:

@@ -63,6 +63,7 @@ from e2e.services import (
     start_services,
 )
 from e2e.stack import ServiceError, Stack
+from e2e.videos import WATCHERS, VideoCheckFailed, set_video_duration
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -140,6 +141,8 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
         client.unpause(triggered.dag_id)
     client.unpause(case.dag_id)
     report.run_id = f"e2e__{case.name}__{datetime.now():%Y%m%dT%H%M%S%f}"
+    if case.video_duration is not None:
+        set_video_duration(ctx.emulator_url, case.video_duration)
     started = time.monotonic()
     client.trigger(
         case.dag_id,
@@ -147,6 +150,11 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
         conf=fill(dict(case.conf), ctx.placeholders),
         logical_date=case.logical_date,
     )
+    if case.watch is not None:
+        try:
+            report.checked.extend(WATCHERS[case.watch](ctx, case, report.run_id, ctx.options.run_timeout))
+        except (VideoCheckFailed, TimeoutError, ServiceError) as exc:
+            report.problems.append(f"{case.watch}: {exc}")
     try:
         run = client.wait_for_run(case.dag_id, report.run_id, ctx.options.run_timeout)
     except TimeoutError as exc:

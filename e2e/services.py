@@ -146,6 +146,10 @@ def airflow_env(
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "VYRO_EXAMPLES_OUTPUT_DIR": str(scratch / "out"),
+            "VYRO_EXAMPLES_POLL_INTERVAL": "1",
+            # a killed triggerer's triggers move to a live one after this many seconds without a beat
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
             **conns,
         }
     )
@@ -385,6 +389,8 @@ def start_services(
     # from the shared AIRFLOW_HOME/logs instead.
     stack.start("scheduler", airflow_argv("scheduler", "--skip-serve-logs"), env)
     stack.start("dag-processor", airflow_argv("dag-processor"), env)
+    # deferred tasks (video) wait here; --skip-serve-logs as for the scheduler
+    stack.start("triggerer", airflow_argv("triggerer", "--skip-serve-logs"), env)
     isolated = False
     if options.executor == "celery":
         isolated = mount_namespaces_work()

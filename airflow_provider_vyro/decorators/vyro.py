@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
     DecoratedOperator,
+    conf,
     context_merge,
     determine_kwargs,
     task_decorator_factory,
 )
 
-from airflow_provider_vyro.catalogue import ENDPOINTS
+from airflow_provider_vyro.catalogue import ENDPOINTS, JOB_ENDPOINTS
 from airflow_provider_vyro.exceptions import VyroInputError
-from airflow_provider_vyro.operators.base import VyroBaseOperator, refuse_xcomargs
+from airflow_provider_vyro.operators.base import refuse_xcomargs
+from airflow_provider_vyro.operators.video import DEFAULT_JOB_TIMEOUT, DEFAULT_POLL_INTERVAL, VideoRun
 from airflow_provider_vyro.run_limits import check_run_arguments
 
 if TYPE_CHECKING:
@@ -39,10 +41,11 @@ def operation_endpoint(operation: Any) -> Endpoint:
     :param operation: an operation's name, as the catalogue has it (``inpaint``, ``text_to_image``, ...).
     :raises VyroInputError: naming ``operation`` and listing the known ones.
     """
-    if isinstance(operation, str) and operation in ENDPOINTS:
-        return ENDPOINTS[operation]
+    known = {**ENDPOINTS, **JOB_ENDPOINTS}
+    if isinstance(operation, str) and operation in known:
+        return known[operation]
     raise VyroInputError(
-        "operation", f"unknown operation {operation!r}; the known ones are {', '.join(sorted(ENDPOINTS))}"
+        "operation", f"unknown operation {operation!r}; the known ones are {', '.join(sorted(known))}"
     )
 
 
@@ -70,7 +73,7 @@ def returned_items(returned: Any) -> list[dict[str, Any]] | dict[str, Any]:
     )
 
 
-class VyroDecoratedOperator(DecoratedOperator, VyroBaseOperator):
+class VyroDecoratedOperator(DecoratedOperator, VideoRun):
     """
     The operator behind ``@task.vyro``: calls the function, then runs the items it returned.
 
@@ -91,6 +94,10 @@ class VyroDecoratedOperator(DecoratedOperator, VyroBaseOperator):
     :param manifest_path: with a list, write one JSON line per item there and return a summary;
         required above 1000 items. (templated)
     :param progress_interval: seconds between progress lines of a batch (> 0).
+    :param deferrable: a video operation waits for its job in the triggerer (default: Airflow's
+        ``[operators] default_deferrable``); see :doc:`/video`.
+    :param poll_interval: a video operation's seconds between status calls (at least 1).
+    :param job_timeout: a video operation's seconds one try waits for its job (more than 0).
     :param vyro_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
     :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
@@ -122,11 +129,19 @@ class VyroDecoratedOperator(DecoratedOperator, VyroBaseOperator):
         max_calls: int | None = None,
         manifest_path: str | None = None,
         progress_interval: float = 5.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        job_timeout: float = DEFAULT_JOB_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_vyro.jobs import check_polling
+
         refuse_xcomargs(
             "@task.vyro",
             operation=operation,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            job_timeout=job_timeout,
             max_concurrency=max_concurrency,
             max_calls=max_calls,
             progress_interval=progress_interval,
@@ -141,6 +156,8 @@ class VyroDecoratedOperator(DecoratedOperator, VyroBaseOperator):
         self.max_calls = max_calls
         self.manifest_path = manifest_path
         self.progress_interval = progress_interval
+        self.deferrable = bool(deferrable)
+        self.poll_interval, self.job_timeout = check_polling(poll_interval, job_timeout)
         self.arguments: list[dict[str, Any]] | dict[str, Any] | None = None
 
     def operation_endpoint(self) -> Endpoint:
@@ -148,10 +165,17 @@ class VyroDecoratedOperator(DecoratedOperator, VyroBaseOperator):
         return operation_endpoint(self.operation)
 
     def execute(self, context: Context) -> Any:
-        """Call the function, check and render what it returned, and run it: one item or a batch."""
-        context_merge(context, self.op_kwargs)
-        kwargs = determine_kwargs(self.python_callable, self.op_args, context)
-        items = returned_items(self.python_callable(*self.op_args, **kwargs))
+        """Call the function, check and render what it returned, and run it: one item, a batch, or a job."""
+        items = self._call(context)
+        if self.operation_endpoint().answer_kind == "job":
+            if not isinstance(items, dict):
+                raise VyroInputError(
+                    "return_value",
+                    f"{self.operation} runs one job per task: return one dict, and map the task "
+                    "(.expand()) for many videos; nothing was sent",
+                )
+            self.arguments = self.render_template(items, context)
+            return self.start_video(context)
         if isinstance(items, list):
             if self.multiple_outputs:
                 raise VyroInputError(
@@ -174,6 +198,19 @@ class VyroDecoratedOperator(DecoratedOperator, VyroBaseOperator):
             max_calls=self.max_calls,
             manifest_path=self.manifest_path or None,
         )
+
+    def _call(self, context: Context) -> list[dict[str, Any]] | dict[str, Any]:
+        context_merge(context, self.op_kwargs)
+        kwargs = determine_kwargs(self.python_callable, self.op_args, context)
+        return returned_items(self.python_callable(*self.op_args, **kwargs))
+
+    def video_arguments(self, context: Context) -> tuple[dict[str, Any], str | None]:
+        """Give the arguments the function returned (called again after a deferral) and the thumbnail path."""
+        if not isinstance(self.arguments, dict):
+            items = self._call(context)
+            self.arguments = self.render_template(items, context) if isinstance(items, dict) else {}
+        values = dict(self.arguments or {})
+        return values, values.pop("thumbnail_path", None)
 
 
 def vyro_task(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> TaskDecorator:

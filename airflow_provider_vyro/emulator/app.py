@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import http
 import io
+import struct
 import threading
 import time
 import zlib
@@ -697,6 +698,8 @@ def _fault_response(endpoint: Endpoint, fault: Fault, config: FaultConfig) -> Re
         return Response(_HTML_BODY, media_type="text/html; charset=utf-8")
     if fault.kind == "garbage200":
         return Response(_GARBAGE_BODY, media_type="image/png")
+    if fault.kind in ("badcrc200", "undecodable200"):
+        return Response(_corrupt_png(fault.kind), media_type="image/png")
     if fault.kind == "redirect":
         status = fault.status or 307
         return Response(status_code=status, headers={"Location": fault.location or ""})
@@ -709,6 +712,22 @@ def _fault_response(endpoint: Endpoint, fault: Fault, config: FaultConfig) -> Re
     message = messages.get(status) or _FAULT_MESSAGES.get(status, f"Emulated fault: {_phrase(status)}.")
     code = fault.code if fault.code is not None else code_for(endpoint, status)
     return error_response(status, message, headers, code=code)
+
+
+def _corrupt_png(kind: str) -> bytes:
+    """Give a 64x48 PNG, signature to IEND, whose image data is corrupt (see the fault kinds)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    start = png.index(b"IDAT") + 4
+    (length,) = struct.unpack(">I", png[start - 8 : start - 4])
+    if kind == "badcrc200":
+        data = bytes([png[start] ^ 0xFF]) + png[start + 1 : start + length]
+        crc = png[start + length : start + length + 4]
+    else:
+        data = bytes(range(7, 7 + length))  # not a zlib stream
+        crc = struct.pack(">I", zlib.crc32(b"IDAT" + data))
+    return png[:start] + data + crc + png[start + length + 4 :]
 
 
 def _phrase(status: int) -> str:

@@ -15,6 +15,9 @@ A fault is written in a small JSON-friendly grammar, the same on the command lin
 * ``"truncate"``: announce the full ``Content-Length`` but send only part of the body;
 * ``"json200"`` / ``"html200"`` / ``"garbage200"``: a 200 whose body is JSON, HTML, or bytes
   that are not a PNG although labelled ``image/png``;
+* ``"badcrc200"`` / ``"undecodable200"``: a 200 whose body is a PNG from signature to ``IEND``
+  that is nonetheless corrupt: a byte of its image data changed (that chunk's CRC no longer
+  matches), or image data that is not a zlib stream (every CRC right);
 * ``{"sleep": 5}``: wait that many seconds, then answer normally;
 * ``"ok"``: answer normally.
 """
@@ -28,11 +31,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 FaultKind = Literal[
-    "status", "redirect", "drop", "truncate", "json200", "html200", "garbage200", "sleep", "ok"
+    "status",
+    "redirect",
+    "drop",
+    "truncate",
+    "json200",
+    "html200",
+    "garbage200",
+    "badcrc200",
+    "undecodable200",
+    "sleep",
+    "ok",
 ]
 DEFAULT_REDIRECT_LOCATION = "https://moved.invalid/"
 
-_NAMED_KINDS: frozenset[str] = frozenset({"drop", "truncate", "json200", "html200", "garbage200", "ok"})
+_NAMED_KINDS: frozenset[str] = frozenset(
+    {"drop", "truncate", "json200", "html200", "garbage200", "badcrc200", "undecodable200", "ok"}
+)
 _KNOB_NAMES: frozenset[str] = frozenset(
     {"latency", "script", "random_faults", "retry_after", "answer_format"}
 )

@@ -24,8 +24,8 @@ from airflow_provider_vyro.exceptions import (
 )
 from airflow_provider_vyro.failures import is_certificate_failure
 from airflow_provider_vyro.hooks.retries import retry_after
-from airflow_provider_vyro.images import ImageStreamChecker
 from airflow_provider_vyro.statuses import error_for, parse_error_body
+from airflow_provider_vyro.streams import ImageStreamChecker
 
 if TYPE_CHECKING:
     from airflow_provider_vyro.hooks.redaction import Redactor
@@ -104,12 +104,13 @@ def receive(
     return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
 
 
-def error_from(response: requests.Response, redactor: Redactor) -> VyroAPIError:
+def error_from(response: requests.Response, redactor: Redactor, conn_id: str | None = None) -> VyroAPIError:
     """
     Give the error an answer that is not an image stands for (see :mod:`airflow_provider_vyro.statuses`).
 
     :param response: the answer, not yet read.
     :param redactor: keeps the token out of the error's text.
+    :param conn_id: the connection whose token was sent: an account error names it and says what to do.
     """
     status = response.status_code
     if 300 <= status < 400:
@@ -118,7 +119,7 @@ def error_from(response: requests.Response, redactor: Redactor) -> VyroAPIError:
         return error_for(status, "", location=shown)
     message, code = server_answer(response, redactor)
     wait = retry_after(response.headers.get("Retry-After")) if status == 429 else None
-    return error_for(status, message, code=code, retry_after=wait)
+    return error_for(status, message, code=code, retry_after=wait, conn_id=conn_id)
 
 
 def server_answer(response: requests.Response, redactor: Redactor) -> tuple[str, int | str | None]:
@@ -148,7 +149,7 @@ def server_answer(response: requests.Response, redactor: Redactor) -> tuple[str,
 
 
 def network_error(
-    err: requests.RequestException, base_url: str, timeout: float, redactor: Redactor
+    err: requests.RequestException, base_url: str, timeout: float, redactor: Redactor, conn_id: str
 ) -> VyroConnectionError:
     """
     Translate a ``requests`` failure into the hook's error, with its cause chained if safe.
@@ -161,6 +162,7 @@ def network_error(
     :param base_url: the API's base URL, named in the message.
     :param timeout: the read timeout, named when it ran out.
     :param redactor: keeps the token out of the error.
+    :param conn_id: the connection, named where one of its extras is the fix.
     """
     shown = reason(err, redactor)
     failure: VyroConnectionError
@@ -168,9 +170,9 @@ def network_error(
         failure = VyroConnectionError(f"Vyro API at {base_url} did not answer within {timeout:g} s")
     elif is_certificate_failure(err):
         failure = VyroTLSError(
-            f"TLS certificate verification failed for {base_url} ({shown}); "
-            "not retried: set the connection extra 'verify' to the CA bundle that signed the "
-            "server's certificate (a corporate proxy's, for example), or fix the host"
+            f"TLS certificate verification failed for {base_url} ({shown}); not retried: set the "
+            f"extra 'verify' of connection {conn_id!r} to the CA bundle that signed the server's "
+            "certificate (a corporate proxy's, for example), or fix the connection's host"
         )
     elif isinstance(err, requests.exceptions.ProxyError):
         failure = VyroConnectionError(f"cannot reach the Vyro API at {base_url} through the proxy: {shown}")

@@ -168,7 +168,8 @@ class RetryPolicy:
         with that error (logged, waited for, counted against the stop), then further attempts.
 
         :param call: one attempt.
-        :param retry_if: which failures are retried (default: :func:`~.exceptions.is_retryable`).
+        :param retry_if: which failures are retried (default:
+            :func:`~airflow_provider_vyro.failures.is_retryable`).
         :return: what the first successful attempt returned.
         """
         try:

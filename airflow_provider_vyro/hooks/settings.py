@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, mask_s
 
 from airflow_provider_vyro.catalogue import JOB_STATUS_PATH
 from airflow_provider_vyro.exceptions import VyroInputError
-from airflow_provider_vyro.network import Transport, base_url, bool_extra
+from airflow_provider_vyro.network import Transport, base_url, bool_extra, connection_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,10 +81,14 @@ def read_settings(
     try:
         conn = get_connection(conn_id)
     except AirflowNotFoundException:
+        add = f"`airflow connections add {conn_id} --conn-type vyro --conn-password TOKEN`"
+        problem = f"no connection {conn_id!r}: add one with {add}"
         raise VyroInputError(
             "vyro_conn_id",
-            f"no connection {conn_id!r}: add one with "
-            f"`airflow connections add {conn_id} --conn-type vyro --conn-password TOKEN`",
+            problem,
+            message=f"Vyro connection {conn_id!r} not found: Airflow has no connection {conn_id!r} "
+            f"(in its database, an AIRFLOW_CONN_{conn_id.upper()} variable or a secrets backend); "
+            f"add one with {add}",
         ) from None
     token = check_token(conn.password, conn_id)
     mask_secret(token)
@@ -92,17 +96,20 @@ def read_settings(
     url = base_url(
         conn.host,
         conn.port,
-        allow_insecure_http=bool_extra(extra, "allow_insecure_http", False),
+        allow_insecure_http=bool_extra(extra, "allow_insecure_http", False, conn_id=conn_id),
         conn_id=conn_id,
     )
-    transport = Transport.from_extra(extra)
-    timeout = timeout or float_extra(extra, "timeout", DEFAULT_TIMEOUT, allow_zero=False)
+    transport = Transport.from_extra(extra, conn_id=conn_id)
+    timeout = timeout or float_extra(extra, "timeout", DEFAULT_TIMEOUT, allow_zero=False, conn_id=conn_id)
     if max_retries is None:
-        max_retries = int_extra(extra, "max_retries", DEFAULT_MAX_RETRIES)
+        max_retries = int_extra(extra, "max_retries", DEFAULT_MAX_RETRIES, conn_id=conn_id)
     if backoff_factor is None:
-        backoff_factor = float_extra(extra, "backoff_factor", DEFAULT_BACKOFF_FACTOR, allow_zero=True)
+        backoff_factor = float_extra(
+            extra, "backoff_factor", DEFAULT_BACKOFF_FACTOR, allow_zero=True, conn_id=conn_id
+        )
     max_result_bytes = (
-        int_extra(extra, "max_result_bytes", DEFAULT_MAX_RESULT_BYTES) or DEFAULT_MAX_RESULT_BYTES
+        int_extra(extra, "max_result_bytes", DEFAULT_MAX_RESULT_BYTES, conn_id=conn_id)
+        or DEFAULT_MAX_RESULT_BYTES
     )
     return Settings(
         url,
@@ -111,15 +118,17 @@ def read_settings(
         max_retries,
         backoff_factor,
         transport,
-        status_path_extra(extra),
+        status_path_extra(extra, conn_id=conn_id),
         max_result_bytes,
     )
 
 
-def status_path_extra(extra: dict[str, Any]) -> str:
+def status_path_extra(extra: dict[str, Any], *, conn_id: str | None = None) -> str:
     """
     Read the extra ``job_status_path``: a ``/v2/`` path with one ``{id}`` (default :data:`JOB_STATUS_PATH`).
 
+    :param extra: the connection's ``extra_dejson``.
+    :param conn_id: the connection's id, named in errors.
     :raises VyroInputError: on ``vyro_conn_id`` if it is not such a path.
     """
     raw = extra.get("job_status_path", extra.get("extra__vyro__job_status_path"))
@@ -132,9 +141,9 @@ def status_path_extra(extra: dict[str, Any]) -> str:
         or any(c in raw for c in "?#\\ ")
         or "/../" in raw
     ):
-        raise VyroInputError(
-            "vyro_conn_id",
-            f"extra 'job_status_path' must be a /v2/ path with one {{id}}, e.g. {JOB_STATUS_PATH!r}; "
+        raise connection_problem(
+            conn_id,
+            f"its extra 'job_status_path' must be a /v2/ path with one {{id}}, e.g. {JOB_STATUS_PATH!r}; "
             f"got {raw!r}",
         )
     return raw
@@ -153,17 +162,21 @@ def check_token(password: str | None, conn_id: str) -> str:
     """
     token = (password or "").strip()
     if not token:
-        raise VyroInputError("vyro_conn_id", f"connection {conn_id!r} has no API token in its password")
+        raise connection_problem(
+            conn_id, "no API token in its password: set the token Vyro gave you as the connection's password"
+        )
     if not (token.isascii() and token.isprintable()) or any(char.isspace() for char in token):
-        raise VyroInputError(
-            "vyro_conn_id",
-            f"connection {conn_id!r}: the API token in its password contains spaces, "
-            "line breaks or characters that are not ASCII; paste it again",
+        raise connection_problem(
+            conn_id,
+            "the API token in its password contains spaces, line breaks or characters that are "
+            "not ASCII; paste it again",
         )
     return token
 
 
-def float_extra(extra: dict[str, Any], key: str, default: float, *, allow_zero: bool) -> float:
+def float_extra(
+    extra: dict[str, Any], key: str, default: float, *, allow_zero: bool, conn_id: str | None = None
+) -> float:
     """
     Read a number extra (``timeout``, ``backoff_factor``).
 
@@ -171,6 +184,7 @@ def float_extra(extra: dict[str, Any], key: str, default: float, *, allow_zero: 
     :param key: the extra's name (also read as ``extra__vyro__<key>``).
     :param default: the value when the extra is absent or empty.
     :param allow_zero: whether ``0`` is allowed.
+    :param conn_id: the connection's id, named in errors.
     :raises VyroInputError: on ``vyro_conn_id`` if it is not a number, or out of range.
     """
     raw = extra.get(key, extra.get(f"extra__vyro__{key}"))
@@ -179,19 +193,20 @@ def float_extra(extra: dict[str, Any], key: str, default: float, *, allow_zero: 
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise VyroInputError("vyro_conn_id", f"extra {key!r} must be a number, got {raw!r}") from None
+        raise connection_problem(conn_id, f"its extra {key!r} must be a number, got {raw!r}") from None
     if value < 0 or (value == 0 and not allow_zero) or value != value:
-        raise VyroInputError("vyro_conn_id", f"extra {key!r} must be a positive number, got {raw!r}")
+        raise connection_problem(conn_id, f"its extra {key!r} must be a positive number, got {raw!r}")
     return value
 
 
-def int_extra(extra: dict[str, Any], key: str, default: int) -> int:
+def int_extra(extra: dict[str, Any], key: str, default: int, *, conn_id: str | None = None) -> int:
     """
     Read a whole-number extra (``max_retries``).
 
     :param extra: the connection's ``extra_dejson``.
     :param key: the extra's name (also read as ``extra__vyro__<key>``).
     :param default: the value when the extra is absent or empty.
+    :param conn_id: the connection's id, named in errors.
     :raises VyroInputError: on ``vyro_conn_id`` if it is not a whole number >= 0.
     """
     raw = extra.get(key, extra.get(f"extra__vyro__{key}"))
@@ -200,9 +215,9 @@ def int_extra(extra: dict[str, Any], key: str, default: int) -> int:
     try:
         value = int(str(raw))
     except ValueError:
-        raise VyroInputError("vyro_conn_id", f"extra {key!r} must be a whole number, got {raw!r}") from None
+        raise connection_problem(conn_id, f"its extra {key!r} must be a whole number, got {raw!r}") from None
     if value < 0:
-        raise VyroInputError("vyro_conn_id", f"extra {key!r} must not be negative, got {raw!r}")
+        raise connection_problem(conn_id, f"its extra {key!r} must not be negative, got {raw!r}")
     return value
 
 

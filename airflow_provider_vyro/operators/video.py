@@ -33,7 +33,131 @@ DEFAULT_JOB_TIMEOUT = 3600.0
 """Seconds a try waits for its job, unless ``job_timeout`` says otherwise."""
 
 
-class VyroVideoOperator(VyroBaseOperator):
+class VideoRun(VyroBaseOperator):
+    """
+    Run one video job from a task: submit once, defer (or poll here), fetch the MP4 (see :doc:`/video`).
+
+    The base of :class:`VyroVideoOperator` and of ``@task.vyro`` for the video operations. A
+    subclass says what to run (:meth:`video_arguments`) and sets :attr:`deferrable`,
+    :attr:`poll_interval` and :attr:`job_timeout`.
+    """
+
+    deferrable: bool = False
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    job_timeout: float = DEFAULT_JOB_TIMEOUT
+    _job: VideoJob | None = None
+
+    def video_arguments(self, context: Context) -> tuple[dict[str, Any], str | None]:
+        """Give the job's arguments (text fields, ``image_path``, ``output_path``) and the thumbnail path."""
+        raise NotImplementedError
+
+    def _video_job(self, context: Context) -> VideoJob:
+        from airflow_provider_vyro.hooks.vyro import VyroHook
+        from airflow_provider_vyro.jobs import VideoJob, prepare
+        from airflow_provider_vyro.ledger import RunKey
+
+        values, thumbnail_path = self.video_arguments(context)
+        request = prepare(
+            self.operation_endpoint(),
+            values,
+            storage_conn_id=self.storage_conn_id or None,
+            thumbnail_path=thumbnail_path,
+        )
+        try_number = getattr(context.get("ti"), "try_number", None)
+        self._job = VideoJob(
+            request,
+            VyroHook(vyro_conn_id=self.vyro_conn_id),
+            RunKey.from_context(context),
+            self.log,
+            try_number=try_number if isinstance(try_number, int) else 1,
+        )
+        return self._job
+
+    def start_video(self, context: Context) -> dict[str, Any]:
+        """Check the arguments, submit the job once, and wait for it (deferred, or here)."""
+        from airflow_provider_vyro.jobs import load_inputs
+
+        job = self._video_job(context)
+        try:
+            files = load_inputs(job.request)
+            if (earlier := job.written_earlier()) is not None:
+                return self._done(context, earlier, announce=True)
+            if not self.overwrite and (kept := job.existing()) is not None:
+                self.log.info("Kept %s (no call)", job.request.output_path)
+                return self._done(context, kept)
+            job_id = job.submit_once(files)
+            deadline = time.time() + self.job_timeout
+            if self.deferrable:
+                from airflow_provider_vyro.triggers.vyro import VyroJobTrigger
+
+                self.log.info(
+                    "Deferring: job %s is polled by the triggerer every %g s", job_id, self.poll_interval
+                )
+                self.defer(
+                    trigger=VyroJobTrigger(
+                        vyro_conn_id=self.vyro_conn_id,
+                        job_id=job_id,
+                        status_path=job.hook.job_status_path,
+                        poll_interval=self.poll_interval,
+                        deadline=deadline,
+                    ),
+                    method_name="execute_complete",
+                )
+            status = job.wait(job_id, poll_interval=self.poll_interval, deadline=deadline)
+            return self._done(context, job.finish(status))
+        finally:
+            job.hook.close()
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """
+        Resume after the trigger's event: fetch the result, or raise the event's error.
+
+        :param context: the task's context.
+        :param event: the payload of :class:`~airflow_provider_vyro.triggers.vyro.VyroJobTrigger`.
+        """
+        from airflow_provider_vyro.hooks.job_status import JobStatus
+        from airflow_provider_vyro.jobs import raise_from_event
+
+        job = self._video_job(context)
+        job.resume()
+        try:
+            if event.get("state") != "succeeded":
+                if event.get("state") == "failed":
+                    job.record.remove()
+                raise_from_event(event)
+            self.log.info(
+                "Job %s succeeded (%s polls in the triggerer)", event.get("job_id"), event.get("polls")
+            )
+            status = JobStatus(
+                str(event["job_id"]),
+                "succeeded",
+                "success",
+                urls=(str(event["url"]),),
+                thumbnail_url=event.get("thumbnail_url"),
+            )
+            return self._done(context, job.finish(status))
+        finally:
+            job.hook.close()
+
+    def _done(self, context: Context, result: dict[str, Any], *, announce: bool = False) -> dict[str, Any]:
+        self._vyro_results = [result]
+        assets.emit(
+            context,
+            self.asset_alias,
+            self._vyro_results,
+            storage_conn_id=self.storage_conn_id,
+            announced=(lambda _: True) if announce else assets.was_written,
+        )
+        return result
+
+    def on_kill(self) -> None:
+        """Stop the wait at once (the job keeps running on the API's side; a retry polls it)."""
+        if self._job is not None:
+            self._job.cancel()
+        super().on_kill()
+
+
+class VyroVideoOperator(VideoRun):
     """
     Base of the video operators: submit once, wait (deferred or not), fetch the MP4.
 
@@ -100,7 +224,6 @@ class VyroVideoOperator(VyroBaseOperator):
         self.aspect_ratio = aspect_ratio
         self.thumbnail_path = thumbnail_path
         self.deferrable = bool(deferrable)
-        self._job: VideoJob | None = None
 
     def values(self) -> dict[str, Any]:
         """Give the job's arguments from the operator's (rendered) arguments."""
@@ -111,100 +234,13 @@ class VyroVideoOperator(VyroBaseOperator):
             "output_path": self.output_path,
         }
 
-    def _video_job(self, context: Context) -> VideoJob:
-        from airflow_provider_vyro.hooks.vyro import VyroHook
-        from airflow_provider_vyro.jobs import VideoJob, prepare
-        from airflow_provider_vyro.ledger import RunKey
-
-        request = prepare(
-            self.operation_endpoint(),
-            self.values(),
-            storage_conn_id=self.storage_conn_id or None,
-            thumbnail_path=self.thumbnail_path,
-        )
-        try_number = getattr(context.get("ti"), "try_number", None)
-        self._job = VideoJob(
-            request,
-            VyroHook(vyro_conn_id=self.vyro_conn_id),
-            RunKey.from_context(context),
-            self.log,
-            try_number=try_number if isinstance(try_number, int) else 1,
-        )
-        return self._job
+    def video_arguments(self, context: Context) -> tuple[dict[str, Any], str | None]:
+        """Give :meth:`values` and ``thumbnail_path``."""
+        return self.values(), self.thumbnail_path
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check the arguments, submit the job once, and wait for it (deferred, or here)."""
-        from airflow_provider_vyro.jobs import load_inputs
-
-        job = self._video_job(context)
-        try:
-            files = load_inputs(job.request)
-            if not self.overwrite and (kept := job.existing()) is not None:
-                self.log.info("Kept %s (no call)", job.request.output_path)
-                return self._done(context, kept)
-            job_id = job.submit_once(files)
-            deadline = time.time() + self.job_timeout
-            if self.deferrable:
-                from airflow_provider_vyro.triggers.vyro import VyroJobTrigger
-
-                self.log.info(
-                    "Deferring: job %s is polled by the triggerer every %g s", job_id, self.poll_interval
-                )
-                self.defer(
-                    trigger=VyroJobTrigger(
-                        vyro_conn_id=self.vyro_conn_id,
-                        job_id=job_id,
-                        status_path=job.hook.job_status_path,
-                        poll_interval=self.poll_interval,
-                        deadline=deadline,
-                    ),
-                    method_name="execute_complete",
-                )
-            status = job.wait(job_id, poll_interval=self.poll_interval, deadline=deadline)
-            return self._done(context, job.finish(status))
-        finally:
-            job.hook.close()
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """
-        Resume after the trigger's event: fetch the result, or raise the event's error.
-
-        :param context: the task's context.
-        :param event: the payload of :class:`~airflow_provider_vyro.triggers.vyro.VyroJobTrigger`.
-        """
-        from airflow_provider_vyro.hooks.job_status import JobStatus
-        from airflow_provider_vyro.jobs import raise_from_event
-
-        job = self._video_job(context)
-        job.resume()
-        try:
-            if event.get("state") != "succeeded":
-                if event.get("state") == "failed":
-                    job.record.remove()
-                raise_from_event(event)
-            self.log.info(
-                "Job %s succeeded (%s polls in the triggerer)", event.get("job_id"), event.get("polls")
-            )
-            status = JobStatus(
-                str(event["job_id"]),
-                "succeeded",
-                "success",
-                urls=(str(event["url"]),),
-                thumbnail_url=event.get("thumbnail_url"),
-            )
-            return self._done(context, job.finish(status))
-        finally:
-            job.hook.close()
-
-    def _done(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
-        self._vyro_results = [result]
-        assets.emit(context, self.asset_alias, self._vyro_results, storage_conn_id=self.storage_conn_id)
-        return result
-
-    def on_kill(self) -> None:
-        """Stop the wait at once (the job keeps running on the API's side; a retry polls it)."""
-        if self._job is not None:
-            self._job.cancel()
+        return self.start_video(context)
 
 
 class TextToVideoOperator(VyroVideoOperator):
@@ -240,4 +276,4 @@ class ImageToVideoOperator(VyroVideoOperator):
         return {**super().values(), "image_path": self.image_path}
 
 
-__all__ = ["ImageToVideoOperator", "TextToVideoOperator", "VyroVideoOperator"]
+__all__ = ["ImageToVideoOperator", "TextToVideoOperator", "VideoRun", "VyroVideoOperator"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from airflow_provider_vyro import storage
-from airflow_provider_vyro.images import sniff_answer_format
+from airflow_provider_vyro.streams import sniff_answer_format
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,8 @@ def example_vyro_video() -> None:
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         job_timeout=3600,
-        retries=2,
+        retries=2,  # a retry polls the recorded job: it never submits again
+        retry_delay=timedelta(minutes=1),
     ).expand_kwargs(products())
     # [END howto_operator_vyro_image_to_video]
 

@@ -2,6 +2,7 @@
 Test DAGs: one InpaintBatchOperator over the items in the run's conf (``{"items": [...]}``).
 
 * ``vyro_batch_retry``: one task retry, no delay (a retry must not pay twice);
+* ``vyro_batch_post_execute_fails``: the same, failing in ``post_execute`` on its first try;
 * ``vyro_batch_timeout``: ``execution_timeout`` of 4 s, two calls in flight;
 * ``vyro_batch_manifest``: per-item dicts go to ``conf["manifest"]``; at most 3 items without it.
 """
@@ -23,6 +24,14 @@ class SmallInpaintBatchOperator(InpaintBatchOperator):
     item_limit: ClassVar[int] = 3
 
 
+class FailingAfterExecuteBatch(InpaintBatchOperator):
+    """An inpaint batch whose first try fails after ``execute`` returned."""
+
+    def post_execute(self, context: Any, result: Any = None) -> None:
+        if context["ti"].try_number == 1:
+            raise RuntimeError("post_execute fails on the first try")
+
+
 def _items() -> Any:
     @task
     def items(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -32,10 +41,8 @@ def _items() -> Any:
     return items()
 
 
-@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
-def vyro_batch_retry() -> None:
-    """A batch with one task retry and ``overwrite=True``."""
-    InpaintBatchOperator(
+def _retried(operator: type[InpaintBatchOperator]) -> None:
+    operator(
         task_id="batch",
         items=_items(),
         max_concurrency=2,
@@ -43,6 +50,18 @@ def vyro_batch_retry() -> None:
         retries=1,
         retry_delay=timedelta(seconds=0),
     )
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def vyro_batch_retry() -> None:
+    """A batch with one task retry and ``overwrite=True``."""
+    _retried(InpaintBatchOperator)
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def vyro_batch_post_execute_fails() -> None:
+    """A batch with one task retry whose first try fails in ``post_execute``."""
+    _retried(FailingAfterExecuteBatch)
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
@@ -70,5 +89,6 @@ def vyro_batch_manifest() -> None:
 
 
 vyro_batch_retry()
+vyro_batch_post_execute_fails()
 vyro_batch_timeout()
 vyro_batch_manifest()

@@ -77,16 +77,43 @@ def test_bad_items_fail_up_front_naming_each_and_spend_nothing(
     vyro_conn: EmulatorServer, tmp_path: Path
 ) -> None:
     items = make_items(tmp_path, 5)
-    items[1]["mask_path"] = str(tmp_path / "missing_mask.png")
+    items[0]["mask_path"] = str(tmp_path / "missing_mask.png")
     items[3]["image_path"] = str(tmp_path / "missing.png")
     with pytest.raises(VyroInputError) as caught:
         run_batch(items)
     assert caught.value.field == "items"
-    assert "items[1].mask_path:" in caught.value.problem
+    assert "items[0].mask_path:" in caught.value.problem
     assert "items[3].image_path:" in caught.value.problem
     assert "nothing was sent" in caught.value.problem
     assert vyro_conn.stats()["requests"] == 0
     assert outputs(tmp_path) == []
+
+
+@pytest.mark.parametrize("bad", [5, 150])
+def test_a_missing_input_further_on_costs_at_most_the_first_call_whose_output_is_kept(
+    vyro_conn: EmulatorServer, tmp_path: Path, bad: int
+) -> None:
+    items = make_items(tmp_path, 160)
+    items[bad]["image_path"] = str(tmp_path / "missing.png")
+    vyro_conn.set_faults(latency=0.2)
+    with pytest.raises(VyroInputError) as caught:
+        run_batch(items, max_concurrency=8)
+    assert f"items[{bad}].image_path:" in caught.value.problem
+    assert "does not exist" in caught.value.problem
+    requests = vyro_conn.stats()["requests"]
+    assert requests <= 1, "the storage checks overlap the first call only"
+    if requests:
+        assert "only items[0] was called meanwhile: its output" in caught.value.problem
+        assert outputs(tmp_path) == ["img0.png"]
+        with Image.open(tmp_path / "out" / "img0.png") as png:
+            png.verify()
+    else:
+        assert outputs(tmp_path) == []
+
+    items[bad]["image_path"] = items[0]["image_path"]
+    vyro_conn.reset()
+    run_batch(items, max_concurrency=8, overwrite=False)
+    assert vyro_conn.stats()["requests"] == 160 - requests, "the kept output is not paid for again"
 
 
 def test_cheap_checks_come_first_and_skip_the_storage_checks(

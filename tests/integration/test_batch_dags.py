@@ -1,6 +1,7 @@
 """
 Batch runs through Airflow itself (``airflow dags test``) against the emulator: fail-fast on a
-dead account, a retry that pays only once, ``execution_timeout`` with hung calls, the manifest.
+dead account, a retry that pays only once (also after a failure once ``execute`` returned),
+``execution_timeout`` with hung calls, the manifest.
 """
 
 from __future__ import annotations
@@ -60,7 +61,21 @@ def test_a_retry_never_pays_twice_for_what_an_earlier_try_wrote(
     assert sum(not r["skipped"] for r in results) == 1, "the second try called only for the failed item"
     assert all(Path(r["output_path"]).is_file() for r in results)
     assert emulator.stats()["requests"] == 4 + 1, "the second try paid only for the failed item"
-    assert not list((tmp_path / "w" / "out").glob(".vyro-ledger.*")), "a successful run removes its ledger"
+    assert list((tmp_path / "w" / "out").glob(".vyro-ledger.*")), "the ledger outlives the successful try"
+
+
+def test_a_failure_after_execute_returned_is_retried_without_paying_again(
+    sandbox: AirflowSandbox, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    items = make_items(tmp_path / "w", 4)
+
+    run = sandbox.dags_test("vyro_batch_post_execute_fails", conf={"items": items})
+
+    assert run.state == "success", run.describe()
+    assert run.try_numbers[("batch", -1)] == 2, "post_execute failed the first try, after execute returned"
+    assert "post_execute fails on the first try" in run.output
+    assert emulator.stats()["requests"] == 4, "the retry found every output on record and paid nothing"
+    assert all(r["skipped"] for r in run.xcom("batch"))
 
 
 def test_execution_timeout_abandons_hung_calls_and_leaves_no_temp_file(

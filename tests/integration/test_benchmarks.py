@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from airflow_provider_vyro.images import PngStreamChecker
+from airflow_provider_vyro.streams import PngStreamChecker
 from benchmarks import hook_overhead, scale
 from benchmarks._support import TOKEN
 from benchmarks.fast_server import FastServerProcess

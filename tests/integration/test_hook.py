@@ -467,3 +467,66 @@ def test_a_retry_after_of_a_day_waits_at_most_five_minutes(
     assert len(raised) == 1
     assert isinstance(raised[0], VyroCancelledError), "the wait was cut short by cancel, not waited out"
     assert len(server.seen) == 1
+
+
+# --- errors say what to do, from the user's side ---------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_refused_token_names_the_connection_and_how_to_check_it(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes], api: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_SHOP", conn_json(emulator.url, token="wrong-token"))
+    hook = VyroHook("vyro_shop")
+    calls = {
+        "v1": lambda: hook.inpaint(image=scene[0], mask=scene[1], prompt="sand"),
+        "v2": lambda: hook.text_to_image("sand"),
+    }
+    with pytest.raises(VyroAuthenticationError) as caught:
+        calls[api]()
+    text = str(caught.value)
+    own = "Missing or invalid token" if api == "v1" else "The bearer token is invalid."
+    assert "connection 'vyro_shop'" in text
+    assert "`airflow connections test vyro_shop`" in text
+    assert own in text
+    assert text.index("airflow connections test") < text.index(own), "the API's own message comes after"
+
+
+@pytest.mark.parametrize(
+    ("status", "own"),
+    [(402, "Not enough tokens (credits) for this request."), (424, "Insufficient credits for this request.")],
+)
+def test_no_credits_names_the_connection_and_where_to_top_up(
+    vyro_conn: EmulatorServer, scene: tuple[bytes, bytes], status: int, own: str
+) -> None:
+    vyro_conn.set_faults(script=[status])
+    with pytest.raises(VyroInsufficientCreditsError) as caught:
+        VyroHook().generative_fill(scene[0], scene[1], "sand")
+    text = str(caught.value)
+    assert "connection 'vyro_default'" in text
+    assert "top up" in text
+    assert "Vyro's dashboard" in text
+    assert text.endswith(f"The API said: {own}")
+
+
+def test_connection_settings_are_described_from_the_connections_side(
+    monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VYRO_SHOP",
+        json.dumps({"conn_type": "vyro", "password": "t", "extra": {"timeout": "soon"}}),
+    )
+    with pytest.raises(VyroInputError) as caught:
+        VyroHook("vyro_shop").inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert caught.value.field == "vyro_conn_id"
+    assert (
+        str(caught.value) == "Vyro connection 'vyro_shop': its extra 'timeout' must be a number, got 'soon'"
+    )
+    ok, message = VyroHook("vyro_shop").test_connection()
+    assert not ok
+    assert message.startswith("Vyro connection 'vyro_shop': ")
+    monkeypatch.delenv("AIRFLOW_CONN_VYRO_SHOP")
+    with pytest.raises(VyroInputError) as missing:
+        VyroHook("vyro_shop").validate()
+    assert str(missing.value).startswith("Vyro connection 'vyro_shop' not found")
+    assert "airflow connections add vyro_shop" in str(missing.value)

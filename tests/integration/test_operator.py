@@ -326,7 +326,8 @@ def test_bad_inputs_fail_mapped_tasks_in_a_real_dag_run_without_retries(
         assert run.task_states[("inpaint", index)] == "failed", name
         assert run.try_numbers[("inpaint", index)] == 1, f"{name}: no task retry (retries=2 in the DAG)"
         field, words = BAD_INPUTS[name][1], BAD_INPUTS[name][2]
-        assert f"VyroInputError: {field}:" in run.output, name
+        named = "Vyro connection" if field == "vyro_conn_id" else f"{field}:"
+        assert f"VyroInputError: {named}" in run.output, name
         assert words in run.output, name
     assert emulator.stats()["requests"] == 0
     assert workspace.outputs() == []

@@ -61,7 +61,10 @@ def test_a_missing_folder_is_created_when_the_answer_is_written(
     result = inpaint(scene, output).execute(context=task_context())
     assert result["output_path"] == str(output)
     assert output.is_file()
-    assert files_below(tmp_path / "out") == [tmp_path / "out" / "2026", output], "no temp file or ledger left"
+    below = files_below(tmp_path / "out")
+    ledger = [p for p in below if p.name.startswith(".vyro-ledger.")]
+    assert len(ledger) == 1, "the ledger outlives a successful try, in the output's own folder"
+    assert [p for p in below if p not in ledger] == [tmp_path / "out" / "2026", output], "no temp file left"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
     assert vyro_conn.stats()["requests"] == 1
 
@@ -152,4 +155,6 @@ def test_a_video_into_a_missing_folder_is_written(vyro_conn: EmulatorServer, tmp
     output = tmp_path / "clips" / "2026" / "clip.mp4"
     result = video(output).execute(context=task_context())
     assert result["output_path"] == str(output)
-    assert sorted(p.name for p in output.parent.iterdir()) == ["clip.mp4"], "no record or temp file left"
+    names = sorted(p.name for p in output.parent.iterdir())
+    assert names[1:] == ["clip.mp4"], "no temporary file left"
+    assert names[0].startswith(".vyro-job."), "the job record stays, noting what was written"

@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import DAG, AirflowFailException, task
 from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_provider_vyro import storage
+from airflow_provider_vyro.catalogue import INPAINT
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
@@ -32,7 +33,9 @@ from airflow_provider_vyro.exceptions import (
     VyroOutputWriteError,
     VyroPermanentBatchError,
 )
+from airflow_provider_vyro.hooks.vyro import VyroHook
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
+from airflow_provider_vyro.runner import RunOptions, run_items
 from tests.conftest import conn_json, make_scene
 from tests.integration.test_batch import make_items, outputs
 
@@ -72,9 +75,45 @@ def test_credits_running_out_stop_the_run_and_keep_what_was_written(
         run_batch(make_items(tmp_path, 30), max_concurrency=4)
     assert isinstance(caught.value, AirflowFailException)
     requests = vyro_conn.stats()["requests"]
-    assert requests <= 3 + 4, "after the first 424 only calls already in flight are answered"
+    assert requests <= 3 + 4, "after the first 424 only calls already taken are answered; none is taken"
     assert len(outputs(tmp_path)) >= 3, "outputs written before the error stay"
     assert "Stopping the run: VyroInsufficientCreditsError" in capsys.readouterr().out
+
+
+class SlowToHearOfFailures:
+    """A task log that takes its time over an item's failure, as a busy log handler may."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str, *args: Any) -> None:
+        self.lines.append(message % args)
+
+    def error(self, message: str, *args: Any) -> None:
+        self.lines.append(message % args)
+
+    def warning(self, message: str, *args: Any) -> None:
+        if message.startswith("items["):
+            time.sleep(0.5)
+        self.lines.append(message % args)
+
+    exception = error
+
+
+def test_no_worker_takes_an_item_after_its_own_call_stopped_the_run(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    vyro_conn.set_faults(script=["ok", 402, 402, 402, 402])
+    hook = VyroHook(pool_maxsize=2)
+    with pytest.raises(VyroInsufficientCreditsError):
+        run_items(
+            INPAINT,
+            make_items(tmp_path, 10),
+            hook=hook,
+            options=RunOptions(max_concurrency=2),
+            log=SlowToHearOfFailures(),
+        )
+    assert vyro_conn.stats()["requests"] == 3, "the first call alone, then one per worker, then nothing"
 
 
 def test_a_missing_connection_fails_before_any_request(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
@@ -184,6 +223,36 @@ def test_a_full_disk_when_committing_an_answer_stops_the_run(
     assert "No space left on device" in str(caught.value)
     assert vyro_conn.stats()["requests"] == 1
     assert not list(tmp_path.rglob(".vyro-tmp.*")), "no temporary file is left beside the outputs"
+
+
+# --- what is written passes the check a later run keeps it by -------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["badcrc200", "undecodable200"])
+def test_a_corrupt_answer_is_not_written_and_its_call_is_retried(
+    vyro_conn: EmulatorServer, tmp_path: Path, fault: str
+) -> None:
+    items = make_items(tmp_path, 1)
+    vyro_conn.set_faults(script=[fault])
+
+    (result,) = run_batch(items)
+
+    assert result["attempts"] == 2, "the corrupt answer was refused and the call retried"
+    vyro_conn.reset()
+    (kept,) = run_batch(items, overwrite=False)
+    assert kept["skipped"] is True, "what was written passes the check overwrite=False keeps by"
+    assert vyro_conn.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("fault", ["badcrc200", "undecodable200"])
+def test_an_answer_corrupt_every_time_leaves_nothing_behind(
+    vyro_conn: EmulatorServer, tmp_path: Path, fault: str
+) -> None:
+    vyro_conn.set_faults(script=[fault] * 4)
+    with pytest.raises(VyroBatchError, match=r"VyroResponseError: .*PNG"):
+        run_batch(make_items(tmp_path, 1))
+    assert vyro_conn.stats()["requests"] == 4
+    assert outputs(tmp_path) == [], "nothing written, no temporary file"
 
 
 # --- spending is visible and bounded ------------------------------------------------------------

@@ -67,6 +67,15 @@ def test_an_unknown_certificate_authority_fails_at_once_naming_tls(
     assert tls_server.seen == [], "no request, so no token, went over the unverified connection"
 
 
+def test_a_tls_failure_says_which_extra_of_which_connection_to_set(
+    tls_server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, scene: tuple[bytes, bytes]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_CORP", conn_json(tls_server.url))
+    with pytest.raises(VyroTLSError) as caught:
+        VyroHook("vyro_corp").inpaint(image=scene[0], mask=scene[1], prompt="sand")
+    assert "set the extra 'verify' of connection 'vyro_corp' to the CA bundle" in str(caught.value)
+
+
 def test_verify_set_to_the_ca_bundle_succeeds(
     tls_server: ScriptedServer,
     certs: Certificates,

@@ -88,7 +88,9 @@ def test_image_to_video_writes_a_checked_mp4_and_thumbnail_fetched_without_the_t
     assert result["image_path"] == str(DATA / "product_mug.jpg")
     assert_complete_mp4(tmp_path / "mug.mp4", result)
     assert (tmp_path / "mug.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mug.jpg", "mug.mp4"], "no record, no temp file"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[1:] == ["mug.jpg", "mug.mp4"], "no temporary file left"
+    assert names[0].startswith(".vyro-job."), "the job record notes what was written"
 
     video = fast_video.video_stats()
     assert video["submits"] == {"image_to_video": 1}
@@ -122,6 +124,31 @@ def test_one_submit_across_a_timeout_and_the_retry(vyro_conn: EmulatorServer, tm
     assert result["try_number"] == 2
     assert_complete_mp4(tmp_path / "clip.mp4", result)
     assert submits(vyro_conn) == 1
+
+
+def test_a_retry_after_a_success_airflow_did_not_record_keeps_the_output_and_sends_nothing(
+    fast_video: EmulatorServer, tmp_path: Path
+) -> None:
+    first = waves(tmp_path).execute(context(try_number=1))
+    again = waves(tmp_path, overwrite=True).execute(context(try_number=2))
+    assert again["skipped"] is True
+    assert again["job_id"] == first["job_id"]
+    assert again["sha256"] == first["sha256"]
+    assert again["attempts"] == 0
+    assert submits(fast_video) == 1
+    downloads = [r for r in fast_video.video_stats()["storage_requests"] if r["url"].endswith(".mp4")]
+    assert len(downloads) == 1, "nothing fetched again either"
+
+
+def test_a_retry_whose_output_is_gone_fetches_the_recorded_job_again(
+    fast_video: EmulatorServer, tmp_path: Path
+) -> None:
+    first = waves(tmp_path).execute(context(try_number=1))
+    (tmp_path / "w.mp4").unlink()
+    again = waves(tmp_path).execute(context(try_number=2))
+    assert (again["job_id"], again["skipped"], again["attempts"]) == (first["job_id"], False, 0)
+    assert_complete_mp4(tmp_path / "w.mp4", again)
+    assert submits(fast_video) == 1
 
 
 def test_a_failed_job_fails_the_task_without_retries_and_writes_nothing(

@@ -12,18 +12,19 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from airflow_provider_vyro import images
+from airflow_provider_vyro.checks import (
+    MAX_PROMPT_CHARS,
+    check_mask_matches,
+    check_model_version,
+    check_prompt,
+)
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.images import (
     MAX_IMAGE_BYTES,
-    MAX_PROMPT_CHARS,
     MIN_IMAGE_SIDE,
     PNG_IEND_CHUNK,
     PNG_SIGNATURE,
     ImageInfo,
-    PngStreamChecker,
-    check_mask_matches,
-    check_model_version,
-    check_prompt,
     content_type,
     describe_format,
     inspect_image,
@@ -368,100 +369,6 @@ class TestPngHelpers:
         assert not is_complete_png_tail(b"")
 
 
-def feed_in(data: bytes, sizes: list[int]) -> PngStreamChecker:
-    checker = PngStreamChecker()
-    position = 0
-    for size in sizes:
-        checker.feed(data[position : position + size])
-        position += size
-    checker.feed(data[position:])
-    return checker
-
-
-class TestPngStreamChecker:
-    BIG = encode_noise("PNG", (333, 222))
-
-    @pytest.mark.parametrize("chunk", [1, 2, 7, 12, 13, 33, 4096, 1 << 20])
-    def test_fixed_chunk_sizes(self, chunk: int) -> None:
-        checker = PngStreamChecker()
-        for i in range(0, len(self.BIG), chunk):
-            checker.feed(self.BIG[i : i + chunk])
-        assert checker.result() == (333, 222)
-        assert checker.size == len(self.BIG)
-
-    def test_buffer_types_and_empty_chunks(self) -> None:
-        checker = PngStreamChecker()
-        checker.feed(b"")
-        checker.feed(bytearray(self.BIG[:10]))
-        checker.feed(memoryview(self.BIG)[10:40])
-        checker.feed(b"")
-        checker.feed(memoryview(self.BIG)[40:])
-        assert checker.result() == (333, 222)
-
-    def test_keeps_only_a_few_bytes(self) -> None:
-        checker = feed_in(self.BIG, [len(self.BIG) // 2])
-        assert len(checker._head) == 33
-        assert len(checker._tail) == 12
-
-    def test_empty(self) -> None:
-        with pytest.raises(ValueError, match="the body is empty"):
-            PngStreamChecker().result()
-
-    @pytest.mark.parametrize("cut", [1, 5, 12, 100])
-    def test_truncated_stream(self, cut: int) -> None:
-        checker = feed_in(self.BIG[:-cut], [1, 1, 3, 50])
-        with pytest.raises(
-            ValueError, match=r"the PNG is truncated: \d+ bytes that do not end with the IEND"
-        ):
-            checker.result()
-
-    @pytest.mark.parametrize("length", [3, 8, 20, 32])
-    def test_stream_ending_inside_the_header(self, length: int) -> None:
-        checker = feed_in(self.BIG[:length], [1] * length)
-        with pytest.raises(ValueError, match="before its IHDR chunk"):
-            checker.result()
-
-    @pytest.mark.parametrize(
-        ("body", "what"),
-        [
-            (b'{"status": "error", "message": "no credits"}', "the body is text, not a PNG image"),
-            (JPEG, "the body is a JPEG image, not a PNG image"),
-            (b"\x89PNX\r\n\x1a\n" + b"\x00" * 40, "the body is unknown binary data, not a PNG image"),
-        ],
-    )
-    def test_not_a_png(self, body: bytes, what: str) -> None:
-        with pytest.raises(ValueError, match=what):
-            feed_in(body, [1, 2, 3]).result()
-
-    def test_corrupt_ihdr_crc(self) -> None:
-        data = bytearray(self.BIG)
-        data[30] ^= 0xFF
-        with pytest.raises(ValueError, match="IHDR chunk is corrupt"):
-            feed_in(bytes(data), [7]).result()
-
-    @settings(max_examples=60, deadline=None)
-    @given(st.lists(st.integers(min_value=0, max_value=300), max_size=40))
-    def test_any_chunking_of_a_valid_png_gives_its_size(self, sizes: list[int]) -> None:
-        assert feed_in(self.BIG, sizes).result() == (333, 222)
-
-    @settings(max_examples=60, deadline=None)
-    @given(st.data())
-    def test_any_proper_prefix_is_rejected(self, data: st.DataObject) -> None:
-        length = data.draw(st.integers(min_value=0, max_value=len(PNG) - 1))
-        sizes = data.draw(st.lists(st.integers(min_value=1, max_value=20), max_size=10))
-        with pytest.raises(ValueError, match=r"the body is empty|truncated"):
-            feed_in(PNG[:length], sizes).result()
-
-    @given(st.binary(max_size=200), st.lists(st.integers(min_value=0, max_value=50), max_size=10))
-    def test_arbitrary_bytes_give_a_size_or_a_value_error(self, body: bytes, sizes: list[int]) -> None:
-        try:
-            width, height = feed_in(body, sizes).result()
-        except ValueError:
-            return
-        assert width > 0
-        assert height > 0
-
-
 def test_images_module_does_not_import_pillow_at_import_time() -> None:
     import subprocess
     import sys
@@ -521,9 +428,9 @@ class TestPngHeaderWithoutPillow:
     @pytest.mark.parametrize("name", sorted(PLAIN_PNGS))
     def test_plain_pngs_are_read_without_pillow_and_as_pillow_reads_them(self, name: str) -> None:
         data = PLAIN_PNGS[name]
-        plain = images._png_header_without_pillow(io.BytesIO(data))
+        plain = images.png_header_without_pillow(io.BytesIO(data))
         assert plain is not None
-        assert plain == header_outcome(images._read_header_with_pillow, data)
+        assert plain == header_outcome(images.read_header_with_pillow, data)
 
     def test_other_pngs_are_left_to_pillow(self) -> None:
         from PIL import PngImagePlugin
@@ -536,9 +443,9 @@ class TestPngHeaderWithoutPillow:
             encode_png("RGB", pnginfo=info),
         ]
         for data in samples:
-            assert images._png_header_without_pillow(io.BytesIO(data)) is None
-            with_pillow = header_outcome(images._read_header_with_pillow, data)
-            assert header_outcome(images._read_header, data) == with_pillow
+            assert images.png_header_without_pillow(io.BytesIO(data)) is None
+            with_pillow = header_outcome(images.read_header_with_pillow, data)
+            assert header_outcome(images.read_header, data) == with_pillow
 
     @settings(max_examples=400, deadline=None)
     @given(
@@ -554,122 +461,6 @@ class TestPngHeaderWithoutPillow:
             if offset < len(data):
                 data[offset] = value
         damaged = bytes(data[: len(data) - cut] if cut < len(data) else data)
-        assert header_outcome(images._read_header, damaged) == header_outcome(
-            images._read_header_with_pillow, damaged
+        assert header_outcome(images.read_header, damaged) == header_outcome(
+            images.read_header_with_pillow, damaged
         )
-
-
-# --- answers of any format --------------------------------------------------------------------
-
-
-def encode_answer(fmt: str, size: tuple[int, int] = (333, 222), mode: str = "RGB", **save: object) -> bytes:
-    buffer = io.BytesIO()
-    image = Image.effect_noise(size, 64).convert(mode)
-    image.save(buffer, fmt, **save)
-    return buffer.getvalue()
-
-
-def with_exif_and_icc(jpeg: bytes) -> bytes:
-    """A JPEG whose frame header comes after two large application segments."""
-    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 60_000) + b"Exif\x00\x00" + b"\x00" * (60_000 - 6)
-    app2 = b"\xff\xe2" + struct.pack(">H", 2 + 3000) + b"\x11" * 3000
-    return jpeg[:2] + app1 + app2 + jpeg[2:]
-
-
-ANSWERS = {
-    "png": ("PNG", encode_answer("PNG")),
-    "jpeg": ("JPEG", encode_answer("JPEG")),
-    "progressive jpeg": ("JPEG", encode_answer("JPEG", progressive=True)),
-    "jpeg with big segments": ("JPEG", with_exif_and_icc(encode_answer("JPEG"))),
-    "lossy webp": ("WEBP", encode_answer("WEBP")),
-    "lossless webp": ("WEBP", encode_answer("WEBP", lossless=True)),
-    "webp with alpha": ("WEBP", encode_answer("WEBP", mode="RGBA")),
-}
-
-
-def feed_answer(data: bytes, sizes: list[int], formats: tuple[str, ...] = images.ANSWER_FORMATS) -> object:
-    checker = images.ImageStreamChecker(formats)
-    position = 0
-    for size in sizes:
-        checker.feed(data[position : position + size])
-        position += size
-    checker.feed(data[position:])
-    return checker.result()
-
-
-class TestImageStreamChecker:
-    @pytest.mark.parametrize("name", list(ANSWERS))
-    @pytest.mark.parametrize("chunk", [1, 3, 11, 12, 29, 4096, 1 << 20])
-    def test_format_and_size_of_a_complete_answer(self, name: str, chunk: int) -> None:
-        fmt, data = ANSWERS[name]
-        assert feed_answer(data, [chunk] * (len(data) // chunk)) == images.StreamedImage(fmt, 333, 222)
-
-    @pytest.mark.parametrize("name", list(ANSWERS))
-    @pytest.mark.parametrize("cut", [1, 2, 20, 0.5, 0.99])
-    def test_a_truncated_answer_is_refused(self, name: str, cut: float) -> None:
-        _, data = ANSWERS[name]
-        keep = len(data) - int(cut) if cut >= 1 else int(len(data) * (1 - cut))
-        with pytest.raises(ValueError, match="truncated"):
-            feed_answer(data[:keep], [7, 100])
-
-    @settings(max_examples=40, deadline=None)
-    @given(st.sampled_from(sorted(ANSWERS)), st.data())
-    def test_any_proper_prefix_is_refused(self, name: str, data: st.DataObject) -> None:
-        _, body = ANSWERS[name]
-        length = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
-        sizes = data.draw(st.lists(st.integers(min_value=1, max_value=5000), max_size=8))
-        with pytest.raises(ValueError, match=r"the body is empty|truncated"):
-            feed_answer(body[:length], sizes)
-
-    @settings(max_examples=40, deadline=None)
-    @given(st.sampled_from(sorted(ANSWERS)), st.lists(st.integers(min_value=0, max_value=9000), max_size=20))
-    def test_any_chunking_gives_the_same_answer(self, name: str, sizes: list[int]) -> None:
-        fmt, body = ANSWERS[name]
-        assert feed_answer(body, sizes) == images.StreamedImage(fmt, 333, 222)
-
-    @pytest.mark.parametrize(
-        ("body", "formats", "what"),
-        [
-            (
-                b'{"status": "error", "code": 1101}',
-                images.ANSWER_FORMATS,
-                "text, not a PNG, JPEG or WebP image",
-            ),
-            (
-                b"<!DOCTYPE html><html>busy</html>",
-                images.ANSWER_FORMATS,
-                "text, not a PNG, JPEG or WebP image",
-            ),
-            (encode("GIF"), images.ANSWER_FORMATS, "a GIF image, not a PNG, JPEG or WebP image"),
-            (ANSWERS["jpeg"][1], ("PNG",), "the body is a JPEG image, not a PNG image"),
-            (ANSWERS["lossy webp"][1], ("PNG",), "the body is a WebP image, not a PNG image"),
-            (b"", images.ANSWER_FORMATS, "the body is empty"),
-        ],
-    )
-    def test_not_an_accepted_image(self, body: bytes, formats: tuple[str, ...], what: str) -> None:
-        with pytest.raises(ValueError, match=what):
-            feed_answer(body, [2], formats)
-
-    def test_trailing_bytes_after_a_webp_are_refused(self) -> None:
-        with pytest.raises(ValueError, match="its header states"):
-            feed_answer(ANSWERS["lossy webp"][1] + b"\x00\x00", [])
-
-    def test_jpeg_padding_after_the_end_marker_is_tolerated(self) -> None:
-        assert feed_answer(ANSWERS["jpeg"][1] + b"\x00" * 8, []) == images.StreamedImage("JPEG", 333, 222)
-
-    def test_jpeg_checker_keeps_little_memory(self) -> None:
-        checker = images.JpegStreamChecker()
-        body = ANSWERS["jpeg with big segments"][1]
-        for i in range(0, len(body), 1000):
-            checker.feed(body[i : i + 1000])
-        assert len(checker._pending) < 1000
-        assert len(checker._tail) == 18
-        assert checker.result() == (333, 222)
-
-    @given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=50), max_size=10))
-    def test_arbitrary_bytes_give_an_image_or_a_value_error(self, body: bytes, sizes: list[int]) -> None:
-        try:
-            image = feed_answer(body, sizes)
-        except ValueError:
-            return
-        assert isinstance(image, images.StreamedImage)

@@ -27,8 +27,8 @@ from airflow_provider_vyro.exceptions import (
     VyroResponseError,
     VyroServerError,
 )
-from airflow_provider_vyro.images import PngChunkValidator
 from airflow_provider_vyro.ledger import RunKey
+from airflow_provider_vyro.streams import PngChunkValidator
 from tests.conftest import make_scene
 
 

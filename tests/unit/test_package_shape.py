@@ -100,3 +100,75 @@ def test_no_import_cycle() -> None:
 
 def test_locations_is_at_the_bottom_of_the_package() -> None:
     assert import_graph()[f"{NAME}.locations"] == set()
+
+
+def operation_branches(source: str) -> list[int]:
+    """
+    The lines of ``source`` that key behaviour on an operation's name: a comparison with an
+    ``operation`` or with a catalogue entry (``endpoint is TEXT_TO_IMAGE``), a dict keyed by
+    operation names, a set of them.
+    """
+    from airflow_provider_vyro import catalogue
+
+    names = set(catalogue.ENDPOINTS)
+    entries = {name for name, value in vars(catalogue).items() if isinstance(value, catalogue.Endpoint)}
+
+    def mentions_operation(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "operation") or (
+            isinstance(node, ast.Name) and node.id == "operation"
+        )
+
+    def literal(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or (
+            isinstance(node, ast.Set | ast.Tuple | ast.List)
+            or (isinstance(node, ast.Name) and node.id == "GENERIC_OPERATION")
+        )
+
+    def is_entry(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Name) and node.id in entries) or (
+            isinstance(node, ast.Attribute) and node.attr in entries
+        )
+
+    def is_name(node: ast.expr | None) -> bool:
+        return isinstance(node, ast.Constant) and node.value in names
+
+    def elements(node: ast.AST) -> list[ast.expr | None]:
+        if isinstance(node, ast.Dict):
+            return list(node.keys)
+        return list(node.elts) if isinstance(node, ast.Set | ast.Tuple | ast.List) else []
+
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            named = any(mentions_operation(o) for o in operands) and any(literal(o) for o in operands)
+            if named or any(is_entry(o) or is_name(o) for o in operands):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.expr) and any(is_name(element) for element in elements(node)):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_search_finds_branches_on_operation_names() -> None:
+    source = (
+        "if endpoint.operation == 'x':\n    pass\n"
+        "if endpoint is TEXT_TO_IMAGE:\n    pass\n"
+        "SUFFIXES = {'inpaint': '_inpainted.png'}\n"
+        "if op in ('text_to_image', 'text_to_png'):\n    pass\n"
+        "cost = endpoint.cost(fields)\n"
+        "if endpoint.operation == GENERIC_OPERATION:\n    pass\n"
+        "if operation in ENDPOINTS:\n    pass\n"
+    )
+    assert operation_branches(source) == [1, 3, 5, 6, 9]
+
+
+def test_only_the_catalogue_keys_behaviour_on_an_operation_name() -> None:
+    """Per-operation facts live in the catalogue: nothing else branches on an operation's name."""
+    found = {
+        name: lines
+        for name, path in module_files().items()
+        if name != f"{NAME}.catalogue"
+        and not name.startswith(f"{NAME}.emulator")
+        and (lines := operation_branches(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
