@@ -57,7 +57,7 @@ def vyro_ui_images() -> None:
 
     TextToImageBatchOperator(
         task_id="manifest",
-        items=manifest_items(),  # type: ignore[arg-type]
+        items=manifest_items(),
         aspect_ratio="1:1",
         max_concurrency=4,
         manifest_path="{{ dag_run.conf['out'] }}/manifest/results.jsonl",
