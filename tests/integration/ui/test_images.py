@@ -270,6 +270,12 @@ def test_a_user_who_may_not_read_the_dag_gets_403(served: Served) -> None:
     assert served.get(opened.json()["items"][0]["images"]["output"], user="outsider").status_code == 200
 
 
+def test_the_ui_leaves_the_map_index_placeholder_for_a_task_that_is_not_mapped(served: Served) -> None:
+    view = served.images_path("batch").replace("/images/", "/view/")
+    assert served.get(view + "?map_index={MAP_INDEX}").status_code == 200
+    assert served.get(view + "?map_index={MAP_INDEX}x").status_code == 404
+
+
 def test_the_ui_session_cookie_is_accepted(served: Served) -> None:
     answer = httpx.get(
         served.url + served.images_path("single"), cookies={"_token": served.tokens["admin"]}, timeout=30
