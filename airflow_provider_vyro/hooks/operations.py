@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING, overload
 
 from airflow_provider_vyro import checks
-from airflow_provider_vyro.catalogue import AI_BACKGROUND, GENERATIVE_FILL, INPAINT
+from airflow_provider_vyro.catalogue import (
+    AI_BACKGROUND,
+    GENERATIVE_FILL,
+    INPAINT,
+    REMOVE_BACKGROUND,
+    UPSCALE,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -213,6 +219,52 @@ class NamedOperations:
         """
         fields = checks.check_fields(AI_BACKGROUND, {"prompt": prompt, "style": style, "seed": seed})
         return self.call_to(AI_BACKGROUND, destination, fields=fields, files={"image": image})
+
+    def remove_background(self, image: ImageSource) -> bytes:
+        """
+        Cut the subject out of ``image`` (v2) and return it on a transparent background.
+
+        The shape of this call (one file part ``image``) is what Vyro's public clients send: the
+        reference lists the operation, but its field page could not be read. Holds the answer in
+        memory; :meth:`remove_background_to` streams it.
+
+        :param image: the photo (JPEG or PNG by content): a local path, its bytes, or a binary file.
+        :return: the cut-out, in the format the API chose (read it from the bytes; clients treat it as PNG).
+        """
+        return self.call(REMOVE_BACKGROUND, fields={}, files={"image": image})
+
+    def remove_background_to(self, destination: IO[bytes], image: ImageSource) -> ImageResult:
+        """
+        Cut the subject out of ``image`` (v2) and stream the cut-out into ``destination``.
+
+        :param destination: a writable, seekable binary file; rewound and truncated on each retry.
+        :param image: see :meth:`remove_background`.
+        :return: size, SHA-256, dimensions, format and attempts of the image written.
+        """
+        return self.call_to(REMOVE_BACKGROUND, destination, fields={}, files={"image": image})
+
+    def upscale(self, image: ImageSource) -> bytes:
+        """
+        Upscale ``image`` (v2, the path says ``enhance``) and return the larger image.
+
+        The shape of this call (one file part ``image``, no scale field) is what Vyro's public
+        clients send: the reference lists the operation, but its field page could not be read.
+        Holds the answer in memory; :meth:`upscale_to` streams it.
+
+        :param image: the photo (JPEG or PNG by content): a local path, its bytes, or a binary file.
+        :return: the image, in the format the API chose (PNG, JPEG or WebP: read it from the bytes).
+        """
+        return self.call(UPSCALE, fields={}, files={"image": image})
+
+    def upscale_to(self, destination: IO[bytes], image: ImageSource) -> ImageResult:
+        """
+        Upscale ``image`` (v2) and stream the larger image into ``destination``.
+
+        :param destination: a writable, seekable binary file; rewound and truncated on each retry.
+        :param image: see :meth:`upscale`.
+        :return: size, SHA-256, dimensions, format and attempts of the image written.
+        """
+        return self.call_to(UPSCALE, destination, fields={}, files={"image": image})
 
     @overload
     def post_image(
