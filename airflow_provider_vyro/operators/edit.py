@@ -2,7 +2,8 @@
 Operators that edit a photo without a prompt: remove its background, upscale it (Vyro's v2 API).
 
 The shape of both calls (one file part ``image``) is what Vyro's public clients send: the API
-reference lists both operations, but their field pages could not be read.
+reference lists both operations, but their field pages could not be read. Every operator takes
+``endpoint=`` to follow a change of path without waiting for a release.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from airflow_provider_vyro.operators.declared import (
     DeclaredItemOperator,
 )
 
-_PHOTO = Argument(
-    "image_path", "the photo (JPEG or PNG): a local path, ``file://`` URI or object-storage URI."
-)
+_PHOTO = Argument("image_path", "the photo: a local path, ``file://`` URI or object-storage URI.")
 _ITEMS = "list of dicts with ``image_path`` and optionally ``output_path``."
 
 REMOVE_BACKGROUND_DECLARATION = Declaration(
@@ -26,7 +25,7 @@ REMOVE_BACKGROUND_DECLARATION = Declaration(
         _PHOTO,
         Argument(
             "output_path",
-            "where to write the cut-out (``.png`` or ``.webp``); default beside the photo as\n"
+            "where to write the cut-out (``.png`` or ``.webp``); default beside the\nphoto as "
             "``<stem>_cutout.png``.",
             default=None,
         ),
@@ -42,7 +41,7 @@ UPSCALE_DECLARATION = Declaration(
         _PHOTO,
         Argument(
             "output_path",
-            "where to write the larger image; default beside the photo as ``<stem>_upscaled.png``.",
+            "where to write the image; default beside the photo as\n``<stem>_upscaled.png``.",
             default=None,
         ),
     ),
@@ -57,8 +56,8 @@ class RemoveBackgroundOperator(DeclaredItemOperator):
     Cut the subject out of one photo and write it on a transparent background.
 
     The photo must be a JPEG or PNG (by content). A cut-out is transparent, so a ``.jpg`` output is
-    refused before any request: write ``.png`` or ``.webp``. If the answer has no alpha channel,
-    the log warns with both sizes and the paid answer is kept.
+    refused before any request; write ``.png`` or ``.webp``. If the answer has no alpha channel the
+    log warns (with both sizes) and the paid answer is kept.
 
     The return value is a dict with ``output_path``, ``image_path``, ``prompt`` (``None``),
     ``width``, ``height``, ``bytes``, ``sha256``, ``skipped``, ``operation``
@@ -67,6 +66,22 @@ class RemoveBackgroundOperator(DeclaredItemOperator):
     """
 
     declaration = REMOVE_BACKGROUND_DECLARATION
+
+
+class UpscaleOperator(DeclaredItemOperator):
+    """
+    Upscale one photo and write the larger image.
+
+    The photo must be a JPEG or PNG (by content); a transparent PNG keeps its transparency, so
+    for it a ``.jpg`` output is refused before any request. If the answer is not larger than the
+    photo the log warns (with both sizes) and the paid answer is kept.
+
+    The return value is a dict with ``output_path``, ``image_path``, ``prompt`` (``None``),
+    ``width``, ``height``, ``bytes``, ``sha256``, ``skipped``, ``operation`` (``upscale``),
+    ``api_version`` (``v2``), ``format`` and ``attempts``; each key is also pushed as its own XCom.
+    """
+
+    declaration = UPSCALE_DECLARATION
 
 
 class RemoveBackgroundBatchOperator(DeclaredBatchOperator):
@@ -79,22 +94,6 @@ class RemoveBackgroundBatchOperator(DeclaredBatchOperator):
     """
 
     declaration = REMOVE_BACKGROUND_DECLARATION
-
-
-class UpscaleOperator(DeclaredItemOperator):
-    """
-    Upscale one photo and write the larger image.
-
-    The photo must be a JPEG or PNG (by content); a transparent PNG keeps its transparency, so for
-    it a ``.jpg`` output is refused before any request. If the answer is not larger than the photo,
-    the log warns with both sizes and the paid answer is kept.
-
-    The return value is a dict with ``output_path``, ``image_path``, ``prompt`` (``None``),
-    ``width``, ``height``, ``bytes``, ``sha256``, ``skipped``, ``operation`` (``upscale``),
-    ``api_version`` (``v2``), ``format`` and ``attempts``; each key is also pushed as its own XCom.
-    """
-
-    declaration = UPSCALE_DECLARATION
 
 
 class UpscaleBatchOperator(DeclaredBatchOperator):
