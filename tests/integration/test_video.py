@@ -389,22 +389,21 @@ def test_on_kill_ends_the_wait_in_the_worker_at_once(vyro_conn: EmulatorServer, 
 
     vyro_conn.set_video(duration=600)
     operator = waves(tmp_path, poll_interval=30)
-    outcome: list[BaseException] = []
+    done = threading.Event()
 
-    def run() -> None:
-        try:
+    def kill_once_polling() -> None:
+        while not done.is_set() and vyro_conn.video_stats()["polls"] < 1:
+            done.wait(0.05)
+        operator.on_kill()
+
+    killer = threading.Thread(target=kill_once_polling, daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(VyroCancelledError):
             operator.execute(context())
-        except BaseException as error:
-            outcome.append(error)
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    while worker.is_alive() and vyro_conn.video_stats()["polls"] < 1:
-        worker.join(0.05)
-    operator.on_kill()
-    worker.join(60)
-    assert not worker.is_alive()
-    assert [type(e) for e in outcome] == [VyroCancelledError]
+    finally:
+        done.set()
+        killer.join(10)
     assert submits(vyro_conn) == 1
     assert not (tmp_path / "w.mp4").exists()
 
