@@ -85,7 +85,7 @@ clean:
 E2E_FLAGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: e2e-celery
+.PHONY: e2e-celery e2e-browser
 
 e2e: $(STAMP)
 	$(PY) -m e2e.run --executor local $(E2E_FLAGS)
@@ -103,3 +103,12 @@ e2e-celery: $(STAMP)
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			$(E2E_CELERY_DEBS); fi
 	$(PY) -m e2e.run --executor celery $(E2E_FLAGS)
+
+# `make e2e-browser`: the batch case, then the "Vyro images" view and the built docs in Debian's
+# Chromium through Selenium (installs chromium and chromium-driver when missing; see e2e/browser.py).
+e2e-browser: docs
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+		echo "chromium or chromedriver missing: installing Debian's packages"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+	$(PY) -m e2e.run --executor local --case batch --browser $(E2E_FLAGS)

@@ -47,6 +47,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_vyro.operators.inpaint",
                     "airflow_provider_vyro.operators.generate",
                     "airflow_provider_vyro.operators.background",
+                    "airflow_provider_vyro.operators.edit",
                     "airflow_provider_vyro.operators.generic",
                     "airflow_provider_vyro.operators.video",
                 ],

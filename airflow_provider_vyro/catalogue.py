@@ -6,7 +6,9 @@ allowed value or a default lives in exactly one place. This module imports nothi
 provider (nor from Airflow): it is safe to import anywhere, including at DAG-parse time.
 
 Values are taken from Vyro's public API reference: the v1 inpaint page and the v2 image pages
-(text to image, text to PNG, generative fill, AI backgrounds).
+(text to image, text to PNG, generative fill, AI backgrounds). Background removal and upscaling
+are listed in the reference, but their field pages could not be read: their shape is what Vyro's
+public clients send (``shape_source="public clients"``).
 """
 
 from __future__ import annotations
@@ -150,6 +152,8 @@ class Endpoint:
     :param answer_kind: ``image`` (the answer is the image's bytes) or ``job`` (an asynchronous
         operation answers a job to poll).
     :param answer_alpha: what the answer's transparency means for the output (see :data:`AnswerAlpha`).
+    :param answer_larger: the answer is larger than the input image (an upscale); an answer that is
+        not is kept, and the log warns with both sizes.
     :param output_suffix: what a default output path puts after the first input's stem
         (``None``: the operation has no default output; ``output_path`` is required).
     :param prompt_purpose: what the prompt describes, for the message about an empty prompt.
@@ -171,6 +175,7 @@ class Endpoint:
     answer_content_type: str = "application/octet-stream"
     answer_kind: AnswerKind = "image"
     answer_alpha: AnswerAlpha = "opaque"
+    answer_larger: bool = False
     output_suffix: str | None = None
     prompt_purpose: str = "the image you want"
     credit_cost: CreditCost = CreditCost()
@@ -292,8 +297,42 @@ AI_BACKGROUND = Endpoint(
     prompt_purpose="the background to put behind the product",
 )
 
+REMOVE_BACKGROUND = Endpoint(
+    operation="remove_background",
+    path="/v2/image/background/remover",
+    api_version="v2",
+    file_fields=(FileField("image"),),
+    summary="Cut the subject out of a photo: the answer is the subject on a transparent background.",
+    answer_alpha="transparent",
+    output_suffix="_cutout.png",
+    shape_source="public clients",
+)
+
+UPSCALE = Endpoint(
+    operation="upscale",
+    path="/v2/image/enhance",
+    api_version="v2",
+    file_fields=(FileField("image"),),
+    summary="Upscale a photo: the answer is larger than the input (no scale field is sent).",
+    answer_alpha="input",
+    answer_larger=True,
+    output_suffix="_upscaled.png",
+    shape_source="public clients",
+)
+
 ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
-    {e.operation: e for e in (INPAINT, GENERATIVE_FILL, TEXT_TO_IMAGE, TEXT_TO_PNG, AI_BACKGROUND)}
+    {
+        e.operation: e
+        for e in (
+            INPAINT,
+            GENERATIVE_FILL,
+            TEXT_TO_IMAGE,
+            TEXT_TO_PNG,
+            AI_BACKGROUND,
+            REMOVE_BACKGROUND,
+            UPSCALE,
+        )
+    }
 )
 """Every supported operation, by name."""
 
@@ -391,11 +430,13 @@ __all__ = [
     "GENERIC_OPERATION",
     "IMAGE_INPUT_FORMATS",
     "INPAINT",
+    "REMOVE_BACKGROUND",
     "STYLES",
     "STYLE_TOKEN_COSTS",
     "TEXT_TO_IMAGE",
     "TEXT_TO_PNG",
     "UNNAMED_OPERATION",
+    "UPSCALE",
     "AnswerAlpha",
     "AnswerKind",
     "ApiVersion",

@@ -105,6 +105,18 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         description="Allow an http:// base URL that is not loopback (the token would travel in clear).",
         kind="boolean",
     ),
+    "job_status_path": ExtraField(
+        label="Video job status path",
+        description="Where a video job's status is read, with {id}. Default /v2/video/{id}/status.",
+        kind="string",
+        placeholder="/v2/video/{id}/status",
+    ),
+    "max_result_bytes": ExtraField(
+        label="Largest video result (bytes)",
+        description="A video result larger than this is not fetched. Default 2147483648 (2 GiB).",
+        kind="integer",
+        minimum=1,
+    ),
 }
 """The connection's extra fields, in form order."""
 

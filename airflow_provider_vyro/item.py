@@ -28,10 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias, TypedDict
 
 from airflow_provider_vyro import checks, formats, images, locations, storage, streams
-from airflow_provider_vyro.exceptions import (
-    VyroInputError,
-    VyroResponseError,
-)
+from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.failures import RETRYABLE_CLASSES, FailureClass, classify, meaning, stops_run
 
 if TYPE_CHECKING:
@@ -451,6 +448,40 @@ def _record(resolved: Resolved, image: _Written, *, skipped: bool, attempts: int
     return record
 
 
+ANSWER_EXTENSIONS: dict[str, str] = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+"""The extension a paid answer kept as it came is given, by its format."""
+
+
+def keep_answer(resolved: Resolved, answer: BinaryIO, fmt: str, problem: str) -> VyroOutputWriteError:
+    """
+    Keep a paid answer that cannot be stored in the output's format; give the error naming where.
+
+    The answer goes beside the output as ``<stem>.answer<its extension>`` (``fox.jpg`` keeps a
+    WebP answer as ``fox.answer.webp``), or, if that cannot be written, into a local temporary
+    file. The error is an ``AirflowFailException``: a task retry would pay again.
+
+    :param resolved: the item.
+    :param answer: the answer, complete.
+    :param fmt: the answer's format.
+    :param problem: why it cannot be stored as asked.
+    """
+    extension = ANSWER_EXTENSIONS[fmt]
+    output = resolved.output
+    beside = output.parent / f"{posixpath.splitext(output.name)[0]}.answer{extension}"
+    try:
+        with storage.atomic_writer(beside, lineage=False) as kept:
+            formats.copy(answer, kept)
+        kept_at = locations.display(beside)
+    except Exception:
+        with tempfile.NamedTemporaryFile(
+            prefix="vyro-answer.", suffix=extension, dir=storage.temp_folder(), delete=False
+        ) as local:
+            formats.copy(answer, local)  # type: ignore[arg-type]
+        kept_at = local.name
+    _log.error("%s: the paid %s answer is kept at %s", resolved.output_path, fmt, kept_at)
+    return VyroOutputWriteError(locations.display(output), f"the {fmt} answer: {problem}", kept_at=kept_at)
+
+
 def _call_and_write(item: CheckedItem, hook: VyroHook, temps: storage.TempFiles | None) -> ImageResult:
     """Make the call; write the answer in the output's format; give what was written."""
     resolved = item.resolved
@@ -468,9 +499,8 @@ def _call_and_write(item: CheckedItem, hook: VyroHook, temps: storage.TempFiles 
             try:
                 written = formats.write_as(answer, target, destination)  # type: ignore[arg-type]
             except ValueError as exc:
-                raise VyroResponseError(
-                    200, f"{exc} (it was a {result.format} of {result.bytes} bytes)"
-                ) from None
+                problem = f"it cannot be converted to {target}: {exc}"
+                raise keep_answer(resolved, answer, result.format, problem) from None  # type: ignore[arg-type]
     _log.info(
         "%s: the answer was a %s (%d bytes); converted to %s for %s (%d bytes)%s",
         endpoint.operation,
@@ -537,6 +567,7 @@ def with_attempts(outcome: Outcome, attempts: int) -> Outcome:
 
 
 __all__ = [
+    "ANSWER_EXTENSIONS",
     "RETRYABLE_CLASSES",
     "CheckedItem",
     "Existing",
@@ -550,6 +581,7 @@ __all__ = [
     "check_text",
     "classify",
     "examine_output",
+    "keep_answer",
     "path_argument",
     "resolve",
     "run",

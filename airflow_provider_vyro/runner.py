@@ -37,7 +37,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from airflow_provider_vyro import heap, storage
 from airflow_provider_vyro import item as items
@@ -65,6 +65,9 @@ if TYPE_CHECKING:
     from airflow_provider_vyro.item import CheckedItem, Outcome, Resolved
 
 _log = logging.getLogger(__name__)
+
+HookFactory: TypeAlias = "Callable[[Callable[[], None]], VyroHook]"
+"""Makes a run's hook, given the ``before_request`` it calls before every request (see :class:`Runner`)."""
 
 MAX_CHECK_THREADS = 32
 """The most items whose storage checks run at once."""
@@ -164,17 +167,16 @@ class Runner:
     Run the items of one operation (see the module docstring).
 
     :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
-    :param hook: the hook making the calls; the caller closes it. The runner sets its
-        ``before_request`` (to count calls and keep the budget) and may :meth:`~VyroHook.cancel` it.
+    :param connect: makes the hook the calls share (:data:`HookFactory`), handed the runner's
+        ``before_request`` (counting calls, keeping the budget); cancelled by :meth:`cancel`, closed after.
     :param options: how the run goes.
     :param log: where progress and the summary go (an operator passes its ``self.log``).
     """
 
     def __init__(
-        self, endpoint: Endpoint, hook: VyroHook, options: RunOptions, log: logging.Logger | Any = None
+        self, endpoint: Endpoint, connect: HookFactory, options: RunOptions, log: logging.Logger | Any = None
     ) -> None:
         self.endpoint = endpoint
-        self.hook = hook
         self.options = options
         self.log = log or _log
         self._calls = 0
@@ -185,7 +187,7 @@ class Runner:
         self._pool: Pool | None = None
         self._output_keys: dict[int, str] = {}
         self._ledger: ledgers.Ledger | None = None
-        hook.before_request = self._before_request
+        self.hook = connect(self._before_request)
 
     # --- control -------------------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class Runner:
 
     def run(self, entries: Sequence[Mapping[str, Any]]) -> RunReport:
         """
-        Check every item, then make the calls; return what happened, or raise.
+        Check every item, then make the calls; return what happened, or raise. The hook is closed after.
 
         :param entries: the items' arguments (see :func:`airflow_provider_vyro.item.arguments`).
         :raises VyroInputError: if an item failed a check (nothing was sent, or at most the first
@@ -229,7 +231,10 @@ class Runner:
         :raises VyroError: the error that stopped the run, or a single item's own error.
         """
         with heap.frozen():
-            return self._run(entries)
+            try:
+                return self._run(entries)
+            finally:
+                self.hook.close()
 
     def _run(self, entries: Sequence[Mapping[str, Any]]) -> RunReport:
         options = self.options
@@ -267,7 +272,7 @@ class Runner:
             elif c.redo_reason:
                 self.log.info("%s exists but is redone: %s", c.resolved.output_path, c.redo_reason)
         if to_call:
-            self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
+            self.hook.validate()  # the connection is resolved once, before the first request
         self.log.info(
             "%s: %d item(s), %d call(s) to make, %d kept, up to %d at a time",
             self.endpoint.operation,
@@ -385,7 +390,7 @@ class Runner:
 
     def _call_first(self, checked: CheckedItem, results: queue.Queue[tuple[int, Any]], index: int) -> None:
         """Start the run's first call, alone; its outcome arrives on ``results`` as ``index``."""
-        self.hook.settings  # noqa: B018 - the connection is resolved once, before the first request
+        self.hook.validate()  # the connection is resolved once, before the first request
         job = functools.partial(self._call, checked)
         self._pool = Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
 
@@ -574,23 +579,16 @@ def run_items(
     endpoint: Endpoint,
     entries: Sequence[Mapping[str, Any]],
     *,
-    hook: VyroHook,
+    connect: HookFactory,
     options: RunOptions | None = None,
     log: logging.Logger | Any = None,
 ) -> RunReport:
-    """
-    Run many items of one operation: the entry point operators and benchmarks share.
-
-    :param endpoint: the operation, from :mod:`airflow_provider_vyro.catalogue`.
-    :param entries: the items' arguments.
-    :param hook: the hook making the calls (pool it for ``options.max_concurrency`` threads).
-    :param options: how the run goes (default :class:`RunOptions`).
-    :param log: where progress and the summary go.
-    """
-    return Runner(endpoint, hook, options or RunOptions(), log).run(entries)
+    """Run many items of one operation: a :class:`Runner` made of these arguments (default options)."""
+    return Runner(endpoint, connect, options or RunOptions(), log).run(entries)
 
 
 __all__ = [
+    "HookFactory",
     "RunOptions",
     "RunReport",
     "Runner",

@@ -31,7 +31,6 @@ nitpicky = False
 autodoc_default_options = {
     "members": True,
     "undoc-members": False,
-    "inherited-members": False,
     "show-inheritance": True,
     "member-order": "bysource",
 }
@@ -39,10 +38,7 @@ autodoc_typehints = "signature"
 autodoc_class_signature = "mixed"
 autoclass_content = "class"
 
-html_theme = "alabaster"
+# Furo: a maintained theme whose content column is wide enough for the code samples.
+html_theme = "furo"
 html_title = f"airflow-provider-vyro {release}"
-html_static_path: list[str] = []
-html_theme_options = {
-    "description": "Apache Airflow provider for Vyro's Imagine API",
-    "fixed_sidebar": True,
-}
+html_static_path = ["_static"]

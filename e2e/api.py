@@ -131,6 +131,24 @@ class AirflowClient:
                 raise TimeoutError(f"{dag_id} run {run_id} still {run['state']!r} after {timeout:.0f}s")
             time.sleep(interval)
 
+    def answer(
+        self, dag_id: str, run_id: str, task_id: str, chosen_options: list[str], params_input: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``PATCH .../taskInstances/{task_id}/-1/hitlDetails``: answer a waiting human-in-the-loop task."""
+        path = f"/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/-1/hitlDetails"
+        body = {"chosen_options": chosen_options, "params_input": params_input}
+        answered: dict[str, Any] = self.request("PATCH", path, json=body)
+        return answered
+
+    def waits_for_answer(self, dag_id: str, run_id: str, task_id: str) -> bool:
+        """Tell whether a human-in-the-loop task waits for its answer (its details exist, none given)."""
+        path = f"/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/-1/hitlDetails"
+        try:
+            details = self.request("GET", path)
+        except AirflowAPIError:
+            return False
+        return not details.get("response_received")
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of the run (mapped ones once per map index)."""
         found = self.request(

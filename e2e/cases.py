@@ -68,13 +68,31 @@ class Triggered:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """
+    A person's answer to a human-in-the-loop task, sent through the REST API once the task waits.
+
+    :param task_id: the waiting task.
+    :param chosen_options: the options chosen.
+    :param params_input: the form's values.
+    """
+
+    task_id: str
+    chosen_options: tuple[str, ...]
+    params_input: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Case:
     """
     One DAG run of the end-to-end check, and everything asserted about it.
 
     :param name: a unique label (also part of the run id).
     :param dag_id: the DAG to unpause and trigger.
-    :param calls: inpaint requests the emulator must receive during the run, exactly.
+    :param calls: inpaint requests the emulator must receive during the run, exactly (the least
+        of them when ``calls_at_most`` is set).
+    :param calls_at_most: the most inpaint requests the run may make (a run whose task is killed
+        re-pays what was in flight); ``None``: exactly ``calls``.
     :param executors: the ``--executor`` values that run this case.
     :param conf: the run's ``conf`` (placeholders allowed in string values).
     :param logical_date: the run's logical date (ISO 8601, UTC), or ``None``.
@@ -94,11 +112,13 @@ class Case:
         map index): each must be ``MP4``, submitted once, and name a complete MP4 of that sha256.
     :param video_duration: seconds the emulator's video jobs of this run take.
     :param watch: what the driver does while the run goes (a key of :data:`e2e.videos.WATCHERS`).
+    :param answers: answers to the run's human-in-the-loop tasks, given while the run waits.
     """
 
     name: str
     dag_id: str
     calls: int
+    calls_at_most: int | None = None
     executors: frozenset[Executor] = BOTH
     conf: Mapping[str, Any] = field(default_factory=dict)
     logical_date: str | None = None
@@ -113,10 +133,38 @@ class Case:
     videos: tuple[str, int] | None = None
     video_duration: float | None = None
     watch: str | None = None
+    answers: tuple[Answer, ...] = ()
 
 
 S3_CONF = {"input_dir": "s3://{bucket}/in", "storage_conn_id": "aws_default"}
 SCENES = ("beach", "lake", "meadow")
+
+KILL_ITEMS = 30
+"""Items of the batch whose task is killed halfway (two calls in flight)."""
+
+
+def kill_case(how: str, executors: frozenset[Executor], conf: Mapping[str, Any]) -> Case:
+    """
+    Give the case of a batch of :data:`KILL_ITEMS` whose task is killed halfway and retried.
+
+    The killing and its own checks are in :mod:`e2e.kills`.
+
+    :param how: ``sigkill`` or ``sigterm``.
+    :param executors: where it runs.
+    :param conf: where the inputs and outputs are.
+    """
+    suffix = "-s3" if str(conf.get("output_dir", "")).startswith("s3://") else ""
+    return Case(
+        name=f"kill-{how}{suffix}",
+        dag_id="e2e_vyro_kill",
+        executors=executors,
+        conf={"count": KILL_ITEMS, **conf},
+        results=(Results("batch", "list", KILL_ITEMS),),
+        calls=KILL_ITEMS,
+        calls_at_most=KILL_ITEMS + 2,
+        watch=f"{how}-halfway",
+    )
+
 
 CASES: tuple[Case, ...] = (
     Case(
@@ -263,6 +311,19 @@ CASES: tuple[Case, ...] = (
         calls=1,
     ),
     Case(
+        name="review",
+        dag_id="example_vyro_review",
+        dag_file="example_vyro_review.py",
+        executors=LOCAL,
+        conf={"output_dir": "{out}/review"},
+        answers=(
+            Answer("review", ("OK",), {"image_0": "approve", "image_1": "reject", "image_2": "approve"}),
+        ),
+        task_states={"generate": "success", "review": "success", "publish": "success"},
+        xcoms={"publish": ["{out}/review/published/000.png", "{out}/review/published/002.png"]},
+        calls=3,
+    ),
+    Case(
         name="assets",
         dag_id="example_vyro_asset_producer",
         dag_file="example_vyro_assets.py",
@@ -288,4 +349,8 @@ CASES: tuple[Case, ...] = (
         log_contains={"on_worker_b": ("VyroInputError", "image_path", "does not exist")},
         calls=1,
     ),
+    kill_case("sigkill", LOCAL, {"output_dir": "{out}/kill-sigkill"}),
+    kill_case("sigterm", LOCAL, {"output_dir": "{out}/kill-sigterm"}),
+    kill_case("sigkill", CELERY, {**S3_CONF, "output_dir": "s3://{bucket}/out/kill-sigkill"}),
+    kill_case("sigterm", CELERY, {**S3_CONF, "output_dir": "s3://{bucket}/out/kill-sigterm"}),
 )

@@ -39,6 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from e2e.api import AirflowAPIError
+from e2e.browser import browser_checks
 from e2e.cases import CASES, Case
 from e2e.checks import (
     CaseReport,
@@ -46,11 +48,14 @@ from e2e.checks import (
     check_case,
     check_provider,
     check_triggered,
+    expected_calls,
     failed_task_logs,
     fill,
     tasks_per_worker,
     token_leaks,
 )
+from e2e.kills import WATCHERS as KILL_WATCHERS
+from e2e.reviews import answer_all
 from e2e.services import (
     EXAMPLES,
     REPO,
@@ -63,7 +68,7 @@ from e2e.services import (
     start_services,
 )
 from e2e.stack import ServiceError, Stack
-from e2e.videos import WATCHERS, VideoCheckFailed, set_video_duration
+from e2e.videos import WATCHERS, set_video_duration
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -98,6 +103,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="give Celery workers the AIRFLOW_CONN_* variables too (default: they ask the api-server)",
     )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also check the 'Vyro images' view and the built docs in Chromium (e2e/browser.py)",
+    )
     args = parser.parse_args(argv)
     if args.executor == "celery" and args.workers < 2:
         parser.error("--workers must be at least 2: the probe needs two workers")
@@ -111,6 +121,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         workers=args.workers,
         concurrency=args.concurrency,
         conns_on_workers=args.conns_on_workers,
+        browser=args.browser,
     )
 
 
@@ -152,9 +163,15 @@ def run_case(ctx: Context, case: Case) -> CaseReport:
     )
     if case.watch is not None:
         try:
-            report.checked.extend(WATCHERS[case.watch](ctx, case, report.run_id, ctx.options.run_timeout))
-        except (VideoCheckFailed, TimeoutError, ServiceError) as exc:
+            watcher = {**WATCHERS, **KILL_WATCHERS}[case.watch]
+            report.checked.extend(watcher(ctx, case, report.run_id, ctx.options.run_timeout))
+        except (AssertionError, TimeoutError, ServiceError) as exc:
             report.problems.append(f"{case.watch}: {exc}")
+    if case.answers:
+        try:
+            report.checked.extend(answer_all(ctx, case, report.run_id, ctx.options.run_timeout))
+        except (AirflowAPIError, TimeoutError, ServiceError) as exc:
+            report.problems.append(f"answers: {exc}")
     try:
         run = client.wait_for_run(case.dag_id, report.run_id, ctx.options.run_timeout)
     except TimeoutError as exc:
@@ -194,7 +211,8 @@ def print_report(reports: list[CaseReport], executor: str, extra: Sequence[tuple
         run_time = f", run {report.run_seconds:.1f}s" if report.run_seconds is not None else ""
         print(
             f"[{verdict}] {case.name} ({case.dag_id}): {report.state} (expected {case.state}) "
-            f"in {report.wall:.1f}s{run_time}; emulator calls {report.calls} (expected {case.calls})"
+            f"in {report.wall:.1f}s{run_time}; emulator calls {report.calls} "
+            f"(expected {expected_calls(case)})"
         )
         for line in report.checked:
             print(f"         checked {line}")
@@ -252,6 +270,8 @@ def run(options: Options) -> int:
             extra.append(
                 (not uncovered, f"every DAG of dags/examples has a case (missing: {sorted(uncovered)})")
             )
+        if options.browser:
+            extra.extend(browser_checks(ctx, reports, password))
         ctx.client.close()
     except (ServiceError, CheckFailed, Interrupted, TimeoutError, OSError, subprocess.SubprocessError) as exc:
         aborted = f"{type(exc).__name__}: {exc}"

@@ -58,6 +58,7 @@ class Options:
     workers: int
     concurrency: int
     conns_on_workers: bool
+    browser: bool = False
 
 
 @dataclass
@@ -149,6 +150,10 @@ def airflow_env(
             "VYRO_EXAMPLES_POLL_INTERVAL": "1",
             # a killed triggerer's triggers move to a live one after this many seconds without a beat
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            # a task whose process dies is noticed within seconds (the kill cases)
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
             **conns,
         }
@@ -177,6 +182,19 @@ def start_emulator(stack: Stack, token: str) -> str:
         clean_env(),
     )
     return service.wait_for_log(r"vyro-emulator listening on (http://\S+)", 60).group(1)
+
+
+def emulator_admin(emulator_url: str, path: str, payload: dict[str, Any]) -> None:
+    """``POST`` a JSON body to one of the emulator's admin endpoints (``/_emulator/...``)."""
+    request = urllib.request.Request(
+        f"{emulator_url}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10):
+        pass
 
 
 def emulator_stats(emulator_url: str) -> dict[str, Any]:

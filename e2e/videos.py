@@ -16,7 +16,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vyro.mp4 import Mp4StreamChecker
-from e2e.services import airflow_argv, say
+from e2e.services import airflow_argv, emulator_admin, say
 from e2e.stack import wait_until
 
 if TYPE_CHECKING:
@@ -35,15 +35,7 @@ class VideoCheckFailed(AssertionError):
 
 def set_video_duration(emulator_url: str, seconds: float) -> None:
     """Make the emulator's next video jobs run ``seconds`` (``POST /_emulator/video``)."""
-    request = urllib.request.Request(
-        f"{emulator_url}/_emulator/video",
-        data=json.dumps({"duration": seconds}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request, timeout=10):
-        pass
+    emulator_admin(emulator_url, "/_emulator/video", {"duration": seconds})
 
 
 def video_stats(emulator_url: str) -> dict[str, Any]:

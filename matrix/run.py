@@ -69,13 +69,17 @@ TESTS = [
     "tests/integration/test_example_dags.py::test_example_vyro_video_defers_each_product_and_submits_once",
     "tests/integration/test_video.py",
     "tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list",
+    "tests/integration/test_batch_dags.py::test_a_retry_never_pays_twice_for_what_an_earlier_try_wrote",
+    "tests/integration/test_batch_dags.py::test_a_failure_after_execute_returned_is_retried_without_paying_again",
     "tests/integration/decorators",
     "tests/integration/test_discovery.py",
     "tests/integration/ui",
 ]
 """Unit tests, the hook against the emulator, four example DAGs (v1 inpaint; v2 generate then edit;
-``@task.vyro``; video, deferred) through ``airflow dags test``, the decorator in-process, the video
-operators and trigger against the emulator, discovery, the "Vyro images" app on an api-server (3.1+)."""
+``@task.vyro``; video, deferred) through ``airflow dags test``, a batch task retried in the same
+DAG run (after a failed item, and after a failure once ``execute`` returned) that pays nothing
+twice, the decorator in-process, the video operators and trigger against the emulator, discovery,
+the "Vyro images" app on an api-server (3.1+)."""
 
 _NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"
 _NEEDS_TASK_SDK = "tests/unit/test_assets.py"

@@ -45,7 +45,7 @@ from airflow_provider_vyro.catalogue import (
     Endpoint,
     TextField,
 )
-from airflow_provider_vyro.emulator import scenes
+from airflow_provider_vyro.emulator import cutouts, scenes
 from airflow_provider_vyro.emulator.faults import Fault, FaultConfig, FaultInjector
 from airflow_provider_vyro.emulator.inpainting import inpaint
 from airflow_provider_vyro.emulator.video import STORAGE_HOST, VideoBoard
@@ -539,7 +539,9 @@ def _token_refused(request: Request, endpoint: Endpoint) -> Response:
 
 def _fields(endpoint: Endpoint, form: FormData) -> dict[str, str]:
     known = {spec.name for spec in endpoint.file_fields}
-    for name in form:
+    for name, part in form.items():
+        if endpoint.shape_source == "public clients" and isinstance(part, str):
+            continue
         if endpoint.text_field(name) is None and name not in known:
             expected = ", ".join(endpoint.field_names)
             raise InputError(f"Unknown field '{name}'; this endpoint takes {expected}.")
@@ -608,6 +610,10 @@ def _picture(endpoint: Endpoint, fields: Mapping[str, str], images: Mapping[str,
     prompt, seed = fields.get("prompt", ""), fields.get("seed")
     if "mask" in images:
         return inpaint(images["image"], images["mask"])
+    if "image" in images and endpoint.answer_larger:
+        return cutouts.upscale(images["image"])
+    if "image" in images and "prompt" not in fields and endpoint.answer_alpha == "transparent":
+        return cutouts.cut_out(images["image"])
     if "image" in images:
         return scenes.behind(images["image"], prompt, seed=seed, style=fields.get("style", ""))
     size = scenes.size_of(fields.get("aspect_ratio", "1:1"))

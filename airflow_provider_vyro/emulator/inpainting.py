@@ -26,7 +26,8 @@ _HOLE_LUT = [0] * (MASK_THRESHOLD + 1) + [255] * (255 - MASK_THRESHOLD)
 _ANY_HOLE_LUT = [0] + [255] * 255
 _NEUTRAL = (128, 128, 128)
 _TELEA_RADIUS = 5
-_MAX_WORK_PIXELS = 4_000_000
+MAX_WORK_PIXELS = 4_000_000
+"""The largest region (in pixels) the push-pull fill works on at full scale; larger ones are downscaled."""
 
 
 def opencv_available() -> bool:
@@ -39,11 +40,18 @@ def hole_mask(mask: Image.Image) -> Image.Image:
     return mask.convert("L").point(_HOLE_LUT)
 
 
-def inpaint(image: Image.Image, mask: Image.Image, *, backend: Backend = "auto") -> Image.Image:
+def inpaint(
+    image: Image.Image,
+    mask: Image.Image,
+    *,
+    backend: Backend = "auto",
+    max_work_pixels: int = MAX_WORK_PIXELS,
+) -> Image.Image:
     """Return an RGB copy of ``image`` whose masked pixels are filled from their surroundings.
 
     ``mask`` must have the size of ``image``; pixels whose luminance is above 127 are filled,
-    all others are copied from ``image.convert("RGB")`` exactly.
+    all others are copied from ``image.convert("RGB")`` exactly. Without OpenCV (or with
+    ``backend="pillow"``) a region larger than ``max_work_pixels`` is filled at a reduced scale.
     """
     if image.size != mask.size:
         raise ValueError(f"mask size {mask.size} differs from image size {image.size}")
@@ -56,7 +64,9 @@ def inpaint(image: Image.Image, mask: Image.Image, *, backend: Backend = "auto")
     crop = result.crop(region)
     hole_crop = hole.crop(region)
     use_opencv = backend == "opencv" or (backend == "auto" and opencv_available())
-    filled = _fill_opencv(crop, hole_crop) if use_opencv else _fill_push_pull(crop, hole_crop)
+    filled = (
+        _fill_opencv(crop, hole_crop) if use_opencv else _fill_push_pull(crop, hole_crop, max_work_pixels)
+    )
     result.paste(filled, region[:2], hole_crop)
     return result
 
@@ -82,11 +92,11 @@ def _fill_opencv(crop: Image.Image, hole: Image.Image) -> Image.Image:
     return Image.fromarray(filled, "RGB")
 
 
-def _fill_push_pull(crop: Image.Image, hole: Image.Image) -> Image.Image:
+def _fill_push_pull(crop: Image.Image, hole: Image.Image, max_work_pixels: int) -> Image.Image:
     """Push-pull fill (Gortler et al.) with clamped weights, in float, region downscaled if huge."""
     if hole.getextrema() == (255, 255):
         return Image.new("RGB", crop.size, _NEUTRAL)
-    scale = min(1.0, (_MAX_WORK_PIXELS / (crop.width * crop.height)) ** 0.5)
+    scale = min(1.0, (max_work_pixels / (crop.width * crop.height)) ** 0.5)
     if scale < 1.0:
         small = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
         work, work_hole = crop.resize(small, Image.Resampling.BOX), hole.resize(small, Image.Resampling.BOX)

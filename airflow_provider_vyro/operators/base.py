@@ -19,7 +19,7 @@ from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST, check_r
 from airflow_provider_vyro.ui.links import EXTRA_LINKS
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from airflow.providers.common.compat.sdk import Context
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -137,12 +137,13 @@ class VyroBaseOperator(BaseOperator):
             item_limit=self.item_limit,
             batch=batch,
         )
-        hook = VyroHook(vyro_conn_id=self.vyro_conn_id, pool_maxsize=max_concurrency)
-        self._runner = Runner(self.operation_endpoint(), hook, options, self.log)
-        try:
-            report = self._runner.run(entries)
-        finally:
-            hook.close()
+        conn_id = self.vyro_conn_id
+
+        def connect(before_request: Callable[[], None]) -> VyroHook:
+            return VyroHook(vyro_conn_id=conn_id, pool_maxsize=max_concurrency, before_request=before_request)
+
+        self._runner = Runner(self.operation_endpoint(), connect, options, self.log)
+        report = self._runner.run(entries)
         self._vyro_results = report.announced()
         assets.emit(
             context,

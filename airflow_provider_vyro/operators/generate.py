@@ -2,42 +2,66 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
 
-from airflow_provider_vyro.catalogue import TEXT_TO_IMAGE, TEXT_TO_PNG, Endpoint
-from airflow_provider_vyro.exceptions import VyroInputError
-from airflow_provider_vyro.operators.base import VyroBatchOperator, VyroItemOperator, refuse_xcomargs
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-_DEFAULT_STYLE = "imagine-turbo"
-
-
-def _check_transparent(transparent: Any) -> bool:
-    if not isinstance(transparent, bool):
-        raise VyroInputError("transparent", f"must be True or False, got {type(transparent).__name__}")
-    return transparent
+from airflow_provider_vyro.catalogue import ASPECT_RATIOS, STYLES, TEXT_TO_IMAGE, TEXT_TO_PNG
+from airflow_provider_vyro.operators.declared import (
+    Argument,
+    Choice,
+    Declaration,
+    DeclaredBatchOperator,
+    DeclaredItemOperator,
+)
 
 
-def _endpoint(transparent: bool) -> Endpoint:
-    return TEXT_TO_PNG if transparent else TEXT_TO_IMAGE
+def _listed(values: tuple[str, ...]) -> str:
+    return ", ".join(f"``{v}``" for v in values)
 
 
-def _without_style(values: dict[str, Any], *, field: str = "style") -> dict[str, Any]:
-    """Take ``style`` out of a transparent item: the transparent endpoint has none."""
-    values = dict(values)
-    style = values.pop("style", None)
-    if style not in (None, "", _DEFAULT_STYLE):
-        raise VyroInputError(
-            field,
-            f"the transparent endpoint has no style; with transparent=True leave style at its default "
-            f"{_DEFAULT_STYLE!r}, got {style!r} (nothing was sent)",
-        )
-    return values
+DECLARATION = Declaration(
+    endpoint=TEXT_TO_IMAGE,
+    arguments=(
+        Argument("prompt", "the image to generate.", batch_doc="the prompt of items that have none."),
+        Argument(
+            "output_path",
+            "where to write the image (required: there is no input to put it beside);\na local path, "
+            "``file://`` URI or object-storage URI.",
+        ),
+        Argument(
+            "style",
+            f"one of {_listed(STYLES)}.",
+            default=TEXT_TO_IMAGE.text_field("style").default,  # type: ignore[union-attr]
+            batch_doc="the style of items that have none.",
+        ),
+        Argument(
+            "aspect_ratio",
+            f"one of {_listed(ASPECT_RATIOS)}.",
+            default=TEXT_TO_IMAGE.text_field("aspect_ratio").default,  # type: ignore[union-attr]
+            batch_doc="the aspect ratio of items that have none.",
+        ),
+        Argument(
+            "seed",
+            "a whole number >= 1 for repeatable images, or ``None``.",
+            default=None,
+            batch_doc="the seed of items that have none.",
+        ),
+    ),
+    items_doc="list of dicts with ``prompt`` (unless given below) and ``output_path``, and\n"
+    "optionally ``style``, ``aspect_ratio`` and ``seed``.",
+    ui_colors=("#d8e8f4", "#c8dcf0"),
+    choice=Choice(
+        "transparent",
+        doc="``True`` for an image on a transparent background.",
+        batch_doc="``True``: every item calls the transparent endpoint (no style).",
+        default=False,
+        endpoints=MappingProxyType({False: TEXT_TO_IMAGE, True: TEXT_TO_PNG}),
+        allowed="True or False",
+    ),
+)
+"""The arguments of :class:`TextToImageOperator` and :class:`TextToImageBatchOperator`."""
 
 
-class TextToImageOperator(VyroItemOperator):
+class TextToImageOperator(DeclaredItemOperator):
     """
     Generate one image from a prompt and write it to ``output_path``.
 
@@ -57,70 +81,12 @@ class TextToImageOperator(VyroItemOperator):
     ``width``, ``height``, ``bytes``, ``sha256``, ``skipped``, ``operation`` (``text_to_image``
     or ``text_to_png``), ``api_version`` (``v2``), ``format`` and ``attempts``; each key is also
     pushed as its own XCom, so ``task.output["output_path"]`` can feed a later task.
-
-    :param prompt: the image to generate. (templated)
-    :param output_path: where to write the image (required: there is no input to put it beside);
-        a local path, ``file://`` URI or object-storage URI. (templated)
-    :param style: one of ``realistic``, ``anime``, ``flux-schnell``, ``flux-dev``,
-        ``flux-dev-fast``, ``sdxl-1.0``, ``imagine-turbo``. (templated)
-    :param aspect_ratio: one of ``1:1``, ``3:2``, ``4:3``, ``3:4``, ``16:9``, ``9:16``. (templated)
-    :param seed: a whole number >= 1 for repeatable images, or ``None``. (templated)
-    :param transparent: ``True`` for an image on a transparent background.
-    :param vyro_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
-    :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
-    :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
-    :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """
 
-    endpoint: ClassVar[Endpoint] = TEXT_TO_IMAGE
-    template_fields: Sequence[str] = (
-        "prompt",
-        "output_path",
-        "style",
-        "aspect_ratio",
-        "seed",
-        "storage_conn_id",
-    )
-    ui_color = "#d8e8f4"
-
-    def __init__(
-        self,
-        *,
-        prompt: str,
-        output_path: str,
-        style: str = _DEFAULT_STYLE,
-        aspect_ratio: str = "1:1",
-        seed: int | str | None = None,
-        transparent: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        refuse_xcomargs(type(self).__name__, transparent=transparent)
-        _check_transparent(transparent)
-        super().__init__(**kwargs)
-        self.prompt = prompt
-        self.output_path = output_path
-        self.style = style
-        self.aspect_ratio = aspect_ratio
-        self.seed = seed
-        self.transparent = transparent
-
-    def operation_endpoint(self) -> Endpoint:
-        """Give text to image, or text to PNG when ``transparent``."""
-        return _endpoint(self.transparent)
-
-    def item(self) -> dict[str, Any]:
-        """Give the item's arguments (no ``style`` when transparent)."""
-        values = {
-            "prompt": self.prompt,
-            "output_path": self.output_path,
-            "style": self.style,
-            "aspect_ratio": self.aspect_ratio,
-            "seed": self.seed,
-        }
-        return _without_style(values) if self.transparent else values
+    declaration = DECLARATION
 
 
-class TextToImageBatchOperator(VyroBatchOperator):
+class TextToImageBatchOperator(DeclaredBatchOperator):
     """
     Generate many images in one task, keeping up to ``max_concurrency`` calls in flight.
 
@@ -130,74 +96,9 @@ class TextToImageBatchOperator(VyroBatchOperator):
     outputs already written are kept on a retry. The return value is the list of per-item dicts
     (the shape :class:`TextToImageOperator` returns), in the order of ``items``; with
     ``manifest_path``, a summary dict.
-
-    :param items: list of dicts with ``prompt`` (unless given below) and ``output_path``, and
-        optionally ``style``, ``aspect_ratio`` and ``seed``. (templated)
-    :param prompt: the prompt of items that have none. (templated)
-    :param style: the style of items that have none. (templated)
-    :param aspect_ratio: the aspect ratio of items that have none. (templated)
-    :param seed: the seed of items that have none. (templated)
-    :param transparent: ``True``: every item calls the transparent endpoint (no style).
-    :param max_concurrency: see :class:`~airflow_provider_vyro.operators.base.VyroBatchOperator`.
-    :param max_calls: see :class:`~airflow_provider_vyro.operators.base.VyroBatchOperator`.
-    :param manifest_path: see :class:`~airflow_provider_vyro.operators.base.VyroBatchOperator`. (templated)
-    :param progress_interval: see :class:`~airflow_provider_vyro.operators.base.VyroBatchOperator`.
-    :param vyro_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
-    :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
-    :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
-    :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """
 
-    endpoint: ClassVar[Endpoint] = TEXT_TO_IMAGE
-    template_fields: Sequence[str] = (
-        "items",
-        "prompt",
-        "style",
-        "aspect_ratio",
-        "seed",
-        "storage_conn_id",
-        "manifest_path",
-    )
-    ui_color = "#c8dcf0"
-
-    def __init__(
-        self,
-        *,
-        items: list[dict[str, Any]],
-        prompt: str | None = None,
-        style: str | None = None,
-        aspect_ratio: str | None = None,
-        seed: int | str | None = None,
-        transparent: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        refuse_xcomargs(type(self).__name__, transparent=transparent)
-        _check_transparent(transparent)
-        super().__init__(items=items, **kwargs)
-        self.prompt = prompt
-        self.style = style
-        self.aspect_ratio = aspect_ratio
-        self.seed = seed
-        self.transparent = transparent
-
-    def operation_endpoint(self) -> Endpoint:
-        """Give text to image, or text to PNG when ``transparent``."""
-        return _endpoint(self.transparent)
-
-    def defaults(self) -> dict[str, Any]:
-        """Give the values of items that have none of their own."""
-        return {
-            "prompt": self.prompt,
-            "style": self.style,
-            "aspect_ratio": self.aspect_ratio,
-            "seed": self.seed,
-        }
-
-    def entry(self, index: int, values: Any) -> Any:
-        """With ``transparent``, take out an item's ``style`` if it is the default (refuse it otherwise)."""
-        if self.transparent and isinstance(values, dict):
-            return _without_style(values, field=f"items[{index}].style")
-        return values
+    declaration = DECLARATION
 
 
-__all__ = ["TextToImageBatchOperator", "TextToImageOperator"]
+__all__ = ["DECLARATION", "TextToImageBatchOperator", "TextToImageOperator"]

@@ -71,7 +71,7 @@ class VyroJobTrigger(BaseTrigger):
         from airflow_provider_vyro.jobs import Poller
 
         hook = VyroHook(vyro_conn_id=self.vyro_conn_id)
-        hook.settings  # noqa: B018  (reads the connection and registers the token with the masker)
+        hook.validate()
         return Poller(
             hook,
             self.job_id,

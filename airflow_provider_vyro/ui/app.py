@@ -52,6 +52,9 @@ _HTML_HEADERS = {
 }
 _STATIC = Path(__file__).resolve().parent / "static"
 _STATIC_FILES = {"view.js": "text/javascript", "view.css": "text/css"}
+UNMAPPED_PLACEHOLDER = "{MAP_INDEX}"
+"""What the UI leaves in the view's URL for a task that is not mapped (it fills it in for mapped ones)."""
+
 _INT = re.compile(r"^-?[0-9]{1,9}$")
 _RANGE = re.compile(r"^bytes=([0-9]{0,15})-([0-9]{0,15})$")
 
@@ -81,6 +84,8 @@ def task_key(dag_id: str, run_id: str, task_id: str, map_index: str | None = Non
     :param task_id: the task (path).
     :param map_index: the map index (query; ``-1`` when not given).
     """
+    if map_index == UNMAPPED_PLACEHOLDER:
+        map_index = None
     return records.TaskKey(dag_id, run_id, task_id, _number(map_index, -1, minimum=-1))
 
 

@@ -33,6 +33,7 @@ OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.ge
 def example_vyro_ai_background() -> None:
     """One cut-out, one background, written as JPEG (the answer is converted if need be)."""
     # [START howto_operator_vyro_ai_background]
+
     AIBackgroundOperator(
         task_id="background",
         image_path="{{ params.cutout }}",

@@ -77,6 +77,8 @@ def example_vyro_asset_producer() -> None:
 
 
 # [START consumer]
+
+
 @dag(
     schedule=AssetAlias(ALIAS),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

@@ -31,6 +31,7 @@ OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.ge
 def example_vyro_generate_then_edit() -> None:
     """Generate a landscape, mask its lower middle, and fill the mask with a cabin."""
     # [START howto_operator_vyro_text_to_image]
+
     generate = TextToImageOperator(
         task_id="generate",
         prompt="a quiet mountain lake at dawn",
@@ -39,7 +40,6 @@ def example_vyro_generate_then_edit() -> None:
         aspect_ratio="3:2",
         seed=42,
     )
-    # [END howto_operator_vyro_text_to_image]
 
     @task
     def draw_mask(width: int, height: int) -> str:
@@ -51,7 +51,6 @@ def example_vyro_generate_then_edit() -> None:
         mask.save(path)
         return path
 
-    # [START howto_operator_vyro_generate_then_edit]
     InpaintOperator(
         task_id="add_cabin",
         api_version="v2",
@@ -60,7 +59,7 @@ def example_vyro_generate_then_edit() -> None:
         prompt="a small wooden cabin by the shore",
         output_path=os.path.join(OUTPUT_DIR, "generate_then_edit", "lake_with_cabin.png"),
     )
-    # [END howto_operator_vyro_generate_then_edit]
+    # [END howto_operator_vyro_text_to_image]
 
 
 example_vyro_generate_then_edit()

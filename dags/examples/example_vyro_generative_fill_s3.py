@@ -23,6 +23,7 @@ from airflow_provider_vyro.operators.inpaint import InpaintOperator
 def example_vyro_generative_fill_s3() -> None:
     """Read the image and mask from S3; write the filled image to a key of the run's date."""
     # [START howto_operator_vyro_generative_fill]
+
     InpaintOperator(
         task_id="fill",
         api_version="v2",

@@ -38,6 +38,7 @@ OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.ge
 )
 def example_vyro_inpaint() -> None:
     """Inpaint one image and hand the result's path and prompt to a downstream task."""
+    # [START howto_operator_vyro_inpaint]
 
     @task(multiple_outputs=True)
     def list_work(params: dict[str, Any] | None = None) -> dict[str, str]:
@@ -52,7 +53,6 @@ def example_vyro_inpaint() -> None:
             "output_path": str(Path(params["output_dir"]) / f"{name}_inpainted.png"),
         }
 
-    # [START howto_operator_vyro_inpaint]
     work = list_work()
     inpaint = InpaintOperator(
         task_id="inpaint",

@@ -38,8 +38,8 @@ PROMPTS = ["a red fox in fresh snow", "a lighthouse on a cliff at dusk"]
 )
 def example_vyro_taskflow() -> None:
     """Inpaint one image and generate a list of images, each from a TaskFlow function; then report."""
-
     # [START howto_decorator_vyro_one_item]
+
     @task.vyro(operation="inpaint", overwrite=False)
     def inpaint_beach(params: dict[str, Any] | None = None) -> dict[str, str]:
         assert params is not None
@@ -54,6 +54,7 @@ def example_vyro_taskflow() -> None:
     # [END howto_decorator_vyro_one_item]
 
     # [START howto_decorator_vyro_batch]
+
     @task.vyro(operation="text_to_image", max_concurrency=4, max_calls=10, overwrite=False)
     def generate(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
         assert params is not None

@@ -40,16 +40,17 @@ PROMPTS = [
 )
 def example_vyro_text_to_image_batch() -> None:
     """Turn the prompts into items, generate them all in one task, then summarise."""
+    # [START howto_operator_vyro_text_to_image_batch]
 
     @task
     def items(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
+        """One dict per image: prompt and output path (style, aspect_ratio, seed override the task's)."""
         assert params is not None
         return [
             {"prompt": prompt, "output_path": f"{params['output_dir']}/{number:03d}.webp"}
             for number, prompt in enumerate(params["prompts"])
         ]
 
-    # [START howto_operator_vyro_text_to_image_batch]
     generate = TextToImageBatchOperator(
         task_id="generate",
         items=items(),

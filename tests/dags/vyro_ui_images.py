@@ -4,7 +4,8 @@ Test DAGs whose results the "Vyro images" view shows (Airflow 3.1+).
 * ``vyro_ui_images``: one generated image (``single``), a batch of three inpainted images
   (``batch``, a list in XCom) and a batch of ``conf["manifest_items"]`` generated images whose
   results go to a manifest (``manifest``); everything under ``conf["out"]``;
-* ``vyro_ui_open``: one generated image, in a DAG every test user may read.
+* ``vyro_ui_open``: one generated image and one video made from a photo (with its thumbnail), in
+  a DAG every test user may read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_vyro.operators.generate import TextToImageBatchOperator, TextToImageOperator
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
+from airflow_provider_vyro.operators.video import ImageToVideoOperator
 from devtools.airflow_runner import EXAMPLES
 
 DATA = EXAMPLES / "data"
@@ -55,7 +57,7 @@ def vyro_ui_images() -> None:
 
     TextToImageBatchOperator(
         task_id="manifest",
-        items=manifest_items(),  # type: ignore[arg-type]
+        items=manifest_items(),
         aspect_ratio="1:1",
         max_concurrency=4,
         manifest_path="{{ dag_run.conf['out'] }}/manifest/results.jsonl",
@@ -64,11 +66,20 @@ def vyro_ui_images() -> None:
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
 def vyro_ui_open() -> None:
-    """One generated image."""
+    """One generated image, one video."""
     TextToImageOperator(
         task_id="single",
         prompt="a bowl of ramen, top view",
         output_path="{{ dag_run.conf['out'] }}/open.png",
+    )
+    ImageToVideoOperator(
+        task_id="video",
+        image_path=str(DATA / "product_bottle.jpg"),
+        prompt="the bottle turns slowly on the counter",
+        output_path="{{ dag_run.conf['out'] }}/video/bottle.mp4",
+        thumbnail_path="{{ dag_run.conf['out'] }}/video/bottle.jpg",
+        deferrable=False,
+        poll_interval=1,
     )
 
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from airflow_provider_vyro.emulator import EmulatorServer, Fault, FaultConfig, inpainting
+from airflow_provider_vyro.emulator import EmulatorServer, Fault, FaultConfig
 from airflow_provider_vyro.emulator.__main__ import fault_list
 from airflow_provider_vyro.emulator.inpainting import hole_mask, inpaint
 
@@ -539,9 +539,8 @@ def test_inpainting_leaves_unmasked_pixels_alone_whatever_the_mask_mode() -> Non
         assert_unchanged_outside_the_mask(inpaint(IMAGE, disc_mask().convert(mode)), IMAGE)
 
 
-def test_large_regions_are_filled_at_a_reduced_scale(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inpainting, "_MAX_WORK_PIXELS", 400)
-    result = inpaint(IMAGE, disc_mask())
+def test_large_regions_are_filled_at_a_reduced_scale() -> None:
+    result = inpaint(IMAGE, disc_mask(), backend="pillow", max_work_pixels=400)
     assert_unchanged_outside_the_mask(result, IMAGE)
     red, _, _ = ImageStat.Stat(result, mask=hole_mask(disc_mask())).mean
     assert red < 200

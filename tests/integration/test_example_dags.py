@@ -32,6 +32,7 @@ COVERED = {
     "example_vyro_text_to_image_batch.py",
     "example_vyro_video.py",
     "example_vyro_taskflow.py",
+    "example_vyro_review.py",
 }
 PILLOW_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WEBP"}
 
@@ -356,3 +357,29 @@ def test_example_vyro_taskflow_one_item_and_a_list(
     assert rerun.xcom("inpaint_beach")["skipped"] is True
     assert [r["skipped"] for r in rerun.xcom("generate")] == [True, True, True]
     assert emulator.stats()["operations"] == {"inpaint": 1, "text_to_image": 3}, "overwrite=False: all kept"
+
+
+def test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus() -> None:
+    """The review waits for a person, so it runs in e2e (case ``review``); here: its shape and text."""
+    import importlib.util
+
+    from airflow_provider_vyro.version_compat import AIRFLOW_V_3_1_PLUS
+
+    spec = importlib.util.spec_from_file_location("example_vyro_review", EXAMPLES / "example_vyro_review.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not AIRFLOW_V_3_1_PLUS:
+        assert not hasattr(module, "example_vyro_review")
+        return
+    dag = module.example_vyro_review()
+    assert {t.task_id for t in dag.tasks} >= {"items", "generate", "describe", "review", "publish"}
+    review = dag.get_task("review")
+    assert set(review.params) == {"image_0", "image_1", "image_2"}
+    text = module.review_text(
+        [{"prompt": "a mug"}, {"prompt": "a cup"}], "example_vyro_review", "manual__2026-01-01T00:00:00+00:00"
+    )
+    run = "manual__2026-01-01T00%3A00%3A00%2B00%3A00"
+    assert f"(/vyro/images/example_vyro_review/{run}/generate/1/output?map_index=-1&size=thumb)" in text
+    assert f"(/dags/example_vyro_review/runs/{run}/tasks/generate/plugin/vyro-images)" in text

@@ -314,7 +314,7 @@ def test_post_image_on_a_v1_path_sends_the_v1_header(
 
 def test_post_image_to_a_path_the_server_does_not_have(vyro_conn: EmulatorServer) -> None:
     with pytest.raises(VyroAPIError) as caught:
-        VyroHook().post_image("/v2/image/background/remover", files={"image": cutout_png()})
+        VyroHook().post_image("/v2/image/edits/retouch", files={"image": cutout_png()})
     assert caught.value.status_code == 404
     assert vyro_conn.stats()["requests"] == 0, "not an API endpoint of the emulator"
 

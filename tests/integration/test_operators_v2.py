@@ -16,8 +16,9 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 from PIL import Image, ImageDraw
 
+from airflow_provider_vyro import formats
 from airflow_provider_vyro.emulator.server import EmulatorServer
-from airflow_provider_vyro.exceptions import VyroInputError
+from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.operators.background import AIBackgroundBatchOperator, AIBackgroundOperator
 from airflow_provider_vyro.operators.generate import TextToImageBatchOperator, TextToImageOperator
 from airflow_provider_vyro.operators.generic import VyroImageOperator
@@ -369,6 +370,26 @@ def test_an_answer_in_another_format_is_converted_and_logged(
     assert f"the answer was a {answer}" in caplog.text
     assert f"converted to {written}" in caplog.text
     assert [p.name for p in files.outputs()] == [f"fox{extension}"], "no temporary file left"
+
+
+def test_a_paid_answer_that_cannot_be_converted_is_kept_and_the_task_not_retried(
+    vyro_conn: EmulatorServer, files: Files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def undecodable(source: Any, fmt: str, destination: Any) -> Any:
+        raise ValueError("the answer could not be decoded: broken data stream")
+
+    monkeypatch.setattr(formats, "write_as", undecodable)
+    vyro_conn.set_faults(answer_format="WEBP")
+    with pytest.raises(VyroOutputWriteError) as caught:
+        _generate(files, output_path=str(files.out / "fox.jpg")).execute(context={})
+
+    assert isinstance(caught.value, AirflowFailException), "a task retry would pay again"
+    kept = files.out / "fox.answer.webp"
+    assert caught.value.kept_at == str(kept)
+    assert str(kept) in str(caught.value)
+    assert kept.read_bytes().startswith(b"RIFF"), "the paid answer is kept under its own extension"
+    assert [p.name for p in files.outputs()] == ["fox.answer.webp"], "no output, no temporary file"
+    assert vyro_conn.stats()["requests"] == 1
 
 
 def test_an_answer_in_the_output_format_is_written_as_received(

@@ -104,16 +104,18 @@ def test_no_worker_takes_an_item_after_its_own_call_stopped_the_run(
     vyro_conn: EmulatorServer, tmp_path: Path
 ) -> None:
     vyro_conn.set_faults(script=["ok", 402, 402, 402, 402])
-    hook = VyroHook(pool_maxsize=2)
+    log = SlowToHearOfFailures()
     with pytest.raises(VyroInsufficientCreditsError):
         run_items(
             INPAINT,
             make_items(tmp_path, 10),
-            hook=hook,
+            connect=lambda before_request: VyroHook(pool_maxsize=2, before_request=before_request),
             options=RunOptions(max_concurrency=2),
-            log=SlowToHearOfFailures(),
+            log=log,
         )
-    assert vyro_conn.stats()["requests"] == 3, "the first call alone, then one per worker, then nothing"
+    assert "Vyro run: 3 calls made (retries included), 1 written, 0 kept, 2 failed, 7 not run" in log.lines
+    stats = vyro_conn.stats()
+    assert stats["requests"] == 3, f"the first call alone, then one per worker, then nothing: {stats}"
 
 
 def test_a_missing_connection_fails_before_any_request(vyro_conn: EmulatorServer, tmp_path: Path) -> None:

@@ -348,3 +348,107 @@ def test_deferrable_defaults_to_airflows_setting() -> None:
 
     default = conf.getboolean("operators", "default_deferrable", fallback=False)
     assert TextToVideoOperator(task_id="v", prompt="p", output_path="/tmp/v.mp4").deferrable is default
+
+
+def test_a_submit_answered_503_is_sent_again_one_answered_500_is_not(
+    vyro_conn: EmulatorServer, tmp_path: Path
+) -> None:
+    from airflow_provider_vyro.catalogue import TEXT_TO_VIDEO
+    from airflow_provider_vyro.exceptions import VyroServerError
+
+    hook = VyroHook()
+    vyro_conn.set_faults(script=[503, "ok"])
+    assert hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "waves"}, files={})
+    assert vyro_conn.stats()["operations"] == {"text_to_video": 2}
+    assert submits(vyro_conn) == 1, "the 503 started no job: sending it again pays once"
+
+    vyro_conn.reset()
+    vyro_conn.set_faults(script=[500, "ok"])
+    with pytest.raises(VyroServerError):
+        hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "waves"}, files={})
+    assert vyro_conn.stats()["operations"] == {"text_to_video": 1}, "a 500 may have started a job"
+
+
+def test_a_result_larger_than_max_result_bytes_is_not_kept(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from airflow_provider_vyro.exceptions import VyroUnexpectedResponseError
+
+    monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(emulator.url, max_result_bytes=1000))
+    emulator.set_video(duration=0.5)
+    with pytest.raises(VyroUnexpectedResponseError, match="max_result_bytes"):
+        waves(tmp_path).execute(context())
+    assert not (tmp_path / "w.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".vyro-tmp")] == []
+
+
+def test_on_kill_ends_the_wait_in_the_worker_at_once(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
+    import threading
+
+    from airflow_provider_vyro.exceptions import VyroCancelledError
+
+    vyro_conn.set_video(duration=600)
+    operator = waves(tmp_path, poll_interval=30)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            operator.execute(context())
+        except BaseException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while worker.is_alive() and vyro_conn.video_stats()["polls"] < 1:
+        worker.join(0.05)
+    operator.on_kill()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert [type(e) for e in outcome] == [VyroCancelledError]
+    assert submits(vyro_conn) == 1
+    assert not (tmp_path / "w.mp4").exists()
+
+
+def test_redirects_are_followed_without_the_token_but_not_to_plain_http_elsewhere(
+    fast_video: EmulatorServer, tmp_path: Path
+) -> None:
+    import http.server
+    import io
+    import threading
+
+    from airflow_provider_vyro.catalogue import TEXT_TO_VIDEO
+    from airflow_provider_vyro.exceptions import VyroUnexpectedResponseError
+
+    hook = VyroHook()
+    job = hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "waves"}, files={})
+    status = hook.job_status(job)
+    while status.state != "succeeded":
+        threading.Event().wait(0.2)
+        status = hook.job_status(job)
+    targets = {"/to-storage": status.urls[0], "/to-elsewhere": "http://storage.example.com/v.mp4"}
+    seen: list[dict[str, str]] = []
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            self.send_response(302)
+            self.send_header("Location", targets[self.path])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    fetcher = hook.result_fetcher()
+    try:
+        fetched = fetcher.fetch(f"{base}/to-storage", io.BytesIO(), Mp4StreamChecker)
+        assert fetched.size > 0
+        with pytest.raises(VyroUnexpectedResponseError, match="not https"):
+            fetcher.fetch(f"{base}/to-elsewhere", io.BytesIO(), Mp4StreamChecker)
+    finally:
+        fetcher.close()
+        server.shutdown()
+    assert all("Authorization" not in headers and TOKEN not in repr(headers) for headers in seen)
+    assert not any(r["authorization"] or r["token"] for r in fast_video.video_stats()["storage_requests"])

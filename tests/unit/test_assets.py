@@ -6,10 +6,10 @@ import json
 import logging
 from typing import Any, cast
 
+import attrs
 import pytest
 from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.execution_time.context import OutletEventAccessors
-from airflow.sdk.execution_time.task_runner import _serialize_outlet_events
 
 from airflow_provider_vyro import assets, storage
 from airflow_provider_vyro.exceptions import VyroInputError
@@ -120,6 +120,11 @@ def test_event_extra_is_json_with_the_documented_keys() -> None:
     assert (later["operation"], later["format"]) == ("text_to_image", "jpeg")
 
 
+def sent_events(events: OutletEventAccessors) -> list[dict[str, Any]]:
+    """The asset events a worker would send for ``events``, as the dicts it serialises."""
+    return [attrs.asdict(event) for key in events for event in events[key].asset_alias_events]
+
+
 def test_emit_adds_one_event_per_written_output() -> None:
     events = OutletEventAccessors()
     results = [
@@ -129,7 +134,7 @@ def test_emit_adds_one_event_per_written_output() -> None:
     ]
     added = assets.emit({"outlet_events": events}, "new-images", results)
     assert added == 2
-    sent: list[Any] = list(_serialize_outlet_events(events))
+    sent: list[Any] = sent_events(events)
     assert json.loads(json.dumps(sent)) == sent, "what the worker sends is JSON"
     assert [(e["source_alias_name"], e["dest_asset_key"]["uri"], e["extra"]["width"]) for e in sent] == [
         ("new-images", "file:///o/a.png", 384),
@@ -140,7 +145,7 @@ def test_emit_adds_one_event_per_written_output() -> None:
 def test_emit_without_an_alias_adds_nothing() -> None:
     events = OutletEventAccessors()
     assert assets.emit({"outlet_events": events}, None, [result("/o/a.png")]) == 0
-    assert list(_serialize_outlet_events(events)) == []
+    assert sent_events(events) == []
 
 
 def test_emit_never_raises(caplog: pytest.LogCaptureFixture) -> None:
@@ -161,7 +166,7 @@ def test_emit_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     assert "no alias here" in caplog.text
 
 
-class _TaskInstance:
+class FakeTaskInstance:
     dag_id = "assets_dag"
     run_id = "manual__1"
     task_id = "batch"
@@ -182,7 +187,7 @@ def test_outputs_an_earlier_try_of_the_run_wrote_are_announced_by_the_try_that_s
 
     def attempt(events: OutletEventAccessors) -> Any:
         operator = InpaintBatchOperator(task_id="batch", items=items, asset_alias="new-images")
-        return operator.execute(context=cast("Any", {"ti": _TaskInstance(), "outlet_events": events}))
+        return operator.execute(context=cast("Any", {"ti": FakeTaskInstance(), "outlet_events": events}))
 
     with pytest.raises(VyroBatchError):
         attempt(OutletEventAccessors())
@@ -191,7 +196,7 @@ def test_outputs_an_earlier_try_of_the_run_wrote_are_announced_by_the_try_that_s
 
     assert vyro_conn.stats()["requests"] == 4, "the retry paid only for the failed item"
     assert sorted(r["skipped"] for r in results) == [False, True, True]
-    sent: list[Any] = list(_serialize_outlet_events(events))
+    sent: list[Any] = sent_events(events)
     announced = sorted(e["dest_asset_key"]["uri"] for e in sent)
     assert announced == sorted(f"file://{r['output_path']}" for r in results), (
         "Airflow dropped the failed try's events: the try that succeeds announces all three"

@@ -14,6 +14,8 @@ def test_paths_and_versions_are_the_references():
         "text_to_image": ("/v2/image/generations", "v2"),
         "text_to_png": ("/v2/image/generations/transparent", "v2"),
         "ai_background": ("/v2/image/generations/ai-background", "v2"),
+        "remove_background": ("/v2/image/background/remover", "v2"),
+        "upscale": ("/v2/image/enhance", "v2"),
     }
 
 
@@ -25,6 +27,8 @@ def test_fields_are_the_references():
         "text_to_image": ("prompt", "style", "aspect_ratio", "seed"),
         "text_to_png": ("prompt", "aspect_ratio", "seed"),
         "ai_background": ("prompt", "style", "seed", "image"),
+        "remove_background": ("image",),
+        "upscale": ("image",),
     }
 
 
@@ -69,7 +73,14 @@ def test_enums_and_defaults_are_the_references():
 def test_answer_types():
     assert catalogue.INPAINT.answer_formats == ("PNG",)
     assert catalogue.INPAINT.answer_content_type == "image/png"
-    for name in ("generative_fill", "text_to_image", "text_to_png", "ai_background"):
+    for name in (
+        "generative_fill",
+        "text_to_image",
+        "text_to_png",
+        "ai_background",
+        "remove_background",
+        "upscale",
+    ):
         assert catalogue.ENDPOINTS[name].answer_content_type == "application/octet-stream"
         assert set(catalogue.ENDPOINTS[name].answer_formats) == {"PNG", "JPEG", "WEBP"}
 
@@ -111,6 +122,8 @@ def test_default_output_suffixes():
         "text_to_image": None,
         "text_to_png": None,
         "ai_background": "_background.png",
+        "remove_background": "_cutout.png",
+        "upscale": "_upscaled.png",
     }
     assert catalogue.GENERIC.output_suffix == "_result.png"
 
@@ -126,7 +139,10 @@ def test_what_each_answer_is():
         "text_to_image": "opaque",
         "text_to_png": "transparent",
         "ai_background": "opaque",
+        "remove_background": "transparent",
+        "upscale": "input",
     }
+    assert [name for name, e in catalogue.ENDPOINTS.items() if e.answer_larger] == ["upscale"]
 
 
 def test_what_each_prompt_describes():
@@ -136,6 +152,8 @@ def test_what_each_prompt_describes():
         "text_to_image": "the image to generate",
         "text_to_png": "the image to generate",
         "ai_background": "the background to put behind the product",
+        "remove_background": "the image you want",
+        "upscale": "the image you want",
     }
 
 
@@ -145,7 +163,14 @@ def test_documented_costs_are_the_references():
     assert tti.cost({"style": "anime"}) == 5
     assert tti.cost({}) == 1, "the style's default, imagine-turbo"
     assert tti.cost({"style": "sdxl-1.0"}) is None, "not listed"
-    for name in ("inpaint", "generative_fill", "text_to_png", "ai_background"):
+    for name in (
+        "inpaint",
+        "generative_fill",
+        "text_to_png",
+        "ai_background",
+        "remove_background",
+        "upscale",
+    ):
         assert catalogue.ENDPOINTS[name].cost({"style": "flux-dev"}) is None
     assert catalogue.token_cost(tti, {"style": "flux-dev"}) == 15
     flat = catalogue.CreditCost(per_call=2)
@@ -153,7 +178,14 @@ def test_documented_costs_are_the_references():
 
 
 def test_where_each_shape_comes_from():
-    assert {e.shape_source for e in catalogue.ENDPOINTS.values()} == {"reference"}
+    sources = {name: e.shape_source for name, e in catalogue.ENDPOINTS.items()}
+    assert sources == {
+        **dict.fromkeys(
+            ("inpaint", "generative_fill", "text_to_image", "text_to_png", "ai_background"), "reference"
+        ),
+        "remove_background": "public clients",
+        "upscale": "public clients",
+    }
     assert catalogue.GENERIC.shape_source == "public clients"
 
 
@@ -165,6 +197,8 @@ def test_xcom_parameters():
         "text_to_image": ("style", "aspect_ratio", "seed", "transparent"),
         "text_to_png": ("style", "aspect_ratio", "seed", "transparent"),
         "ai_background": ("style", "seed"),
+        "remove_background": (),
+        "upscale": (),
     }
     png = catalogue.TEXT_TO_PNG.xcom_parameter_values({"aspect_ratio": "1:1", "seed": None})
     assert png == {"style": None, "aspect_ratio": "1:1", "seed": None, "transparent": True}
@@ -190,4 +224,4 @@ def test_text_to_image_endpoint():
 
 
 def test_entries_are_hashable():
-    assert len({*catalogue.ENDPOINTS.values(), catalogue.GENERIC}) == 6
+    assert len({*catalogue.ENDPOINTS.values(), catalogue.GENERIC}) == len(catalogue.ENDPOINTS) + 1

@@ -22,6 +22,8 @@ DOCUMENTED_EXTRAS = {
     "cert",
     "proxies",
     "allow_insecure_http",
+    "job_status_path",
+    "max_result_bytes",
 }
 
 

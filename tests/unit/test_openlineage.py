@@ -33,7 +33,7 @@ def test_summarise_keeps_files_then_folders_then_buckets() -> None:
     assert openlineage.summarise([*files, ("file", "/tmp/a.png")], 2) == [("s3://b", "/"), ("file", "/")]
 
 
-def _result(i: int, *, skipped: bool = False) -> dict[str, object]:
+def result_of(i: int, *, skipped: bool = False) -> dict[str, object]:
     return {
         "image_path": f"s3://b/in/{i}.jpg",
         "mask_path": f"s3://b/in/{i}_mask.png",
@@ -43,7 +43,7 @@ def _result(i: int, *, skipped: bool = False) -> dict[str, object]:
 
 
 def test_operator_lineage_reports_every_item_and_only_written_outputs() -> None:
-    lineage = openlineage.operator_lineage([_result(1), _result(2, skipped=True)])
+    lineage = openlineage.operator_lineage([result_of(1), result_of(2, skipped=True)])
     assert lineage.inputs == [
         Dataset(namespace="s3://b", name="in/1.jpg"),
         Dataset(namespace="s3://b", name="in/1_mask.png"),
@@ -61,7 +61,7 @@ def test_past_the_lineage_limit_a_batch_is_summarised(
     monkeypatch.setenv("AIRFLOW__LINEAGE__MAX_ASSETS_PER_COLLECTOR", "5")
     assert openlineage.max_datasets() == 5
     caplog.set_level("INFO", logger="airflow_provider_vyro.openlineage")
-    lineage = openlineage.operator_lineage([_result(i) for i in range(5)])
+    lineage = openlineage.operator_lineage([result_of(i) for i in range(5)])
     assert lineage.inputs == [Dataset(namespace="s3://b", name="in")]
     assert lineage.outputs == [Dataset(namespace="s3://b", name="out/0.png")] + [
         Dataset(namespace="s3://b", name=f"out/{i}.png") for i in range(1, 5)

@@ -172,3 +172,46 @@ def test_only_the_catalogue_keys_behaviour_on_an_operation_name() -> None:
         and (lines := operation_branches(path.read_text(encoding="utf-8")))
     }
     assert found == {}
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_over_600_lines() -> None:
+    """One idea per module: none of the package (the emulator, a stand-in for the API, aside) is long."""
+    long = {
+        name: lines
+        for name, path in module_files().items()
+        if not name.startswith(f"{NAME}.emulator")
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
+
+
+def dict_writes(source: str) -> list[int]:
+    """The lines of ``source`` that assign into an object's ``__dict__``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Attribute)
+                and target.value.attr == "__dict__"
+            ):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_search_finds_writes_into_dict() -> None:
+    assert dict_writes("x = 1\nobj.__dict__['key'] = 2\nvalue = obj.__dict__['key']\n") == [2]
+
+
+def test_nothing_writes_into_an_objects_dict() -> None:
+    found = {
+        name: lines
+        for name, path in module_files().items()
+        if (lines := dict_writes(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}

@@ -17,7 +17,10 @@ from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.exceptions import VyroInputError
 from tests.conftest import conn_json
 
-KNOWN = "ai_background, generative_fill, image_to_video, inpaint, text_to_image, text_to_png, text_to_video"
+KNOWN = (
+    "ai_background, generative_fill, image_to_video, inpaint, remove_background, text_to_image, text_to_png, "
+    "text_to_video, upscale"
+)
 
 
 @pytest.fixture

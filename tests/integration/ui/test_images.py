@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -270,6 +271,12 @@ def test_a_user_who_may_not_read_the_dag_gets_403(served: Served) -> None:
     assert served.get(opened.json()["items"][0]["images"]["output"], user="outsider").status_code == 200
 
 
+def test_the_ui_leaves_the_map_index_placeholder_for_a_task_that_is_not_mapped(served: Served) -> None:
+    view = served.images_path("batch").replace("/images/", "/view/")
+    assert served.get(view + "?map_index={MAP_INDEX}").status_code == 200
+    assert served.get(view + "?map_index={MAP_INDEX}x").status_code == 404
+
+
 def test_the_ui_session_cookie_is_accepted(served: Served) -> None:
     answer = httpx.get(
         served.url + served.images_path("single"), cookies={"_token": served.tokens["admin"]}, timeout=30
@@ -308,6 +315,26 @@ def test_a_deleted_or_replaced_file_gets_a_card_that_says_so(served: Served) -> 
         assert served.get(item["images"]["output"]).status_code == 404
     finally:
         output.write_bytes(kept)
+
+
+def test_a_video_is_served_as_mp4_and_gets_a_player_with_a_poster(served: Served) -> None:
+    (item,) = served.get(served.images_path("video", "vyro_ui_open")).json()["items"]
+    assert item["format"] == "MP4"
+    assert set(item["images"]) == {"output", "image", "thumbnail"}
+    video = served.get(item["images"]["output"])
+    assert video.status_code == 200
+    assert video.headers["content-type"] == "video/mp4"
+    assert sha256(video.content) == item["sha256"] == sha256(Path(item["output_path"]).read_bytes())
+    part = served.get(item["images"]["output"], headers={"Range": "bytes=0-15"})
+    assert (part.status_code, part.content) == (206, video.content[:16])
+    assert served.get(item["images"]["output"] + "&size=thumb").status_code == 404
+    assert served.get(item["images"]["thumbnail"] + "&size=thumb").status_code == 200
+    page = served.get(served.images_path("video", "vyro_ui_open").replace("/images/", "/view/")).text
+    (player,) = re.findall(r"<video [^>]*>", page)
+    assert 'src="/vyro/images/vyro_ui_open/' in player
+    assert "/0/output?map_index=-1" in player
+    (poster,) = re.findall(r'poster="([^"]*)"', player)
+    assert "size=thumb" in poster
 
 
 def test_the_plugin_and_its_view_are_registered(served: Served) -> None:
