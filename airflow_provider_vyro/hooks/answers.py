@@ -40,6 +40,8 @@ REASON_LIMIT = 200
 """The most characters of a network failure's explanation shown."""
 TYPE_LIMIT = 100
 """The most characters of the ``Content-Type`` of an answer that is not an image shown."""
+JSON_LIMIT = 1024 * 1024
+"""The most bytes of a JSON answer (a job's) read."""
 CODE_LIMIT = 40
 """The most characters of the API's code, when it is not a number, shown."""
 
@@ -102,6 +104,27 @@ def receive(
         kind = redactor.cut(response.headers.get("Content-Type", "no content type"), TYPE_LIMIT)
         raise VyroResponseError(200, f"the answer is not a complete image ({kind}): {err}") from None
     return ImageResult(size, digest.hexdigest(), image.width, image.height, attempt, image.format)
+
+
+def read_json(response: requests.Response, redactor: Redactor, conn_id: str | None = None) -> str:
+    """
+    Read an answer that should be JSON (a job's): its text, token redacted, or the error it stands for.
+
+    :param response: the answer, not yet read.
+    :param redactor: keeps the token out of the text and of any error.
+    :param conn_id: the connection whose token was sent (see :func:`error_from`).
+    :raises VyroAPIError: if the status is not 200 (:func:`error_from`).
+    :raises VyroResponseError: if the answer broke off or is larger than :data:`JSON_LIMIT`.
+    """
+    if response.status_code != 200:
+        raise error_from(response, redactor, conn_id)
+    try:
+        raw = response.raw.read(JSON_LIMIT + 1, decode_content=True)
+    except (requests.RequestException, OSError) as err:
+        raise VyroResponseError(200, f"the answer broke off ({type(err).__name__})") from None
+    if len(raw) > JSON_LIMIT:
+        raise VyroResponseError(200, f"the answer is larger than {JSON_LIMIT} bytes: not a job's JSON")
+    return redactor.redact(raw.decode("utf-8", errors="replace"))
 
 
 def error_from(response: requests.Response, redactor: Redactor, conn_id: str | None = None) -> VyroAPIError:
@@ -210,12 +233,14 @@ def reason(err: BaseException, redactor: Redactor) -> str:
 __all__ = [
     "CODE_LIMIT",
     "ERROR_BODY_LIMIT",
+    "JSON_LIMIT",
     "MESSAGE_LIMIT",
     "REASON_LIMIT",
     "TYPE_LIMIT",
     "ImageResult",
     "error_from",
     "network_error",
+    "read_json",
     "reason",
     "receive",
     "server_answer",

@@ -31,7 +31,7 @@ from airflow_provider_vyro.catalogue import (
     api_version_of,
     auth_header,
 )
-from airflow_provider_vyro.exceptions import VyroCancelledError, VyroError, VyroResponseError
+from airflow_provider_vyro.exceptions import VyroCancelledError, VyroError
 from airflow_provider_vyro.hooks import answers, probe
 from airflow_provider_vyro.hooks.answers import ImageResult
 from airflow_provider_vyro.hooks.attempt_log import describe_attempt
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 
 INPAINT_ENDPOINT = INPAINT.path
-_JSON_LIMIT = 1024 * 1024
 
 InpaintResult = ImageResult
 """The result of :meth:`VyroHook.inpaint_to` (an :class:`ImageResult`)."""
@@ -383,15 +382,7 @@ class VyroHook(NamedOperations, BaseHook):
         redactor = self._prepared().redactor
         response = self._send(path, body, content_type, stream=True, method=method, accept="application/json")
         with response:
-            if response.status_code != 200:
-                raise answers.error_from(response, redactor, self.vyro_conn_id)
-            try:
-                raw = response.raw.read(_JSON_LIMIT + 1, decode_content=True)
-            except (requests.RequestException, OSError) as err:
-                raise VyroResponseError(200, f"the answer broke off ({type(err).__name__})") from None
-        if len(raw) > _JSON_LIMIT:
-            raise VyroResponseError(200, f"the answer is larger than {_JSON_LIMIT} bytes: not a job's JSON")
-        return redactor.redact(raw.decode("utf-8", errors="replace"))
+            return answers.read_json(response, redactor, self.vyro_conn_id)
 
     def _send(
         self,

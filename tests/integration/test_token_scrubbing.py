@@ -89,6 +89,17 @@ def _call(hook: VyroHook, api: str) -> None:
         hook.call_to(TEXT_TO_IMAGE, io.BytesIO(), fields={"prompt": "sand"}, files={})
 
 
+def _echo(
+    monkeypatch: pytest.MonkeyPatch, answer: Answer, api: str, token: str = TOKEN
+) -> tuple[VyroError, ScriptedServer]:
+    """Call through a hook whose server answers with ``answer``; give the error raised and the server."""
+    with ScriptedServer(answer) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=token, max_retries=1))
+        with pytest.raises(VyroError) as caught:
+            _call(VyroHook(), api)
+    return caught.value, server
+
+
 @pytest.mark.parametrize("api", ["v1", "v2"])
 @pytest.mark.parametrize("echo", list(ECHOES))
 def test_an_echoed_token_is_nowhere(
@@ -100,11 +111,7 @@ def test_an_echoed_token_is_nowhere(
 ) -> None:
     answer, expected = ECHOES[echo]
     caplog.set_level(logging.DEBUG)
-    with ScriptedServer(answer) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, max_retries=1))
-        with pytest.raises(VyroError) as caught:
-            _call(VyroHook(), api)
-    error = caught.value
+    error, server = _echo(monkeypatch, answer, api)
     assert type(error) is expected
     assert TOKEN in _sent(server.seen[0]), "the server did receive the token, and echoed it"
     assert "***" in str(error), "the echo reached the error, redacted"
@@ -220,11 +227,7 @@ def test_a_hostile_echo_leaks_not_even_a_prefix_of_the_token(
 ) -> None:
     answer, expected = HOSTILE_ECHOES[echo]
     caplog.set_level(logging.DEBUG)
-    with ScriptedServer(answer) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=HOSTILE, max_retries=1))
-        with pytest.raises(VyroError) as caught:
-            _call(VyroHook(), api)
-    error = caught.value
+    error, server = _echo(monkeypatch, answer, api, HOSTILE)
     assert type(error) is expected
     assert _token(server.seen[0]) == HOSTILE, "the server received the token as it is"
     texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
