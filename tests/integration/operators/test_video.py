@@ -23,7 +23,7 @@ from airflow_provider_vyro.operators.video import ImageToVideoOperator, TextToVi
 from airflow_provider_vyro.triggers.vyro import VyroJobTrigger
 from tests.conftest import TOKEN, conn_json
 
-DATA = Path(__file__).resolve().parents[2] / "dags" / "examples" / "data"
+DATA = Path(__file__).resolve().parents[3] / "dags" / "examples" / "data"
 
 
 def context(try_number: int = 1, task_id: str = "video") -> Any:
