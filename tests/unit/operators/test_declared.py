@@ -10,6 +10,12 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.operators.background import AIBackgroundBatchOperator, AIBackgroundOperator
+from airflow_provider_vyro.operators.edit import (
+    RemoveBackgroundBatchOperator,
+    RemoveBackgroundOperator,
+    UpscaleBatchOperator,
+    UpscaleOperator,
+)
 from airflow_provider_vyro.operators.generate import TextToImageBatchOperator, TextToImageOperator
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
 
@@ -17,10 +23,12 @@ PAIRS = [
     (InpaintOperator, InpaintBatchOperator),
     (TextToImageOperator, TextToImageBatchOperator),
     (AIBackgroundOperator, AIBackgroundBatchOperator),
+    (RemoveBackgroundOperator, RemoveBackgroundBatchOperator),
+    (UpscaleOperator, UpscaleBatchOperator),
 ]
 SINGLE: list[type] = [single for single, _ in PAIRS]
 BATCH: list[type] = [batch for _, batch in PAIRS]
-COMMON = ["vyro_conn_id", "storage_conn_id", "overwrite", "asset_alias"]
+COMMON = ["vyro_conn_id", "storage_conn_id", "overwrite", "asset_alias", "endpoint", "extra_fields"]
 BATCH_COMMON = ["max_concurrency", "max_calls", "manifest_path", "progress_interval"]
 
 
