@@ -32,6 +32,7 @@ _COMMON: tuple[tuple[str, bool], ...] = (
     ("storage_conn_id", True),
     ("overwrite", False),
     ("asset_alias", False),
+    ("max_credits", False),
 )
 _BATCH_COMMON: tuple[tuple[str, bool], ...] = (
     ("max_concurrency", False),

@@ -41,6 +41,8 @@ KEYS = {
     "attempts",
     "prompt",
     "api_version",
+    "credits",
+    "try_number",
 }
 
 

@@ -19,7 +19,7 @@ PAIRS = [
 ]
 SINGLE: list[type] = [single for single, _ in PAIRS]
 BATCH: list[type] = [batch for _, batch in PAIRS]
-COMMON = ["vyro_conn_id", "storage_conn_id", "overwrite", "asset_alias"]
+COMMON = ["vyro_conn_id", "storage_conn_id", "overwrite", "asset_alias", "max_credits"]
 BATCH_COMMON = ["max_concurrency", "max_calls", "manifest_path", "progress_interval"]
 
 
