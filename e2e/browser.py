@@ -97,7 +97,14 @@ def log_in(driver: Any, base_url: str, username: str, password: str) -> None:
 
 
 def check_view(
-    driver: Any, base_url: str, dag_id: str, run_id: str, task_id: str, items: int, screenshot: Path
+    driver: Any,
+    base_url: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    items: int,
+    screenshot: Path,
+    link: str | None = None,
 ) -> str:
     """
     Open a task instance's "Vyro images" tab in the Airflow UI and check what it shows.
@@ -109,10 +116,11 @@ def check_view(
     :param task_id: the task.
     :param items: how many cards the view must show.
     :param screenshot: where to save a screenshot of the page.
+    :param link: the task's "Vyro images" extra link, opened instead of the tab's path if given.
     :return: what was checked.
     """
     path = "/".join(quote(p, safe="") for p in (dag_id, "runs", run_id, "tasks", task_id))
-    driver.get(f"{base_url}/dags/{path}/plugin/vyro-images")
+    driver.get(link or f"{base_url}/dags/{path}/plugin/vyro-images")
     try:
         return _check_view(driver, dag_id, task_id, items, screenshot)
     except BrowserCheckFailed:
@@ -233,9 +241,11 @@ def browser_checks(ctx: Context, reports: Sequence[CaseReport], password: str) -
                 raise BrowserCheckFailed("no batch case passed: run one (e.g. --case batch)")
             log_in(driver, ctx.client.base_url, USERNAME, password)
             report, results = batch
+            link = extra_link(ctx, report.case.dag_id, report.run_id, results.task_id)
             shot = REPO / ".scratch" / "e2e-browser" / "vyro-images-view.png"
-            args = (report.case.dag_id, report.run_id, results.task_id, results.count, shot)
-            found.append((True, check_view(driver, ctx.client.base_url, *args)))
+            args = (report.case.dag_id, report.run_id, results.task_id, results.count, shot, link)
+            seen = check_view(driver, ctx.client.base_url, *args)
+            found.append((True, f"{seen}; opened from the task's extra link {link}"))
         except BrowserCheckFailed as exc:
             found.append((False, f"browser: {exc}"))
         try:
@@ -245,3 +255,17 @@ def browser_checks(ctx: Context, reports: Sequence[CaseReport], password: str) -
     for ok, line in found:
         say(("" if ok else "PROBLEM: ") + line)
     return found
+
+
+def extra_link(ctx: Context, dag_id: str, run_id: str, task_id: str) -> str:
+    """
+    Read a task instance's "Vyro images" extra link through the REST API.
+
+    :raises BrowserCheckFailed: the task has no such link.
+    """
+    path = "/".join(quote(p, safe="") for p in (dag_id, "dagRuns", run_id, "taskInstances", task_id))
+    links = ctx.client.request("GET", f"/dags/{path}/links").get("extra_links", {})
+    link = links.get("Vyro images")
+    if not link:
+        raise BrowserCheckFailed(f"the task has no 'Vyro images' extra link: {links}")
+    return str(link)

@@ -63,11 +63,11 @@ PINS: dict[str, list[str]] = {
 
 TESTS = [
     "tests/unit",
-    "tests/integration/test_hook.py",
+    "tests/integration/hooks/test_vyro.py",
     "tests/integration/test_example_dags.py::test_example_vyro_inpaint",
     "tests/integration/test_example_dags.py::test_example_vyro_generate_then_edit",
     "tests/integration/test_example_dags.py::test_example_vyro_video_defers_each_product_and_submits_once",
-    "tests/integration/test_video.py",
+    "tests/integration/operators/test_video.py",
     "tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list",
     "tests/integration/test_batch_dags.py::test_a_retry_never_pays_twice_for_what_an_earlier_try_wrote",
     "tests/integration/test_batch_dags.py::test_a_failure_after_execute_returned_is_retried_without_paying_again",

@@ -103,6 +103,8 @@ class VyroDecoratedOperator(DecoratedOperator, VideoRun):
     :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param max_credits: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param endpoint: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param extra_fields: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """
 
     template_fields: Sequence[str] = (

@@ -64,6 +64,12 @@ class VyroBaseOperator(BaseOperator):
         with ``VyroBudgetError`` if they cost more; the run stops sending when the next request
         would pass it. Every call's cost must be known: the catalogue's, or the connection extra
         ``credit_costs`` (see :doc:`/cost`).
+    :param endpoint: a path after the base URL that replaces the operation's, starting with
+        ``/v1/`` or ``/v2/`` (it decides the auth header), e.g. to follow a change of the API
+        without waiting for a release; the network policy is the same. ``None``: the operation's.
+    :param extra_fields: text fields to send with every call besides the operation's own, by name
+        (strings, or whole numbers sent as their digits), unchecked; a name the operation sets
+        itself is refused. The log names the keys, never the values. ``None``: none.
     """
 
     endpoint: ClassVar[Endpoint]
@@ -82,6 +88,8 @@ class VyroBaseOperator(BaseOperator):
         overwrite: bool = True,
         asset_alias: str | None = None,
         max_credits: float | None = None,
+        endpoint: str | None = None,
+        extra_fields: dict[str, str | int] | None = None,
         **kwargs: Any,
     ) -> None:
         refuse_xcomargs(
@@ -90,6 +98,8 @@ class VyroBaseOperator(BaseOperator):
             overwrite=overwrite,
             asset_alias=asset_alias,
             max_credits=max_credits,
+            endpoint=endpoint,
+            extra_fields=extra_fields,
         )
         kwargs["outlets"] = assets.declare_alias(asset_alias, kwargs.get("outlets"))
         super().__init__(**kwargs)
@@ -100,12 +110,34 @@ class VyroBaseOperator(BaseOperator):
         self.overwrite = bool(overwrite)
         self.asset_alias = asset_alias
         self.max_credits = check_max_credits(max_credits)
+        self.endpoint_path = endpoint
+        self.extra_fields = extra_fields
         self._runner: Runner | None = None
         self._vyro_results: list[dict[str, Any]] = []
 
     def operation_endpoint(self) -> Endpoint:
         """Give the catalogue entry this task calls (an operator whose arguments choose it overrides this)."""
         return self.endpoint
+
+    def call_endpoint(self) -> Endpoint:
+        """
+        Give the endpoint this task calls: the operation's, with ``endpoint`` and ``extra_fields`` applied.
+
+        :raises VyroInputError: naming ``endpoint`` or ``extra_fields``.
+        """
+        from airflow_provider_vyro.checks import endpoint_overrides
+
+        operation = self.operation_endpoint()
+        called = endpoint_overrides(operation, self.endpoint_path, self.extra_fields)
+        if called.path != operation.path:
+            self.log.info(
+                "%s: calling %s instead of %s (endpoint)", operation.operation, called.path, operation.path
+            )
+        if self.extra_fields:
+            self.log.info(
+                "%s: sending extra fields %s, unchecked", operation.operation, sorted(self.extra_fields)
+            )
+        return called
 
     def run_items(
         self,
@@ -157,7 +189,7 @@ class VyroBaseOperator(BaseOperator):
         def connect(before_request: Callable[[], None]) -> VyroHook:
             return VyroHook(vyro_conn_id=conn_id, pool_maxsize=max_concurrency, before_request=before_request)
 
-        self._runner = Runner(self.operation_endpoint(), connect, options, self.log)
+        self._runner = Runner(self.call_endpoint(), connect, options, self.log)
         report = self._runner.run(entries)
         self._vyro_results = report.announced()
         assets.emit(

@@ -33,6 +33,8 @@ _COMMON: tuple[tuple[str, bool], ...] = (
     ("overwrite", False),
     ("asset_alias", False),
     ("max_credits", False),
+    ("endpoint", False),
+    ("extra_fields", False),
 )
 _BATCH_COMMON: tuple[tuple[str, bool], ...] = (
     ("max_concurrency", False),

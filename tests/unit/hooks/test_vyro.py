@@ -3,7 +3,7 @@ The hook's seams, narrowly: ``before_request`` given to the constructor, ``valid
 
 ``requests`` is answered by a transport adapter mounted on the hook's own session (the public
 ``get_conn()``), so nothing leaves the process; the hook against a real server is in
-``tests/integration/test_hook.py``.
+``tests/integration/hooks/test_vyro.py``.
 """
 
 from __future__ import annotations
