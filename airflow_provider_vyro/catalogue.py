@@ -81,6 +81,8 @@ class TextField:
     :param required: whether a value must be given.
     :param default: the value sent when none is given (``None``: the field is left out).
     :param choices: the allowed values of a ``choice`` field.
+    :param logged: the log line of a call shows the value (``False``: its name only, as for a
+        task's ``extra_fields``).
     """
 
     name: str
@@ -88,6 +90,7 @@ class TextField:
     required: bool = False
     default: str | None = None
     choices: tuple[str, ...] = ()
+    logged: bool = True
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,33 @@ def generic_endpoint(path: str, file_names: tuple[str, ...]) -> Endpoint:
     )
 
 
+def with_overrides(
+    endpoint: Endpoint, *, path: str | None = None, extra_fields: Mapping[str, str] | None = None
+) -> Endpoint:
+    """
+    Give ``endpoint`` at another path, or with more text fields (a task's ``endpoint``, ``extra_fields``).
+
+    The path's prefix decides the API version (and so the auth header). Each extra field is a
+    ``text`` field whose default is its value, so every call of the operation sends it; the
+    task's dict does not report it.
+
+    :param endpoint: the operation.
+    :param path: the path that replaces the operation's (checked by the caller), or ``None``.
+    :param extra_fields: the text fields to add, by name, as the strings to send (checked by the caller).
+    """
+    if path is None and not extra_fields:
+        return endpoint
+    extra = tuple(
+        TextField(name, "text", default=value, logged=False) for name, value in (extra_fields or {}).items()
+    )
+    return replace(
+        endpoint,
+        path=path or endpoint.path,
+        api_version=api_version_of(path) if path else endpoint.api_version,
+        text_fields=endpoint.text_fields + extra,
+    )
+
+
 def text_to_image_endpoint(transparent: bool) -> Endpoint:
     """
     Give the endpoint of text to image: the transparent one (text to PNG) when asked.
@@ -451,6 +481,7 @@ __all__ = [
     "generic_endpoint",
     "text_to_image_endpoint",
     "token_cost",
+    "with_overrides",
 ]
 
 

@@ -35,6 +35,7 @@ from airflow_provider_vyro.catalogue import (
     TextField,
     generic_endpoint,
     text_to_image_endpoint,
+    with_overrides,
 )
 from airflow_provider_vyro.exceptions import VyroInputError
 
@@ -369,6 +370,73 @@ def check_files(
             check_mask_matches(files[spec.same_size_as], info, field=argument, name=name)
 
 
+def check_path(path: object, *, field: str = "path") -> str:
+    """
+    Check a path after the base URL: it starts with ``/v1/`` or ``/v2/`` and holds only plain segments.
+
+    No scheme, host, query, ``..`` or spaces, so a call can only go to the configured base URL.
+
+    :param path: the path, e.g. ``/v2/image/background/remover``.
+    :param field: the argument it was given as.
+    :return: the path.
+    :raises VyroInputError: naming ``field``.
+    """
+    if not isinstance(path, str) or not _PATH.fullmatch(path) or "/../" in f"{path}/" or "/./" in f"{path}/":
+        raise VyroInputError(
+            field,
+            "must be a path after the base URL starting with /v1/ or /v2/, made of plain segments "
+            "(letters, digits, '.', '_', '-', '~'), such as '/v2/image/background/remover'; "
+            f"got {_shown(path)}",
+        )
+    return path
+
+
+def endpoint_overrides(endpoint: Endpoint, path: object, extra_fields: object) -> Endpoint:
+    """
+    Check a task's ``endpoint`` and ``extra_fields`` and give the endpoint it calls.
+
+    The path replaces the operation's (its prefix decides the API version and so the auth
+    header); each extra field is sent as a text part, unchecked, after the operation's own.
+
+    :param endpoint: the operation's catalogue entry.
+    :param path: the path that replaces the operation's, or ``None``.
+    :param extra_fields: text fields to add, by name (strings, or whole numbers sent as their
+        digits), or ``None``.
+    :raises VyroInputError: naming ``endpoint`` or ``extra_fields``.
+    """
+    checked_path = None if path is None else check_path(path, field="endpoint")
+    extra: dict[str, str] = {}
+    if extra_fields is not None:
+        if not isinstance(extra_fields, dict):
+            raise VyroInputError(
+                "extra_fields", f"expected a dict of text fields by name, got {_shown(extra_fields)}"
+            )
+        taken = set(endpoint.field_names) | {f"{f.name}_path" for f in endpoint.file_fields} | {"output_path"}
+        for name, value in extra_fields.items():
+            if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name) or name.endswith("_path"):
+                raise VyroInputError(
+                    "extra_fields",
+                    "a field name must be letters, digits or '_.-' (not ending in '_path'), "
+                    f"got {_shown(name)}",
+                )
+            if name in taken:
+                raise VyroInputError(
+                    "extra_fields",
+                    f"{name!r} is a field {endpoint.operation} sets itself; give it as the operation's "
+                    "own argument (nothing was sent)",
+                )
+            if isinstance(value, int) and not isinstance(value, bool):
+                extra[name] = str(value)
+            elif isinstance(value, str):
+                extra[name] = value
+            else:
+                raise VyroInputError(
+                    "extra_fields",
+                    f"the value of {name!r} must be a string or a whole number, got {type(value).__name__}",
+                )
+    return with_overrides(endpoint, path=checked_path, extra_fields=extra)
+
+
 def generic_call(
     path: object, fields: Mapping[str, object], file_names: tuple[str, ...]
 ) -> tuple[Endpoint, dict[str, str]]:
@@ -387,13 +455,7 @@ def generic_call(
     :return: the endpoint (operation ``image``) and the fields to send.
     :raises VyroInputError: naming the path or the field refused.
     """
-    if not isinstance(path, str) or not _PATH.fullmatch(path) or "/../" in f"{path}/" or "/./" in f"{path}/":
-        raise VyroInputError(
-            "path",
-            "must be a path after the base URL starting with /v1/ or /v2/, made of plain segments "
-            "(letters, digits, '.', '_', '-', '~'), such as '/v2/image/background/remover'; "
-            f"got {_shown(path)}",
-        )
+    path = check_path(path)
     sent: dict[str, str] = {}
     for name, value in fields.items():
         if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
@@ -424,9 +486,11 @@ __all__ = [
     "check_files",
     "check_mask_matches",
     "check_model_version",
+    "check_path",
     "check_prompt",
     "check_seed",
     "check_value",
+    "endpoint_overrides",
     "generic_call",
     "text_to_image_call",
 ]

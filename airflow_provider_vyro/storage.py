@@ -171,10 +171,12 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
     userinfo, _, bucket = authority.rpartition("@")
     if not bucket:
         raise VyroInputError(field, f"'{path}' has no bucket or container; write it as {scheme}://bucket/key")
+    # Schemes are case-insensitive, but Airflow 2's ObjectStoragePath refuses ``S3://`` with a connection.
+    uri = f"{scheme}://{rest}"
     try:
         if userinfo:
-            return ObjectStoragePath(path)
-        return ObjectStoragePath(path, conn_id=conn_id)
+            return ObjectStoragePath(uri)
+        return ObjectStoragePath(uri, conn_id=conn_id)
     except ValueError as exc:
         raise VyroInputError(field, f"'{path}' cannot be opened: {exc}") from None
 

@@ -65,12 +65,16 @@ def preview(prompt: str) -> str:
 
 def describe_fields(endpoint: Endpoint, fields: Mapping[str, str]) -> str:
     """
-    Show the text fields other than the prompt and, where the catalogue documents it, the cost.
+    Show the text fields other than the prompt (a field not logged by its name only) and the documented cost.
 
     :param endpoint: the operation called.
     :param fields: the text fields sent.
     """
-    shown = "".join(f", {name} {value!r}" for name, value in fields.items() if name != "prompt")
+    shown = "".join(
+        f", {name} {value!r}" if _logged(endpoint, name) else f", {name} (not shown)"
+        for name, value in fields.items()
+        if name != "prompt"
+    )
     cost = endpoint.cost(fields)
     by_field = endpoint.credit_cost.by_field
     if cost is not None:
@@ -78,6 +82,11 @@ def describe_fields(endpoint: Endpoint, fields: Mapping[str, str]) -> str:
     elif by_field is not None and by_field in fields:
         shown += f", cost not documented for this {by_field}"
     return shown
+
+
+def _logged(endpoint: Endpoint, name: str) -> bool:
+    spec = endpoint.text_field(name)
+    return spec is None or spec.logged
 
 
 __all__ = ["PROMPT_PREVIEW", "describe_attempt", "describe_fields", "preview"]

@@ -58,6 +58,12 @@ class VyroBaseOperator(BaseOperator):
     :param asset_alias: a name: each output the task writes is announced as an asset event
         through ``AssetAlias(asset_alias)``, which the task declares among its outlets, so a
         DAG scheduled on the alias runs on the new images (see :doc:`/data-aware`).
+    :param endpoint: a path after the base URL that replaces the operation's, starting with
+        ``/v1/`` or ``/v2/`` (it decides the auth header), e.g. to follow a change of the API
+        without waiting for a release; the network policy is the same. ``None``: the operation's.
+    :param extra_fields: text fields to send with every call besides the operation's own, by name
+        (strings, or whole numbers sent as their digits), unchecked; a name the operation sets
+        itself is refused. The log names the keys, never the values. ``None``: none.
     """
 
     endpoint: ClassVar[Endpoint]
@@ -75,10 +81,17 @@ class VyroBaseOperator(BaseOperator):
         storage_conn_id: str | None = None,
         overwrite: bool = True,
         asset_alias: str | None = None,
+        endpoint: str | None = None,
+        extra_fields: dict[str, str | int] | None = None,
         **kwargs: Any,
     ) -> None:
         refuse_xcomargs(
-            type(self).__name__, vyro_conn_id=vyro_conn_id, overwrite=overwrite, asset_alias=asset_alias
+            type(self).__name__,
+            vyro_conn_id=vyro_conn_id,
+            overwrite=overwrite,
+            asset_alias=asset_alias,
+            endpoint=endpoint,
+            extra_fields=extra_fields,
         )
         kwargs["outlets"] = assets.declare_alias(asset_alias, kwargs.get("outlets"))
         super().__init__(**kwargs)
@@ -88,12 +101,34 @@ class VyroBaseOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.overwrite = bool(overwrite)
         self.asset_alias = asset_alias
+        self.endpoint_path = endpoint
+        self.extra_fields = extra_fields
         self._runner: Runner | None = None
         self._vyro_results: list[dict[str, Any]] = []
 
     def operation_endpoint(self) -> Endpoint:
         """Give the catalogue entry this task calls (an operator whose arguments choose it overrides this)."""
         return self.endpoint
+
+    def call_endpoint(self) -> Endpoint:
+        """
+        Give the endpoint this task calls: the operation's, with ``endpoint`` and ``extra_fields`` applied.
+
+        :raises VyroInputError: naming ``endpoint`` or ``extra_fields``.
+        """
+        from airflow_provider_vyro.checks import endpoint_overrides
+
+        operation = self.operation_endpoint()
+        called = endpoint_overrides(operation, self.endpoint_path, self.extra_fields)
+        if called.path != operation.path:
+            self.log.info(
+                "%s: calling %s instead of %s (endpoint)", operation.operation, called.path, operation.path
+            )
+        if self.extra_fields:
+            self.log.info(
+                "%s: sending extra fields %s, unchecked", operation.operation, sorted(self.extra_fields)
+            )
+        return called
 
     def run_items(
         self,
@@ -142,7 +177,7 @@ class VyroBaseOperator(BaseOperator):
         def connect(before_request: Callable[[], None]) -> VyroHook:
             return VyroHook(vyro_conn_id=conn_id, pool_maxsize=max_concurrency, before_request=before_request)
 
-        self._runner = Runner(self.operation_endpoint(), connect, options, self.log)
+        self._runner = Runner(self.call_endpoint(), connect, options, self.log)
         report = self._runner.run(entries)
         self._vyro_results = report.announced()
         assets.emit(

@@ -32,6 +32,8 @@ _COMMON: tuple[tuple[str, bool], ...] = (
     ("storage_conn_id", True),
     ("overwrite", False),
     ("asset_alias", False),
+    ("endpoint", False),
+    ("extra_fields", False),
 )
 _BATCH_COMMON: tuple[tuple[str, bool], ...] = (
     ("max_concurrency", False),

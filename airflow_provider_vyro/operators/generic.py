@@ -42,6 +42,7 @@ class VyroImageOperator(VyroItemOperator):
     :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
     :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param extra_fields: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """
 
     endpoint: ClassVar[Endpoint] = GENERIC

@@ -67,7 +67,7 @@ class VideoRun(VyroBaseOperator):
 
         values, thumbnail_path = self.video_arguments(context)
         request = prepare(
-            self.operation_endpoint(),
+            self.call_endpoint(),
             values,
             storage_conn_id=self.storage_conn_id or None,
             thumbnail_path=thumbnail_path,
@@ -199,6 +199,8 @@ class VyroVideoOperator(VideoRun):
     :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
     :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param endpoint: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param extra_fields: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """
 
     template_fields: Sequence[str] = (

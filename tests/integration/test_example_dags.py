@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import sqlite3
@@ -33,6 +34,7 @@ COVERED = {
     "example_vyro_video.py",
     "example_vyro_taskflow.py",
     "example_vyro_review.py",
+    "example_vyro_product_photos.py",
 }
 PILLOW_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WEBP"}
 
@@ -383,3 +385,49 @@ def test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus() -> None:
     run = "manual__2026-01-01T00%3A00%3A00%2B00%3A00"
     assert f"(/vyro/images/example_vyro_review/{run}/generate/1/output?map_index=-1&size=thumb)" in text
     assert f"(/dags/example_vyro_review/runs/{run}/tasks/generate/plugin/vyro-images)" in text
+
+
+PRODUCTS = (("drinks", "bottle"), ("kitchen", "mug"), ("lighting", "lamp"))
+
+
+def test_example_vyro_product_photos_over_an_s3_prefix_and_rerun_pays_nothing(
+    airflow_sandbox: AirflowSandbox, emulator: EmulatorServer, s3: MotoS3Server
+) -> None:
+    client = s3.client()
+    for category, name in PRODUCTS:
+        client.upload_file(
+            str(DATA / f"product_{name}.jpg"), "vyro-examples", f"shop/raw/{category}/{name}.jpg"
+        )
+    sandbox = _s3_sandbox(airflow_sandbox, s3)
+    run = sandbox.dags_test("example_vyro_product_photos")
+    assert run.state == "success", run.describe()
+
+    skus = [name for _, name in PRODUCTS]
+    cutouts, backgrounds, published = (run.xcom(t) for t in ("cut_out", "new_background", "publish"))
+    assert [r["operation"] for r in cutouts + backgrounds + published] == (
+        ["remove_background"] * 3 + ["ai_background"] * 3 + ["upscale"] * 3
+    )
+    assert [r["image_path"] for r in cutouts] == [
+        f"s3://vyro-examples/shop/raw/{c}/{n}.jpg" for c, n in PRODUCTS
+    ]
+    with (EXAMPLES / "product_backgrounds.csv").open() as table:
+        prompts = {row["category"]: row["prompt"] for row in csv.DictReader(table)}
+    assert [r["prompt"] for r in backgrounds] == [prompts[c] for c, _ in PRODUCTS], "one prompt per category"
+    assert [r["output_path"] for r in published] == [
+        f"s3://vyro-examples/shop/published/{s}.png" for s in skus
+    ]
+    for cut, made in zip(cutouts, published, strict=True):
+        body = client.get_object(
+            Bucket="vyro-examples", Key=cut["output_path"].removeprefix("s3://vyro-examples/")
+        )
+        with Image.open(io.BytesIO(body["Body"].read())) as image:
+            assert image.mode == "RGBA"
+            assert image.getchannel("A").getextrema() == (0, 255), "a cut-out: transparent around the product"
+        assert (made["width"], made["height"]) == (2 * cut["width"], 2 * cut["height"]), "upscaled 2x"
+    assert [e["aliases"] for e in run.asset_events] == [["vyro_published_product_photos"]] * 3
+    assert emulator.stats()["operations"] == {"remove_background": 3, "ai_background": 3, "upscale": 3}
+
+    rerun = sandbox.dags_test("example_vyro_product_photos")
+    assert rerun.state == "success", rerun.describe()
+    assert all(r["skipped"] for t in ("cut_out", "new_background", "publish") for r in rerun.xcom(t))
+    assert emulator.stats()["requests"] == 9, "overwrite=False: the re-run made no request"

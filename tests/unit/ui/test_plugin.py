@@ -96,7 +96,7 @@ def test_the_view_path_names_the_task_instance(map_index: int, expected: str) ->
 
 @pytest.mark.airflow_versions(">=3.1")
 def test_the_link_opens_the_view_under_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk.types import TaskInstanceKey
+    from airflow.providers.common.compat.sdk import TaskInstanceKey
 
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/team/")
     key = TaskInstanceKey(dag_id="d", task_id="t", run_id="r", try_number=1, map_index=-1)
