@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from airflow_provider_vyro import credits as pricing
+from airflow_provider_vyro import heap, storage
 from airflow_provider_vyro import item as items
 from airflow_provider_vyro import ledger as ledgers
-from airflow_provider_vyro import storage
 from airflow_provider_vyro.exceptions import (
     VyroBatchError,
     VyroCancelledError,
@@ -189,10 +189,11 @@ class Runner:
             when none of them could succeed on a retry.
         :raises VyroError: the error that stopped the run, or a single item's own error.
         """
-        try:
-            return self._run(entries)
-        finally:
-            self.hook.close()
+        with heap.frozen():
+            try:
+                return self._run(entries)
+            finally:
+                self.hook.close()
 
     def _run(self, entries: Sequence[Mapping[str, Any]]) -> RunReport:
         options = self.options

@@ -323,6 +323,22 @@ CASES: tuple[Case, ...] = (
         xcoms={"publish": ["{out}/review/published/000.png", "{out}/review/published/002.png"]},
         calls=3,
     ),
+    *(
+        Case(
+            name=name,
+            dag_id="example_vyro_product_photos",
+            dag_file="example_vyro_product_photos.py",
+            conf={
+                "raw_dir": "s3://{bucket}/in/shop/raw",
+                "output_dir": "s3://{bucket}/out/shop",
+                "storage_conn_id": "aws_default",
+            },
+            task_states={"cut_out": "success", "new_background": "success", "publish": "success"},
+            calls=calls,
+        )
+        # three photos, three calls each; the re-run keeps every output (overwrite=False) and pays nothing
+        for name, calls in (("product-photos", 9), ("product-photos-rerun", 0))
+    ),
     Case(
         name="assets",
         dag_id="example_vyro_asset_producer",

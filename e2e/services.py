@@ -236,12 +236,12 @@ def s3_client(endpoint_url: str) -> Any:
 
 
 def seed_bucket(endpoint_url: str) -> int:
-    """Create the bucket and upload every file of ``dags/examples/data`` under ``in/``."""
+    """Create the bucket and upload every file of ``dags/examples/data`` (and its folders) under ``in/``."""
     client = s3_client(endpoint_url)
     client.create_bucket(Bucket=BUCKET)
-    files = sorted(p for p in DATA.iterdir() if p.is_file())
+    files = sorted(p for p in DATA.rglob("*") if p.is_file())
     for path in files:
-        client.upload_file(str(path), BUCKET, f"in/{path.name}")
+        client.upload_file(str(path), BUCKET, f"in/{path.relative_to(DATA).as_posix()}")
     return len(files)
 
 

@@ -3,7 +3,8 @@
 
 Without ``VYRO_API_TOKEN`` it starts the local emulator on loopback and points the
 ``vyro_default`` connection at it, runs the v1 inpaint example, then the v2 examples that need
-no S3 (generate then edit, AI background, a batch of prompts), one line each. With
+no S3 (generate then edit, AI background, a batch of prompts, the product-photo pipeline on a
+local folder, with a side-by-side picture of its steps), one line each. With
 ``VYRO_API_TOKEN`` set, only the v1 inpaint DAG runs, against the real API (real credits).
 Everything lives in ``.scratch/demo`` (a scratch AIRFLOW_HOME with SQLite, and the output).
 """
@@ -23,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from airflow_provider_vyro.emulator import EmulatorProcess  # noqa: E402
 from devtools.airflow_runner import AirflowSandbox, migrate_template  # noqa: E402
-from scripts.side_by_side import side_by_side  # noqa: E402
+from scripts.side_by_side import side_by_side, strip  # noqa: E402
 
 SCRATCH = REPO / ".scratch" / "demo"
 DAG_ID = "example_vyro_inpaint"
@@ -60,7 +61,9 @@ def main() -> int:
         if real_token:
             return 0
         print("The v2 examples, against the emulator:")
-        return 1 if run_extra_examples(sandbox) else 0
+        failed = run_extra_examples(sandbox)
+        failed += run_product_photos(sandbox)
+        return 1 if failed else 0
 
 
 def show_inpaint(xcom: dict[str, Any]) -> None:
@@ -95,6 +98,34 @@ def run_extra_examples(sandbox: AirflowSandbox) -> int:
             shown = f"{len(results)} x {first['operation']} -> {folder}/ ({first['format']})"
         print(f"  {dag_id}: {shown}")
     return failed
+
+
+def run_product_photos(sandbox: AirflowSandbox) -> int:
+    """Run the product-photo pipeline on the example photos; print one line with its side-by-side picture."""
+    dag_id = "example_vyro_product_photos"
+    conf = {
+        "raw_dir": str(REPO / "dags" / "examples" / "data" / "shop" / "raw"),
+        "output_dir": str(SCRATCH / "output" / "shop"),
+        "storage_conn_id": None,
+    }
+    run = sandbox.dags_test(dag_id, conf=conf)
+    if run.state != "success":
+        print(run.describe(), file=sys.stderr)
+        print(f"  {dag_id}: FAILED ({run.state})")
+        return 1
+    raw, cut, made, published = (
+        run.xcom("cut_out")[0]["image_path"],
+        run.xcom("cut_out")[0]["output_path"],
+        run.xcom("new_background")[0]["output_path"],
+        run.xcom("publish")[0]["output_path"],
+    )
+    panels = [("raw", raw), ("cut-out", cut), ("with background", made), ("upscaled", published)]
+    picture = strip([(title, Path(path)) for title, path in panels], SCRATCH / "product_photos.png")
+    count = len(run.xcom("publish"))
+    print(
+        f"  {dag_id}: {count} photos published under {os.path.dirname(published)}/; side by side: {picture}"
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """
 A shop's product photos: cut each product out, put a new background behind it, upscale, publish.
 
-Raw photos lie under ``<root>/raw/<category>/<sku>.jpg`` (an S3 prefix, or a local folder). Each
+Raw photos lie under ``<raw_dir>/<category>/<sku>.jpg`` (an S3 prefix, or a local folder). Each
 category's background prompt comes from ``product_backgrounds.csv`` beside this DAG. Every step
 is one ``@task.vyro`` task that runs all photos as a batch (one pool of calls, one budget), and
 keeps what is already there (``overwrite=False``), so a re-run pays nothing. The upscaled images
-are published under ``<root>/published/`` and announced through the asset alias
+are published under ``<output_dir>/published/`` and announced through the asset alias
 ``vyro_published_product_photos``.
 """
 
@@ -21,9 +21,8 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.sdk import ObjectStoragePath, Param, dag, task
 
-PROMPTS = Path(__file__).resolve().parent / "data" / "product_backgrounds.csv"
+PROMPTS = Path(__file__).resolve().parent / "product_backgrounds.csv"
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
-STORAGE = "{{ params.storage_conn_id or '' }}"
 
 
 @dag(
@@ -32,7 +31,8 @@ STORAGE = "{{ params.storage_conn_id or '' }}"
     catchup=False,
     tags=["example", "vyro"],
     params={
-        "root": Param("s3://vyro-examples/shop", type="string"),
+        "raw_dir": Param("s3://vyro-examples/shop/raw", type="string"),
+        "output_dir": Param("s3://vyro-examples/shop", type="string"),
         "storage_conn_id": Param("aws_default", type=["null", "string"]),
     },
 )
@@ -43,9 +43,10 @@ def example_vyro_product_photos() -> None:
     def list_photos(params: dict[str, Any] | None = None) -> list[dict[str, str]]:
         """One entry per raw photo: its SKU, category, and the path of each step's output."""
         assert params is not None
-        root = params["root"].rstrip("/")
-        location = root if "://" in root else Path(root).resolve().as_uri()
-        raw = ObjectStoragePath(f"{location}/raw", conn_id=params["storage_conn_id"])
+        given, out = params["raw_dir"].rstrip("/"), params["output_dir"].rstrip("/")
+        raw = ObjectStoragePath(
+            given if "://" in given else Path(given).resolve().as_uri(), conn_id=params["storage_conn_id"]
+        )
         with PROMPTS.open(newline="") as table:
             prompts = {row["category"]: row["prompt"] for row in csv.DictReader(table)}
         photos = []
@@ -57,20 +58,24 @@ def example_vyro_product_photos() -> None:
                         {
                             "sku": sku,
                             "prompt": prompts[folder.name],
-                            "raw": f"{root}/raw/{folder.name}/{photo.name}",
-                            "cutout": f"{root}/cutout/{sku}.png",
-                            "background": f"{root}/background/{sku}.png",
-                            "published": f"{root}/published/{sku}.png",
+                            "raw": f"{given}/{folder.name}/{photo.name}",
+                            "cutout": f"{out}/cutout/{sku}.png",
+                            "background": f"{out}/background/{sku}.png",
+                            "published": f"{out}/published/{sku}.png",
                         }
                     )
         return photos
 
     # [START howto_operator_vyro_product_photos]
-    @task.vyro(operation="remove_background", storage_conn_id=STORAGE, overwrite=False)
+    @task.vyro(
+        operation="remove_background", storage_conn_id="{{ params.storage_conn_id or '' }}", overwrite=False
+    )
     def cut_out(photos: list[dict[str, str]]) -> list[dict[str, Any]]:
         return [{"image_path": p["raw"], "output_path": p["cutout"]} for p in photos]
 
-    @task.vyro(operation="ai_background", storage_conn_id=STORAGE, overwrite=False)
+    @task.vyro(
+        operation="ai_background", storage_conn_id="{{ params.storage_conn_id or '' }}", overwrite=False
+    )
     def new_background(photos: list[dict[str, str]], cutouts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             {"image_path": cut["output_path"], "prompt": p["prompt"], "output_path": p["background"]}
@@ -79,7 +84,7 @@ def example_vyro_product_photos() -> None:
 
     @task.vyro(
         operation="upscale",
-        storage_conn_id=STORAGE,
+        storage_conn_id="{{ params.storage_conn_id or '' }}",
         overwrite=False,
         asset_alias="vyro_published_product_photos",
     )
@@ -89,9 +94,10 @@ def example_vyro_product_photos() -> None:
             for p, made in zip(photos, backgrounds, strict=True)
         ]
 
+    # [END howto_operator_vyro_product_photos]
+
     photos = list_photos()
     publish(photos, new_background(photos, cut_out(photos)))
-    # [END howto_operator_vyro_product_photos]
 
 
 example_vyro_product_photos()

@@ -410,7 +410,7 @@ def test_example_vyro_product_photos_over_an_s3_prefix_and_rerun_pays_nothing(
     assert [r["image_path"] for r in cutouts] == [
         f"s3://vyro-examples/shop/raw/{c}/{n}.jpg" for c, n in PRODUCTS
     ]
-    with (DATA / "product_backgrounds.csv").open() as table:
+    with (EXAMPLES / "product_backgrounds.csv").open() as table:
         prompts = {row["category"]: row["prompt"] for row in csv.DictReader(table)}
     assert [r["prompt"] for r in backgrounds] == [prompts[c] for c, _ in PRODUCTS], "one prompt per category"
     assert [r["output_path"] for r in published] == [
