@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from tests.conftest import make_scene
@@ -56,7 +56,34 @@ def png_reply(_: Seen) -> Reply:
     return Reply(200, make_scene(size=(16, 16))[1], {"Content-Type": "image/png"})
 
 
-class ScriptedServer:
+class QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler that logs nothing."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LoopbackServer:
+    """Serves ``server`` from a daemon thread inside ``with``; ``url`` is where it listens."""
+
+    def __init__(self, server: ThreadingHTTPServer, scheme: str, host: str) -> None:
+        self._server = server
+        self.url = f"{scheme}://{host}:{server.server_address[1]}"
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class ScriptedServer(LoopbackServer):
     """
     A threaded HTTP server on a loopback address that records every request and answers it with
     ``answer(seen)``; with ``tls`` (a ``(certfile, keyfile)`` pair) it speaks HTTPS.
@@ -71,12 +98,7 @@ class ScriptedServer:
         self.handshake_failures = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
@@ -98,8 +120,6 @@ class ScriptedServer:
             do_POST = do_GET = _serve
 
         class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
             def get_request(self) -> tuple[socket.socket, Any]:
                 sock, address = super().get_request()
                 outer.connections += 1
@@ -114,22 +134,10 @@ class ScriptedServer:
                     sock.close()
                     raise
 
-        self._server = Server((host, 0), Handler)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ScriptedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(Server((host, 0), Handler), "https" if tls else "http", host)
 
 
-class ForwardProxy:
+class ForwardProxy(LoopbackServer):
     """
     A forward proxy on loopback: ``CONNECT host:port`` tunnels, an absolute-URI request is
     relayed. ``seen`` lists each request line it received (``"CONNECT 127.0.0.1:4443"``, ...).
@@ -139,12 +147,7 @@ class ForwardProxy:
         self.seen: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_CONNECT(self) -> None:
                 outer.seen.append(f"CONNECT {self.path}")
                 host, port = self.path.rsplit(":", 1)
@@ -174,21 +177,7 @@ class ForwardProxy:
 
             do_POST = do_GET = _relay
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ForwardProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "http", "127.0.0.1")
 
 
 def _pipe(client: socket.socket, upstream: socket.socket) -> None:

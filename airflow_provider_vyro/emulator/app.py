@@ -51,7 +51,7 @@ from airflow_provider_vyro.emulator.inpainting import inpaint
 from airflow_provider_vyro.emulator.video import STORAGE_HOST, VideoBoard
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from starlette.types import Receive, Scope, Send
 
@@ -267,9 +267,12 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
         return error_response(exc.status_code, str(exc.detail), exc.headers)
 
     for endpoint in ENDPOINTS.values():
-        _add_route(app, state, endpoint)
+        fields = ", ".join(endpoint.field_names)
+        doc = f"{endpoint.summary} ({endpoint.api_version}: multipart {fields})"
+        _add_route(app, state, endpoint, _operation_request, doc)
     for endpoint in JOB_ENDPOINTS.values():
-        _add_job_route(app, state, endpoint)
+        doc = f"{endpoint.summary} (multipart {', '.join(endpoint.field_names)})"
+        _add_route(app, state, endpoint, _job_submit, doc)
     _add_video_routes(app, state)
 
     @app.get("/_emulator/health", tags=[_ADMIN_TAG])
@@ -313,17 +316,21 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
     return app
 
 
-def _add_route(app: FastAPI, state: EmulatorState, endpoint: Endpoint) -> None:
+def _add_route(
+    app: FastAPI,
+    state: EmulatorState,
+    endpoint: Endpoint,
+    handle: Callable[[EmulatorState, Endpoint, Request], Awaitable[Response]],
+    doc: str,
+) -> None:
     async def operation(request: Request) -> Response:
         state.stats.request_started(endpoint.operation)
         try:
-            return await _operation_request(state, endpoint, request)
+            return await handle(state, endpoint, request)
         finally:
             state.stats.request_finished()
 
-    operation.__doc__ = (
-        f"{endpoint.summary} ({endpoint.api_version}: multipart {', '.join(endpoint.field_names)})"
-    )
+    operation.__doc__ = doc
     app.post(
         endpoint.path,
         response_class=Response,
@@ -331,24 +338,6 @@ def _add_route(app: FastAPI, state: EmulatorState, endpoint: Endpoint) -> None:
         name=endpoint.operation,
         summary=endpoint.summary,
     )(operation)
-
-
-def _add_job_route(app: FastAPI, state: EmulatorState, endpoint: Endpoint) -> None:
-    async def submit(request: Request) -> Response:
-        state.stats.request_started(endpoint.operation)
-        try:
-            return await _job_submit(state, endpoint, request)
-        finally:
-            state.stats.request_finished()
-
-    submit.__doc__ = f"{endpoint.summary} (multipart {', '.join(endpoint.field_names)})"
-    app.post(
-        endpoint.path,
-        response_class=Response,
-        openapi_extra=_openapi(endpoint),
-        name=endpoint.operation,
-        summary=endpoint.summary,
-    )(submit)
 
 
 async def _job_submit(state: EmulatorState, endpoint: Endpoint, request: Request) -> Response:

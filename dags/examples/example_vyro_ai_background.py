@@ -7,29 +7,18 @@ needs to know what is product and what is background.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.operators.background import AIBackgroundOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+PARAMS = {
+    "cutout": Param(str(DATA / "bottle_cutout.png"), type="string"),
+    "output_dir": Param(OUTPUT_DIR, type="string"),
+}
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "cutout": Param(str(DATA / "bottle_cutout.png"), type="string"),
-        "output_dir": Param(OUTPUT_DIR, type="string"),
-    },
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_ai_background() -> None:
     """One cut-out, one background, written as JPEG (the answer is converted if need be)."""
     # [START howto_operator_vyro_ai_background]

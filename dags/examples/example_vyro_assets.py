@@ -18,35 +18,28 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import AssetAlias, Param, dag, task
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.assets import path_of
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 ALIAS = "vyro-inpainted"
 
 
 # [START producer]
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "names": Param(["beach", "lake"], type="array", description="Images of data/ to inpaint"),
-        "output_dir": Param(
-            os.path.join(OUTPUT_DIR, "assets"), type="string", description="Folder or s3:// prefix"
-        ),
-        "storage_conn_id": Param(None, type=["null", "string"]),
-    },
-)
+PARAMS = {
+    "names": Param(["beach", "lake"], type="array", description="Images of data/ to inpaint"),
+    "output_dir": Param(
+        os.path.join(OUTPUT_DIR, "assets"), type="string", description="Folder or s3:// prefix"
+    ),
+    "storage_conn_id": Param(None, type=["null", "string"]),
+}
+
+
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_asset_producer() -> None:
     """Inpaint the chosen images in one task; each PNG it writes becomes an asset event through the alias."""
 
@@ -79,12 +72,7 @@ def example_vyro_asset_producer() -> None:
 # [START consumer]
 
 
-@dag(
-    schedule=AssetAlias(ALIAS),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-)
+@dag(schedule=AssetAlias(ALIAS), start_date=START, catchup=False, tags=TAGS)
 def example_vyro_asset_consumer() -> None:
     """List the images announced through the alias (the events that started this run)."""
 

@@ -11,23 +11,15 @@ draws a mask of the generated image's size, and ``InpaintOperator`` fills what i
 from __future__ import annotations
 
 import os
-import tempfile
 
-import pendulum
 from airflow.providers.common.compat.sdk import dag, task
+from vyro_example_pairs import OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.operators.generate import TextToImageOperator
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 
-
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-)
+@dag(schedule=None, start_date=START, tags=TAGS)
 def example_vyro_generate_then_edit() -> None:
     """Generate a landscape, mask its lower middle, and fill the mask with a cabin."""
     # [START howto_operator_vyro_text_to_image]

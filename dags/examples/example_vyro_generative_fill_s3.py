@@ -7,17 +7,17 @@ extension names its format: an answer in another format is converted before it i
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag
+from vyro_example_pairs import START, TAGS
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 
 @dag(
     schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START,
     catchup=False,
-    tags=["example", "vyro"],
+    tags=TAGS,
     params={"bucket": Param("vyro-examples", type="string")},
 )
 def example_vyro_generative_fill_s3() -> None:

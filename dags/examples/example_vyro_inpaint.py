@@ -11,31 +11,22 @@ Params choose the scene (``name``, from ``data/``), and where the result goes (`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+PARAMS = {
+    "input_dir": Param(str(DATA), type="string", description="Folder with NAME.jpg and NAME_mask.png"),
+    "name": Param("beach", type="string", description="Which image of input_dir to inpaint"),
+    "output_dir": Param(OUTPUT_DIR, type="string", description="Where the PNG is written"),
+}
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "input_dir": Param(str(DATA), type="string", description="Folder with NAME.jpg and NAME_mask.png"),
-        "name": Param("beach", type="string", description="Which image of input_dir to inpaint"),
-        "output_dir": Param(OUTPUT_DIR, type="string", description="Where the PNG is written"),
-    },
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_inpaint() -> None:
     """Inpaint one image and hand the result's path and prompt to a downstream task."""
     # [START howto_operator_vyro_inpaint]

@@ -12,32 +12,22 @@ of images a night, Airflow's per-task overhead would dominate. Outputs already t
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
-from vyro_example_pairs import list_pairs
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS, list_pairs
 
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+PARAMS = {
+    "input_dir": Param(str(DATA), type="string"),
+    "output_dir": Param(os.path.join(OUTPUT_DIR, "batch"), type="string"),
+    "storage_conn_id": Param(None, type=["null", "string"]),
+    "max_concurrency": Param(8, type="integer", minimum=1),
+}
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "input_dir": Param(str(DATA), type="string"),
-        "output_dir": Param(os.path.join(OUTPUT_DIR, "batch"), type="string"),
-        "storage_conn_id": Param(None, type=["null", "string"]),
-        "max_concurrency": Param(8, type="integer", minimum=1),
-    },
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_inpaint_batch() -> None:
     """List the pairs, inpaint them all in one task, then summarise."""
 

@@ -10,24 +10,14 @@ The second task's ``image_path`` is ``first.output["output_path"]``, the XCom th
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
-import pendulum
 from airflow.providers.common.compat.sdk import dag
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 
-
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-)
+@dag(schedule=None, start_date=START, tags=TAGS)
 def example_vyro_inpaint_chain() -> None:
     """Remove the ball, then paint the same area again with another prompt."""
     first = InpaintOperator(

@@ -12,31 +12,21 @@ Outputs already there are kept (``overwrite=False``), so a re-run pays only for 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
-from vyro_example_pairs import list_pairs
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS, list_pairs
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+PARAMS = {
+    "input_dir": Param(str(DATA), type="string"),
+    "output_dir": Param(os.path.join(OUTPUT_DIR, "mapped"), type="string"),
+    "storage_conn_id": Param(None, type=["null", "string"]),
+}
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "input_dir": Param(str(DATA), type="string"),
-        "output_dir": Param(os.path.join(OUTPUT_DIR, "mapped"), type="string"),
-        "storage_conn_id": Param(None, type=["null", "string"]),
-    },
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_inpaint_mapped() -> None:
     """List the pairs, inpaint each in its own mapped task instance, then summarise."""
 

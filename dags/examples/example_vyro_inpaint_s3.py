@@ -7,17 +7,17 @@ paths go through Airflow's ObjectStoragePath with the ``aws_default`` connection
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag
+from vyro_example_pairs import START, TAGS
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
 
 @dag(
     schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=START,
     catchup=False,
-    tags=["example", "vyro"],
+    tags=TAGS,
     params={"bucket": Param("vyro-examples", type="string")},
 )
 def example_vyro_inpaint_s3() -> None:

@@ -19,15 +19,13 @@ On Airflow before 3.1 (no human-in-the-loop operators, no view) this file define
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
+from vyro_example_pairs import OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.version_compat import AIRFLOW_V_3_1_PLUS
 
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 PROMPTS = [
     "a ceramic mug on a wooden table, morning light",
     "a ceramic mug on a marble counter, studio light",
@@ -64,9 +62,8 @@ if AIRFLOW_V_3_1_PLUS:
 
     @dag(
         schedule=None,
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-        catchup=False,
-        tags=["example", "vyro"],
+        start_date=START,
+        tags=TAGS,
         params={"output_dir": Param(os.path.join(OUTPUT_DIR, "review"), type="string")},
     )
     def example_vyro_review() -> None:

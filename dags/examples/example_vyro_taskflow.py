@@ -13,29 +13,21 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 PROMPTS = ["a red fox in fresh snow", "a lighthouse on a cliff at dusk"]
+PARAMS = {
+    "input_dir": Param(str(DATA), type="string", description="Folder with beach.jpg and beach_mask.png"),
+    "prompts": Param(PROMPTS, type="array", items={"type": "string"}),
+    "output_dir": Param(os.path.join(OUTPUT_DIR, "taskflow"), type="string"),
+}
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "input_dir": Param(str(DATA), type="string", description="Folder with beach.jpg and beach_mask.png"),
-        "prompts": Param(PROMPTS, type="array", items={"type": "string"}),
-        "output_dir": Param(os.path.join(OUTPUT_DIR, "taskflow"), type="string"),
-    },
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_taskflow() -> None:
     """Inpaint one image and generate a list of images, each from a TaskFlow function; then report."""
     # [START howto_decorator_vyro_one_item]

@@ -12,32 +12,25 @@ kept (``overwrite=False``), so a retry pays only for what is missing.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
+from vyro_example_pairs import OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.operators.generate import TextToImageBatchOperator
 
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 PROMPTS = [
     "a red fox in fresh snow",
     "a lighthouse on a cliff at dusk",
     "a bowl of ramen, top view",
 ]
+PARAMS = {
+    "prompts": Param(PROMPTS, type="array", items={"type": "string"}),
+    "output_dir": Param(os.path.join(OUTPUT_DIR, "generated"), type="string"),
+}
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "prompts": Param(PROMPTS, type="array", items={"type": "string"}),
-        "output_dir": Param(os.path.join(OUTPUT_DIR, "generated"), type="string"),
-    },
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
 def example_vyro_text_to_image_batch() -> None:
     """Turn the prompts into items, generate them all in one task, then summarise."""
     # [START howto_operator_vyro_text_to_image_batch]

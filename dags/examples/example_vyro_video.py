@@ -9,18 +9,14 @@ retry polls the same job) and the worker fetches the MP4 when the job is done.
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pendulum
 from airflow.providers.common.compat.sdk import Param, dag, task
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS
 
 from airflow_provider_vyro.operators.video import ImageToVideoOperator
 
-DATA = Path(__file__).resolve().parent / "data"
-OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
 POLL_INTERVAL = float(os.environ.get("VYRO_EXAMPLES_POLL_INTERVAL", "30"))
 PRODUCTS = {
     "bottle": "the bottle turns slowly on the counter, soft morning light",
@@ -29,13 +25,7 @@ PRODUCTS = {
 }
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={"output_dir": Param(OUTPUT_DIR, type="string")},
-)
+@dag(schedule=None, start_date=START, tags=TAGS, params={"output_dir": Param(OUTPUT_DIR, type="string")})
 def example_vyro_video() -> None:
     """Three product photos, three videos, waited for in the triggerer."""
 

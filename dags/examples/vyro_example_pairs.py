@@ -1,12 +1,26 @@
-"""Shared by the mapped and batch examples: list image/mask pairs under a folder or prefix."""
+"""
+Shared by the example DAGs: their sample data, output folder, start date and tags.
+
+``list_pairs`` lists the image/mask pairs under a folder or prefix for the mapped and batch examples.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
+import pendulum
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
+DATA = Path(__file__).resolve().parent / "data"
+"""The sample images, masks and ``prompts.json`` the examples read."""
+OUTPUT_DIR = os.environ.get("VYRO_EXAMPLES_OUTPUT_DIR", os.path.join(tempfile.gettempdir(), "vyro-examples"))
+"""Where the examples write: ``$VYRO_EXAMPLES_OUTPUT_DIR``, by default ``vyro-examples`` in the temp dir."""
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+"""The examples' ``start_date``."""
+TAGS = ["example", "vyro"]
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 

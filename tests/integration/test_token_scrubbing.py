@@ -81,6 +81,20 @@ def _chain(error: BaseException) -> list[BaseException]:
     return found
 
 
+def _texts(error: VyroError) -> list[str]:
+    """What an error shows: its text, repr and traceback, and the text and repr of each linked error."""
+    texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
+    for linked in _chain(error):
+        texts += [str(linked), repr(linked)]
+    return texts
+
+
+@pytest.fixture(params=["v1", "v2"])
+def api(request: pytest.FixtureRequest) -> str:
+    """The API of the call: ``v1`` (inpaint, ``bearer``) or ``v2`` (text to image, ``Authorization``)."""
+    return str(request.param)
+
+
 def _call(hook: VyroHook, api: str) -> None:
     if api == "v1":
         image, mask = make_scene(size=(16, 16))
@@ -90,9 +104,14 @@ def _call(hook: VyroHook, api: str) -> None:
 
 
 def _echo(
-    monkeypatch: pytest.MonkeyPatch, answer: Answer, api: str, token: str = TOKEN
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    answer: Answer,
+    api: str,
+    token: str = TOKEN,
 ) -> tuple[VyroError, ScriptedServer]:
-    """Call through a hook whose server answers with ``answer``; give the error raised and the server."""
+    """Call through a hook whose server answers with ``answer`` (logging all); give the error, the server."""
+    caplog.set_level(logging.DEBUG)
     with ScriptedServer(answer) as server:
         monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=token, max_retries=1))
         with pytest.raises(VyroError) as caught:
@@ -100,7 +119,6 @@ def _echo(
     return caught.value, server
 
 
-@pytest.mark.parametrize("api", ["v1", "v2"])
 @pytest.mark.parametrize("echo", list(ECHOES))
 def test_an_echoed_token_is_nowhere(
     monkeypatch: pytest.MonkeyPatch,
@@ -110,15 +128,12 @@ def test_an_echoed_token_is_nowhere(
     api: str,
 ) -> None:
     answer, expected = ECHOES[echo]
-    caplog.set_level(logging.DEBUG)
-    error, server = _echo(monkeypatch, answer, api)
+    error, server = _echo(monkeypatch, caplog, answer, api)
     assert type(error) is expected
     assert TOKEN in _sent(server.seen[0]), "the server did receive the token, and echoed it"
     assert "***" in str(error), "the echo reached the error, redacted"
 
-    texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
-    for linked in _chain(error):
-        texts += [str(linked), repr(linked)]
+    texts = _texts(error)
     if isinstance(error, VyroUnexpectedResponseError):
         texts.append(str(error.location))
     out, err = capsys.readouterr()
@@ -216,7 +231,6 @@ HOSTILE_ECHOES: dict[str, tuple[Answer, type[VyroError]]] = {
 }
 
 
-@pytest.mark.parametrize("api", ["v1", "v2"])
 @pytest.mark.parametrize("echo", list(HOSTILE_ECHOES))
 def test_a_hostile_echo_leaks_not_even_a_prefix_of_the_token(
     monkeypatch: pytest.MonkeyPatch,
@@ -226,14 +240,10 @@ def test_a_hostile_echo_leaks_not_even_a_prefix_of_the_token(
     api: str,
 ) -> None:
     answer, expected = HOSTILE_ECHOES[echo]
-    caplog.set_level(logging.DEBUG)
-    error, server = _echo(monkeypatch, answer, api, HOSTILE)
+    error, server = _echo(monkeypatch, caplog, answer, api, HOSTILE)
     assert type(error) is expected
     assert _token(server.seen[0]) == HOSTILE, "the server received the token as it is"
-    texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
-    texts += [str(getattr(error, name, "")) for name in ("message", "code", "location")]
-    for linked in _chain(error):
-        texts += [str(linked), repr(linked)]
+    texts = _texts(error) + [str(getattr(error, name, "")) for name in ("message", "code", "location")]
     out, err = capsys.readouterr()
     for text in [*texts, caplog.text, out, err]:
         assert _leaks(text) == []

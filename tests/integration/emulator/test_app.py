@@ -13,7 +13,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import requests
@@ -22,11 +22,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 from airflow_provider_vyro.emulator import EmulatorServer, Fault, FaultConfig
 from airflow_provider_vyro.emulator.__main__ import fault_list
 from airflow_provider_vyro.emulator.inpainting import hole_mask, inpaint
+from tests.conftest import TOKEN
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-TOKEN = "emulator-test-token"
 SIZE = (64, 48)
 DISC = (20, 10, 40, 30)
 ERROR_KEYS = {"status", "code", "error", "message"}
@@ -67,18 +64,6 @@ def files(
     image_type: str = "image/png",
 ) -> dict[str, tuple[str, bytes, str]]:
     return {"image": (image_name, image, image_type), "mask": ("mask.png", mask, "image/png")}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(token=TOKEN) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: EmulatorServer) -> EmulatorServer:
-    server.reset()
-    return server
 
 
 def post(

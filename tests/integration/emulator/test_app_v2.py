@@ -7,18 +7,15 @@ read from the catalogue the emulator serves: a typo in the catalogue fails these
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import requests
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from airflow_provider_vyro.emulator import EmulatorServer
+from tests.conftest import TOKEN
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-TOKEN = "emulator-v2-token"
 TEXT_TO_IMAGE = "/v2/image/generations"
 TEXT_TO_PNG = "/v2/image/generations/transparent"
 GENERATIVE_FILL = "/v2/image/edits/generative-fill"
@@ -28,18 +25,6 @@ ASPECT_RATIOS = {"1:1": (1, 1), "3:2": (3, 2), "4:3": (4, 3), "3:4": (3, 4), "16
 ERROR_KEYS = {"status", "code", "error", "message"}
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(token=TOKEN) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: EmulatorServer) -> EmulatorServer:
-    server.reset()
-    return server
 
 
 def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
