@@ -85,10 +85,18 @@ clean:
 E2E_FLAGS ?=
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: e2e-celery e2e-browser
+.PHONY: e2e-celery e2e-browser browser-deps
 
-e2e: $(STAMP)
-	$(PY) -m e2e.run --executor local $(E2E_FLAGS)
+# The local run also checks the "Vyro images" view and the built docs in Chromium (--browser).
+e2e: $(STAMP) docs browser-deps
+	$(PY) -m e2e.run --executor local --browser $(E2E_FLAGS)
+
+# Debian's Chromium and its driver for the browser checks, installed when missing.
+browser-deps:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+		echo "chromium or chromedriver missing: installing Debian's packages"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 
 # Debian's packages for the Celery run, installed when missing: the broker (redis-server) and the
 # metadata database (postgresql, whose server programs live under /usr/lib/postgresql/*/bin; a
@@ -106,9 +114,5 @@ e2e-celery: $(STAMP)
 
 # `make e2e-browser`: the batch case, then the "Vyro images" view and the built docs in Debian's
 # Chromium through Selenium (installs chromium and chromium-driver when missing; see e2e/browser.py).
-e2e-browser: docs
-	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
-		echo "chromium or chromedriver missing: installing Debian's packages"; \
-		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+e2e-browser: $(STAMP) docs browser-deps
 	$(PY) -m e2e.run --executor local --case batch --browser $(E2E_FLAGS)

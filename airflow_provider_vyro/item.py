@@ -63,6 +63,8 @@ class InpaintXCom(TypedDict):
     api_version: str
     format: str
     attempts: int
+    credits: int | float | None
+    try_number: int
 
 
 def path_argument(file_field: str) -> str:

@@ -302,6 +302,7 @@ class VideoJob:
     :param key: the task instance and DAG run (the job record's name); ``None`` outside one.
     :param log: the task's log.
     :param try_number: the task instance's try.
+    :param cost: the job's cost in credits (``None``: unknown), reported in its dict.
     """
 
     def __init__(
@@ -312,8 +313,10 @@ class VideoJob:
         log: logging.Logger | Any = None,
         *,
         try_number: int = 1,
+        cost: float | None = None,
     ) -> None:
         self.request = request
+        self.cost = cost
         self.hook = hook
         self.try_number = try_number
         self.log = log or _log
@@ -497,7 +500,7 @@ class VideoJob:
         result.update(thumbnail_path=self.request.thumbnail_path, job_id=job_id, width=width, height=height)
         result.update(bytes=size, sha256=sha256, skipped=skipped, operation=endpoint.operation)
         result.update(api_version=endpoint.api_version, format=MP4_FORMAT, attempts=self.submits)
-        result.update(credits=0 if skipped else None, try_number=self.try_number)
+        result.update(credits=0 if skipped else self.cost, try_number=self.try_number)
         return result
 
 

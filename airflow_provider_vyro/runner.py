@@ -9,8 +9,8 @@ A run goes through these steps:
    that starts with the first item alone. The first call starts, alone, once the items before
    it are kept and no check failed: a dead account costs one request, and a storage check that
    fails meanwhile follows at most that call, whose output is kept (the refusal says so);
-3. the plan: calls to make and outputs kept, against ``max_calls`` (a run of more items than
-   ``max_calls`` makes its first call only after this);
+3. the plan: calls to make and outputs kept, against ``max_calls`` and ``max_credits`` (a run
+   whose items could pass them makes its first call only after this);
 4. the other calls, ``max_concurrency`` at a time in daemon threads sharing one hook.
 
 An error that would hit every item (see :func:`~airflow_provider_vyro.failures.stops_run`) stops
@@ -39,12 +39,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from airflow_provider_vyro import credits as pricing
 from airflow_provider_vyro import heap, storage
 from airflow_provider_vyro import item as items
 from airflow_provider_vyro import ledger as ledgers
 from airflow_provider_vyro.exceptions import (
     VyroBatchError,
-    VyroBudgetError,
     VyroCancelledError,
     VyroInputError,
     VyroPermanentBatchError,
@@ -54,6 +54,7 @@ from airflow_provider_vyro.pool import Pool
 from airflow_provider_vyro.run_limits import MAX_CONCURRENCY as MAX_CONCURRENCY
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST as MAX_ITEMS_WITHOUT_MANIFEST
 from airflow_provider_vyro.run_limits import check_run_arguments as check_run_arguments
+from airflow_provider_vyro.run_report import RunReport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -86,6 +87,9 @@ class RunOptions:
         :data:`~airflow_provider_vyro.run_limits.MAX_CONCURRENCY`).
     :param progress_interval: seconds between progress lines (> 0).
     :param max_calls: the most requests the run may send, retries included; ``None``: no limit.
+    :param max_credits: the most credits the run may spend, retries included; ``None``: no limit.
+        Every call's cost must then be known (the catalogue's, or the connection's ``credit_costs``).
+    :param try_number: the task instance's try, reported in every item's dict.
     :param manifest_path: where to write one JSON line per item; then the run returns a summary.
     :param run_key: the task instance and DAG run, so a retry never pays twice (``None`` outside
         a task: no ledger).
@@ -100,6 +104,8 @@ class RunOptions:
     max_concurrency: int = 8
     progress_interval: float = 5.0
     max_calls: int | None = None
+    max_credits: float | None = None
+    try_number: int = 1
     manifest_path: str | None = None
     run_key: ledgers.RunKey | None = None
     item_limit: int = MAX_ITEMS_WITHOUT_MANIFEST
@@ -111,55 +117,7 @@ class RunOptions:
             progress_interval=self.progress_interval,
             max_calls=self.max_calls,
         )
-
-
-@dataclass
-class RunReport:
-    """
-    What a run did.
-
-    :param outcomes: one per item, in input order.
-    :param calls: requests sent, retries included.
-    :param manifest_path: where the manifest was written, if it was.
-    """
-
-    outcomes: list[Outcome]
-    calls: int = 0
-    manifest_path: str | None = None
-
-    def count(self, status: str) -> int:
-        """How many items ended with ``status``."""
-        return sum(o.status == status for o in self.outcomes)
-
-    def records(self) -> list[dict[str, Any]]:
-        """Give the per-item dicts of written and kept items, in input order."""
-        return [o.record for o in self.outcomes if o.record is not None]
-
-    def announced(self) -> list[dict[str, Any]]:
-        """Give the dicts of outputs this DAG run wrote (now, or by an earlier try), in input order."""
-        return [o.record for o in self.outcomes if o.record is not None and o.by_this_run]
-
-    def summary(self) -> dict[str, Any]:
-        """Give the small dict a run with a manifest returns."""
-        return {
-            "manifest_path": self.manifest_path,
-            "items": len(self.outcomes),
-            "written": self.count("written"),
-            "kept": self.count("kept"),
-            "failed": self.count("failed"),
-            "not_run": self.count("not_run"),
-            "calls": self.calls,
-        }
-
-    def summary_line(self) -> str:
-        """Give the last line of a run's log."""
-        line = (
-            f"Vyro run: {self.calls} calls made (retries included), {self.count('written')} written, "
-            f"{self.count('kept')} kept, {self.count('failed')} failed"
-        )
-        if not_run := self.count("not_run"):
-            line += f", {not_run} not run"
-        return line
+        pricing.check_max_credits(self.max_credits)
 
 
 class Runner:
@@ -179,8 +137,8 @@ class Runner:
         self.endpoint = endpoint
         self.options = options
         self.log = log or _log
-        self._calls = 0
-        self._calls_lock = threading.Lock()
+        self._budget = pricing.Budget(options.max_calls, options.max_credits)
+        self._prices: dict[int, float | None] = {}
         self._local = threading.local()
         self._temps = storage.TempFiles()
         self._killed = threading.Event()
@@ -205,15 +163,16 @@ class Runner:
         self.hook.cancel()
 
     def _before_request(self) -> None:
-        with self._calls_lock:
-            limit = self.options.max_calls
-            if limit is not None and self._calls >= limit:
-                raise VyroBudgetError(
-                    f"max_calls={limit} reached: {self._calls} calls made (retries included); "
-                    "the run stops sending"
-                )
-            self._calls += 1
-        self._local.attempts = getattr(self._local, "attempts", 0) + 1
+        attempts = getattr(self._local, "attempts", 0)
+        self._budget.charge(getattr(self._local, "price", None), retry=attempts > 0)
+        self._local.attempts = attempts + 1
+
+    def _price_all(self, resolved: list[Resolved]) -> float:
+        """Price every item's call (under ``max_credits`` each must be known); give the known total."""
+        costs, budget = self.hook.validate().credit_costs, self.options.max_credits
+        for r in resolved:
+            self._prices[r.index] = pricing.price_within(budget, self.endpoint, r.fields, costs)
+        return sum(c or 0 for c in self._prices.values())
 
     # --- the run -------------------------------------------------------------------------
 
@@ -224,8 +183,8 @@ class Runner:
         :param entries: the items' arguments (see :func:`airflow_provider_vyro.item.arguments`).
         :raises VyroInputError: if an item failed a check (nothing was sent, or at most the first
             call, see the module docstring); in a batch, one error lists every item at fault.
-        :raises VyroBudgetError: if the plan needs more calls than ``max_calls``, or the calls
-            made reached it.
+        :raises VyroBudgetError: if the plan needs more calls than ``max_calls`` or more credits
+            than ``max_credits``, or the calls made reached either.
         :raises VyroBatchError: if some items failed (a batch); :class:`VyroPermanentBatchError`
             when none of them could succeed on a retry.
         :raises VyroError: the error that stopped the run, or a single item's own error.
@@ -249,6 +208,8 @@ class Runner:
             )
         resolved = self._resolve_all(entries)
         self._output_keys = {r.index: r.output_key for r in resolved}
+        if options.max_credits is not None:
+            self._price_all(resolved)
         manifest = self._resolve_manifest(resolved)
         key = options.run_key
         ledger = self._ledger = (
@@ -262,10 +223,7 @@ class Runner:
         report = RunReport([])
         checked, first, stop_error = self._check_all(resolved, ledger, report)
         to_call = [c for c in checked if c.keep is None and c.resolved.index != first]
-        if options.max_calls is not None and len(to_call) > options.max_calls:
-            raise VyroBudgetError(
-                f"the run needs {len(to_call)} calls and max_calls is {options.max_calls}; nothing was sent"
-            )
+        self._budget.plan(len(to_call), sum(self._prices.get(c.resolved.index) or 0 for c in to_call))
         for c in checked:
             if c.keep is not None:
                 self.log.info("%s kept, no call: %s", c.resolved.output_path, c.keep_reason)
@@ -347,7 +305,7 @@ class Runner:
         pool = Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)
         results: list[Any] = [None] * total
         finished, ready, failed = 0, 0, False
-        may_call = self.options.max_calls is None or total <= self.options.max_calls
+        may_call = self._budget.fits(total, sum(c or 0 for c in self._prices.values()))
         first: int | None = None
         first_outcome: Any = None
         try:
@@ -407,6 +365,12 @@ class Runner:
 
     def _call(self, checked: CheckedItem) -> Outcome:
         self._local.attempts = 0
+        index = checked.resolved.index
+        if index not in self._prices:  # the hook has read its connection: a call follows
+            self._prices[index] = pricing.price(
+                self.endpoint, checked.resolved.fields, self.hook.settings.credit_costs
+            )
+        self._local.price = self._prices[index]
         outcome = items.run(checked, self.hook, temps=self._temps)
         if outcome.status == "written" and outcome.record is not None and self._ledger is not None:
             # on record before the outcome is reported: a kill from here on re-pays nothing
@@ -489,7 +453,7 @@ class Runner:
             total,
             report.count("failed"),
             finished / elapsed,
-            self._calls,
+            self._budget.spent.calls,
         )
 
     def _finish(
@@ -499,7 +463,8 @@ class Runner:
         ledger: ledgers.Ledger | None,
         manifest: ObjectStoragePath | None,
     ) -> None:
-        report.calls = self._calls
+        spent = self._budget.spent
+        report.calls, report.retries, report.credits = spent.calls, spent.retries, spent.credits
         done = {o.index for o in report.outcomes}
         report.outcomes.extend(
             items.Outcome(c.resolved.index, "not_run", given=c.resolved.given)
@@ -507,6 +472,12 @@ class Runner:
             if c.resolved.index not in done
         )
         report.outcomes.sort(key=lambda o: o.index)
+        for o in report.outcomes:
+            if o.record is not None:
+                o.record.update(
+                    credits=0 if o.record["skipped"] else self._prices.get(o.index),
+                    try_number=self.options.try_number,
+                )
         if manifest is not None:
             report.manifest_path = self.options.manifest_path
             self._write_manifest(manifest, report)

@@ -102,6 +102,7 @@ class VyroDecoratedOperator(DecoratedOperator, VideoRun):
     :param storage_conn_id: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`. (templated)
     :param overwrite: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param asset_alias: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
+    :param max_credits: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param endpoint: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     :param extra_fields: see :class:`~airflow_provider_vyro.operators.base.VyroBaseOperator`.
     """

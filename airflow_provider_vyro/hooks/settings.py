@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, mask_secret
 
 from airflow_provider_vyro.catalogue import JOB_STATUS_PATH
+from airflow_provider_vyro.credits import NO_COSTS, read_credit_costs
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.network import Transport, base_url, bool_extra, connection_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from airflow.providers.common.compat.sdk import Connection
 
@@ -48,6 +49,8 @@ class Settings:
     :param transport: TLS and proxy settings from the connection's extras.
     :param job_status_path: the path of a job's status, with ``{id}`` (extra ``job_status_path``).
     :param max_result_bytes: the largest job result fetched (extra ``max_result_bytes``).
+    :param credit_costs: costs of calls in credits by ``operation`` or ``operation:style``
+        (extra ``credit_costs``), over the catalogue's.
     """
 
     base_url: str
@@ -58,6 +61,7 @@ class Settings:
     transport: Transport = field(default_factory=Transport)
     job_status_path: str = JOB_STATUS_PATH
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
+    credit_costs: Mapping[str, float] = field(default_factory=lambda: NO_COSTS, hash=False)
 
 
 def read_settings(
@@ -120,6 +124,7 @@ def read_settings(
         transport,
         status_path_extra(extra, conn_id=conn_id),
         max_result_bytes,
+        read_credit_costs(extra.get("credit_costs", extra.get("extra__vyro__credit_costs")), conn_id=conn_id),
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 
 from airflow_provider_vyro import assets
+from airflow_provider_vyro.credits import check_max_credits
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
 from airflow_provider_vyro.ui.links import EXTRA_LINKS
@@ -58,6 +59,11 @@ class VyroBaseOperator(BaseOperator):
     :param asset_alias: a name: each output the task writes is announced as an asset event
         through ``AssetAlias(asset_alias)``, which the task declares among its outlets, so a
         DAG scheduled on the alias runs on the new images (see :doc:`/data-aware`).
+    :param max_credits: the most credits the task may spend, retries included (a positive number;
+        ``None``: no limit). The planned calls are priced before any request and the task fails
+        with ``VyroBudgetError`` if they cost more; the run stops sending when the next request
+        would pass it. Every call's cost must be known: the catalogue's, or the connection extra
+        ``credit_costs`` (see :doc:`/cost`).
     :param endpoint: a path after the base URL that replaces the operation's, starting with
         ``/v1/`` or ``/v2/`` (it decides the auth header), e.g. to follow a change of the API
         without waiting for a release; the network policy is the same. ``None``: the operation's.
@@ -81,6 +87,7 @@ class VyroBaseOperator(BaseOperator):
         storage_conn_id: str | None = None,
         overwrite: bool = True,
         asset_alias: str | None = None,
+        max_credits: float | None = None,
         endpoint: str | None = None,
         extra_fields: dict[str, str | int] | None = None,
         **kwargs: Any,
@@ -90,6 +97,7 @@ class VyroBaseOperator(BaseOperator):
             vyro_conn_id=vyro_conn_id,
             overwrite=overwrite,
             asset_alias=asset_alias,
+            max_credits=max_credits,
             endpoint=endpoint,
             extra_fields=extra_fields,
         )
@@ -101,6 +109,7 @@ class VyroBaseOperator(BaseOperator):
         self.storage_conn_id = storage_conn_id
         self.overwrite = bool(overwrite)
         self.asset_alias = asset_alias
+        self.max_credits = check_max_credits(max_credits)
         self.endpoint_path = endpoint
         self.extra_fields = extra_fields
         self._runner: Runner | None = None
@@ -161,12 +170,15 @@ class VyroBaseOperator(BaseOperator):
                 manifest_path = None
             else:
                 raise VyroInputError("manifest_path", f"expected a path or URI string, got {manifest_path!r}")
+        try_number = getattr(context.get("ti"), "try_number", None)
         options = RunOptions(
             storage_conn_id=self.storage_conn_id or None,
             overwrite=self.overwrite,
             max_concurrency=max_concurrency,
             progress_interval=progress_interval,
             max_calls=max_calls,
+            max_credits=self.max_credits,
+            try_number=try_number if isinstance(try_number, int) else 1,
             manifest_path=manifest_path,
             run_key=RunKey.from_context(context),
             item_limit=self.item_limit,

@@ -32,6 +32,7 @@ _COMMON: tuple[tuple[str, bool], ...] = (
     ("storage_conn_id", True),
     ("overwrite", False),
     ("asset_alias", False),
+    ("max_credits", False),
     ("endpoint", False),
     ("extra_fields", False),
 )

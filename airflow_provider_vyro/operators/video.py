@@ -61,6 +61,7 @@ class VideoRun(VyroBaseOperator):
         raise NotImplementedError
 
     def _video_job(self, context: Context) -> VideoJob:
+        from airflow_provider_vyro.credits import price_within
         from airflow_provider_vyro.hooks.vyro import VyroHook
         from airflow_provider_vyro.jobs import VideoJob, prepare
         from airflow_provider_vyro.ledger import RunKey
@@ -73,12 +74,15 @@ class VideoRun(VyroBaseOperator):
             thumbnail_path=thumbnail_path,
         )
         try_number = getattr(context.get("ti"), "try_number", None)
+        hook = VyroHook(vyro_conn_id=self.vyro_conn_id)
+        costs = hook.validate().credit_costs
         self._job = VideoJob(
             request,
-            VyroHook(vyro_conn_id=self.vyro_conn_id),
+            hook,
             RunKey.from_context(context),
             self.log,
             try_number=try_number if isinstance(try_number, int) else 1,
+            cost=price_within(self.max_credits, request.endpoint, request.fields, costs),
         )
         return self._job
 

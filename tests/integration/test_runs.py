@@ -113,7 +113,10 @@ def test_no_worker_takes_an_item_after_its_own_call_stopped_the_run(
             options=RunOptions(max_concurrency=2),
             log=log,
         )
-    assert "Vyro run: 3 calls made (retries included), 1 written, 0 kept, 2 failed, 7 not run" in log.lines
+    assert (
+        "Vyro run: 3 calls made (0 retries), 0 credits (known costs), 1 written, 0 kept, 2 failed, 7 not run"
+        in log.lines
+    )
     stats = vyro_conn.stats()
     assert stats["requests"] == 3, f"the first call alone, then one per worker, then nothing: {stats}"
 
@@ -268,7 +271,9 @@ def test_attempts_possibly_charged_twice_and_the_summary_line(
     assert [r["attempts"] for r in results] == [2, 1, 1]
     logged = capsys.readouterr().out
     assert "may have been charged" in logged
-    assert "Vyro run: 4 calls made (retries included), 3 written, 0 kept, 0 failed" in logged
+    assert (
+        "Vyro run: 4 calls made (1 retries), 0 credits (known costs), 3 written, 0 kept, 0 failed" in logged
+    )
 
 
 def test_max_calls_below_the_plan_fails_before_any_request(vyro_conn: EmulatorServer, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from airflow_provider_vyro.exceptions import (
     VyroBudgetError,
     VyroServerError,
 )
+from airflow_provider_vyro.hooks.settings import Settings
 from airflow_provider_vyro.hooks.vyro import ImageResult
 from airflow_provider_vyro.runner import Runner, RunOptions
 
@@ -35,6 +36,8 @@ ANSWER = PNG.getvalue()
 
 class StandInHook:
     """What the runner uses of a hook; each call asks ``before_request`` first, as the real one does."""
+
+    settings = Settings("http://127.0.0.1", "token", 1.0, 0, 0.0)
 
     def __init__(
         self, before_request: Callable[[], None], failures: Mapping[str, BaseException] = {}

@@ -42,6 +42,8 @@ KEYS = {
     "attempts",
     "prompt",
     "api_version",
+    "credits",
+    "try_number",
 }
 
 

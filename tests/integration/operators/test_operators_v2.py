@@ -37,6 +37,8 @@ COMMON = {
     "attempts",
     "prompt",
     "api_version",
+    "credits",
+    "try_number",
 }
 PILLOW_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WEBP"}
 
@@ -421,7 +423,7 @@ def test_overwrite_false_keeps_an_intact_output_of_any_format(
     path = str(files.out / f"fox{extension}")
     first = _generate(files, output_path=path).execute(context={})
     second = _generate(files, output_path=path, overwrite=False).execute(context={})
-    assert second == {**first, "skipped": True, "attempts": 0}
+    assert second == {**first, "skipped": True, "attempts": 0, "credits": 0}
     assert vyro_conn.stats()["requests"] == 1
 
 

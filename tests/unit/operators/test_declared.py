@@ -28,7 +28,15 @@ PAIRS = [
 ]
 SINGLE: list[type] = [single for single, _ in PAIRS]
 BATCH: list[type] = [batch for _, batch in PAIRS]
-COMMON = ["vyro_conn_id", "storage_conn_id", "overwrite", "asset_alias", "endpoint", "extra_fields"]
+COMMON = [
+    "vyro_conn_id",
+    "storage_conn_id",
+    "overwrite",
+    "asset_alias",
+    "max_credits",
+    "endpoint",
+    "extra_fields",
+]
 BATCH_COMMON = ["max_concurrency", "max_calls", "manifest_path", "progress_interval"]
 
 
