@@ -554,16 +554,6 @@ def test_an_xcomarg_for_a_non_templated_argument_is_refused() -> None:
             InpaintOperator(task_id="one", image_path="a", mask_path="b", prompt="c", overwrite=concurrency())
 
 
-def test_which_arguments_are_templated() -> None:
-    assert set(InpaintBatchOperator.template_fields) == {
-        "items",
-        "prompt",
-        "model_version",
-        "storage_conn_id",
-        "manifest_path",
-    }
-
-
 def test_a_single_image_dict_has_the_common_keys(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
     image, mask = make_scene(size=(64, 48))
     (tmp_path / "i.png").write_bytes(image)

@@ -25,26 +25,12 @@ from airflow_provider_vyro.operators.edit import (
     UpscaleBatchOperator,
     UpscaleOperator,
 )
+from tests.integration.operators.test_operators_v2 import COMMON
 
 PATHS = {"remove_background": "/v2/image/background/remover", "upscale": "/v2/image/enhance"}
 SINGLE = {"remove_background": RemoveBackgroundOperator, "upscale": UpscaleOperator}
 BATCH = {"remove_background": RemoveBackgroundBatchOperator, "upscale": UpscaleBatchOperator}
-KEYS = {
-    "operation",
-    "output_path",
-    "image_path",
-    "format",
-    "width",
-    "height",
-    "bytes",
-    "sha256",
-    "skipped",
-    "attempts",
-    "prompt",
-    "api_version",
-    "credits",
-    "try_number",
-}
+KEYS = COMMON | {"image_path"}
 
 
 def product_photo(size: tuple[int, int] = (120, 80), fmt: str = "JPEG") -> bytes:
