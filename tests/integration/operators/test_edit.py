@@ -270,3 +270,14 @@ def test_answers_that_keep_their_promise_raise_no_warning(
         context={}
     )
     assert "it was paid for" not in logged()
+
+
+@pytest.mark.parametrize("operation", sorted(PATHS))
+def test_the_emulator_faults_reach_both_operations(
+    vyro_conn: EmulatorServer, photo: Path, operation: str
+) -> None:
+    vyro_conn.set_faults(script=[503, "truncate", "ok"])
+    result = SINGLE[operation](task_id="edit", image_path=str(photo)).execute(context={})
+    assert result["attempts"] == 3, "a 503 and a truncated answer retried, then written"
+    assert vyro_conn.stats()["operations"] == {operation: 3}
+    check_answer(operation, opened(Path(result["output_path"]).read_bytes()))
