@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from airflow_provider_vyro import credits as pricing
-from airflow_provider_vyro import heap, storage
+from airflow_provider_vyro import heap, metrics, storage
 from airflow_provider_vyro import item as items
 from airflow_provider_vyro import ledger as ledgers
 from airflow_provider_vyro.exceptions import (
@@ -465,6 +465,8 @@ class Runner:
     ) -> None:
         spent = self._budget.spent
         report.calls, report.retries, report.credits = spent.calls, spent.retries, spent.credits
+        counts = {status: report.count(status) for status in ("written", "kept", "failed")}
+        metrics.run_done(self.endpoint.operation, spent.credits, counts)
         done = {o.index for o in report.outcomes}
         report.outcomes.extend(
             items.Outcome(c.resolved.index, "not_run", given=c.resolved.given)

@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_vyro import __version__, checks, connection_form, multipart
+from airflow_provider_vyro import __version__, checks, connection_form, metrics, multipart
 from airflow_provider_vyro.catalogue import (
     INPAINT,
     Endpoint,
@@ -270,6 +270,8 @@ class VyroHook(NamedOperations, BaseHook):
             def attempt() -> ImageResult:
                 nonlocal attempts
                 attempts += 1
+                if attempts > 1:
+                    metrics.retry(endpoint.operation)
                 destination.seek(start)
                 destination.truncate()
                 return self._attempt(endpoint, destination, fields, parts, attempts)
@@ -291,7 +293,11 @@ class VyroHook(NamedOperations, BaseHook):
         if self.before_request is not None:
             self.before_request()
         started = time.monotonic()
-        response = self._send(endpoint.path, body, content_type, stream=True)
+        try:
+            response = self._send(endpoint.path, body, content_type, stream=True)
+        except Exception:
+            metrics.request(endpoint.operation, None, False, time.monotonic() - started)
+            raise
         redactor = self._prepared().redactor
         result: ImageResult | None = None
         with response:
@@ -300,8 +306,9 @@ class VyroHook(NamedOperations, BaseHook):
                     raise answers.error_from(response, redactor, self.vyro_conn_id)
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
+                seconds, status = time.monotonic() - started, response.status_code
+                metrics.request(endpoint.operation, status, result is not None, seconds)
                 if self.log.isEnabledFor(logging.INFO):
-                    seconds, status = time.monotonic() - started, response.status_code
                     self.log.info(
                         "%s", describe_attempt(endpoint, fields, parts, attempt, status, result, seconds)
                     )

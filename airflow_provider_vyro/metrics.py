@@ -1,0 +1,100 @@
+"""
+The provider's metrics, through the ``Stats`` a task may use: no-op when Airflow's metrics are off.
+
+Names (Airflow adds its ``[metrics] statsd_prefix``, ``airflow.`` by default):
+
+* ``vyro.requests`` (tags ``operation``, ``outcome``): each request sent, retries included;
+  ``outcome`` is ``ok``, ``bad_answer``, ``redirect``, ``client_error``, ``rate_limited``,
+  ``server_error`` or ``network``;
+* ``vyro.request_duration`` (timer, tag ``operation``): seconds from sending to the whole answer;
+* ``vyro.retries`` (tag ``operation``): attempts that repeat a failed one;
+* ``vyro.credits`` (tag ``operation``): the known cost of the requests a run sent;
+* ``vyro.items`` (tags ``operation``, ``outcome``: ``written``, ``kept`` or ``failed``).
+
+Tags are low-cardinality on purpose: never a path, a prompt or a token.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+
+@functools.cache
+def stats() -> Any:
+    """Give Airflow's ``Stats``: the Task SDK's (through ``common.compat``), else ``airflow.stats``."""
+    try:
+        from airflow.providers.common.compat.sdk import Stats
+    except ImportError:
+        from airflow.stats import Stats
+    return Stats
+
+
+def outcome_of(status: int | None, complete: bool) -> str:
+    """
+    Name the outcome of one request for the ``outcome`` tag.
+
+    :param status: the HTTP status, or ``None`` when no answer came (a network failure).
+    :param complete: the answer was accepted.
+    """
+    if status is None:
+        return "network"
+    if status == 200:
+        return "ok" if complete else "bad_answer"
+    if 300 <= status < 400:
+        return "redirect"
+    if status == 429:
+        return "rate_limited"
+    if status == 408 or status >= 500:
+        return "server_error"
+    return "client_error"
+
+
+def _emit(kind: str, name: str, value: float, tags: dict[str, str]) -> None:
+    try:
+        getattr(stats(), kind)(name, value, tags=tags)
+    except Exception:  # metrics never fail a task
+        _log.debug("Could not send the metric %s", name, exc_info=True)
+
+
+def request(operation: str, status: int | None, complete: bool, seconds: float) -> None:
+    """
+    Count one request and time it.
+
+    :param operation: the catalogue's operation name.
+    :param status: the HTTP status, or ``None`` on a network failure.
+    :param complete: the answer was accepted.
+    :param seconds: from sending to the whole answer.
+    """
+    _emit("incr", "vyro.requests", 1, {"operation": operation, "outcome": outcome_of(status, complete)})
+    _emit("timing", "vyro.request_duration", seconds * 1000, {"operation": operation})
+
+
+def retry(operation: str) -> None:
+    """
+    Count one retry.
+
+    :param operation: the catalogue's operation name.
+    """
+    _emit("incr", "vyro.retries", 1, {"operation": operation})
+
+
+def run_done(operation: str, credits: float, outcomes: dict[str, int]) -> None:
+    """
+    Count a run's credits and items.
+
+    :param operation: the catalogue's operation name.
+    :param credits: the known cost of the requests it sent.
+    :param outcomes: how many items were ``written``, ``kept`` and ``failed``.
+    """
+    if credits:
+        _emit("incr", "vyro.credits", credits, {"operation": operation})
+    for outcome, count in outcomes.items():
+        if count:
+            _emit("incr", "vyro.items", count, {"operation": operation, "outcome": outcome})
+
+
+__all__ = ["outcome_of", "request", "retry", "run_done", "stats"]
