@@ -69,6 +69,8 @@ TESTS = [
     "tests/integration/test_example_dags.py::test_example_vyro_video_defers_each_product_and_submits_once",
     "tests/integration/test_example_dags.py::test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus",
     "tests/integration/operators/test_video.py",
+    "tests/integration/operators/test_edit.py",
+    "tests/integration/operators/test_overrides.py",
     "tests/integration/test_batch_dags.py::test_a_retry_never_pays_twice_for_what_an_earlier_try_wrote",
     "tests/integration/test_batch_dags.py::test_a_failure_after_execute_returned_is_retried_without_paying_again",
     "tests/integration/decorators",
@@ -78,7 +80,8 @@ TESTS = [
 generate then edit; video, deferred) through ``airflow dags test``, the review DAG defined only
 where its UI exists, a batch task retried in the same DAG run (after a failed item, and after a
 failure once ``execute`` returned) that pays nothing twice, the video operators and trigger
-against the emulator, the decorator in-process, discovery."""
+against the emulator, background removal and upscaling and every operator's ``endpoint`` and
+``extra_fields`` against the emulator, the decorator in-process, discovery."""
 
 ONLY_ON: dict[str, list[str]] = {
     "2.11": ["tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list"],
