@@ -23,7 +23,6 @@ import logging
 import posixpath
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vyro import storage
 from airflow_provider_vyro.catalogue import UNNAMED_OPERATION
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.locations import asset_uri, path_of
@@ -48,6 +47,8 @@ def output_uri(output_path: str, storage_conn_id: str | None = None) -> str:
     :param output_path: the ``output_path`` of a result dict.
     :param storage_conn_id: the connection the task used for remote paths.
     """
+    from airflow_provider_vyro import storage
+
     return asset_uri(storage.resolve(output_path, field="output_path", conn_id=storage_conn_id or None))
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias, TypedDict
 
-from airflow_provider_vyro import checks, formats, images, locations, storage, streams
+from airflow_provider_vyro import checks, expectations, formats, images, locations, storage, streams
 from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.failures import RETRYABLE_CLASSES, FailureClass, classify, meaning, stops_run
 
@@ -550,6 +550,9 @@ def run(item: CheckedItem, hook: VyroHook, *, temps: storage.TempFiles | None = 
         if failure.not_run:
             return Outcome(resolved.index, "not_run", error=error, given=resolved.given)
         return Outcome(resolved.index, "failed", error=error, failure=failure.kind, given=resolved.given)
+    inputs, answer = {n: f.info for n, f in item.files.items()}, (result.format, result.width, result.height)
+    read_alpha = lambda: _inspect(resolved.output, "output_path", resolved.output_path).info.has_alpha  # noqa: E731
+    expectations.warn_of_surprises(resolved.endpoint, inputs, answer, read_alpha, resolved.output_path)
     record = _record(resolved, result, skipped=False, attempts=result.attempts)
     return Outcome(
         resolved.index,

@@ -1,5 +1,5 @@
 """
-What the benchmarks share: the emulator's token, the figures and their table.
+What the benchmarks share: the emulator's token, the figures and their table, the peak RSS.
 
 Scratch Airflow homes and test images come from :mod:`devtools` (shared with the tests and the
 soak). Nothing here imports Airflow at module level: an entry point calls
@@ -65,3 +65,22 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
     lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def reset_peak() -> bool:
+    """Reset Linux's ``VmHWM`` (the peak RSS) to the current RSS; ``False`` where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def vm_hwm() -> int:
+    """The peak RSS in bytes since the last :func:`reset_peak` (Linux's ``VmHWM``)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")

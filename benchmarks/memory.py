@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_vyro.emulator import EmulatorProcess
-from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds
+from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds, reset_peak, vm_hwm
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -106,24 +106,6 @@ def _rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _reset_peak() -> bool:
-    """Reset Linux's ``VmHWM`` to the current RSS; ``False`` where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _vm_hwm() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def child(image: str, mask: str, warm_image: str, warm_mask: str, out_dir: str) -> MemoryRun:
     """In the child: warm up with a small image, then measure one operator run on the big one."""
     import gc
@@ -131,25 +113,21 @@ def child(image: str, mask: str, warm_image: str, warm_mask: str, out_dir: str) 
 
     from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
-    warm = InpaintOperator(
-        task_id="warmup",
-        image_path=warm_image,
-        mask_path=warm_mask,
-        prompt="warm-up",
-        output_path=f"{out_dir}/warm.png",
-    )
-    warm.execute({})
-    operator = InpaintOperator(
-        task_id="measure",
-        image_path=image,
-        mask_path=mask,
-        prompt="a field of poppies",
-        output_path=f"{out_dir}/out.png",
-    )
+    def inpaint(task_id: str, image: str, mask: str, prompt: str, output: str) -> InpaintOperator:
+        return InpaintOperator(
+            task_id=task_id,
+            image_path=image,
+            mask_path=mask,
+            prompt=prompt,
+            output_path=f"{out_dir}/{output}",
+        )
+
+    inpaint("warmup", warm_image, warm_mask, "warm-up", "warm.png").execute({})
+    operator = inpaint("measure", image, mask, "a field of poppies", "out.png")
     gc.collect()
     rss_before, maxrss_before = _rss(), _maxrss()
-    hwm = _reset_peak()
-    peak_before = _vm_hwm() if hwm else maxrss_before
+    hwm = reset_peak()
+    peak_before = vm_hwm() if hwm else maxrss_before
     started = time.perf_counter()
     result = operator.execute({})
     elapsed = time.perf_counter() - started
@@ -160,7 +138,7 @@ def child(image: str, mask: str, warm_image: str, warm_mask: str, out_dir: str) 
         height=result["height"],
         rss_before=rss_before,
         peak_before=peak_before,
-        peak_after=_vm_hwm() if hwm else maxrss_after,
+        peak_after=vm_hwm() if hwm else maxrss_after,
         maxrss_before=maxrss_before,
         maxrss_after=maxrss_after,
         method="VmHWM" if hwm else "ru_maxrss",

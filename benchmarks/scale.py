@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds
+from benchmarks._support import REPO, TOKEN, Figure, fmt_seconds, reset_peak, vm_hwm
 from benchmarks.fast_server import FastServerProcess
 
 SIZES = (200, 10_000)
@@ -101,19 +101,6 @@ def make_items(
     ]
 
 
-def _reset_peak() -> None:
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-
-
-def _vm_hwm() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def child(folder: Path, count: int, concurrency: int, server_url: str) -> ScaleRun:
     """
     In the child: warm up, then run ``count`` items and measure.
@@ -139,13 +126,14 @@ def child(folder: Path, count: int, concurrency: int, server_url: str) -> ScaleR
             pass
         gc.collect()
         if repeat == 0:
-            _reset_peak()
-            peak_before = _vm_hwm()
+            if not reset_peak():
+                raise RuntimeError("the peak RSS cannot be reset: /proc/self/clear_refs is not writable")
+            peak_before = vm_hwm()
         started_wall, started, cpu_started = time.time(), time.perf_counter(), time.process_time()
         result = run_batch(items, max_concurrency=concurrency, manifest_path=manifest)
         runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
         if repeat == 0:
-            peak_growth = _vm_hwm() - peak_before
+            peak_growth = vm_hwm() - peak_before
             with urllib.request.urlopen(server_url + "/__stats", timeout=10) as answer:
                 stats = json.loads(answer.read())
             first_call = (stats["first"] or float("nan")) - started_wall

@@ -166,6 +166,29 @@ def kill_case(how: str, executors: frozenset[Executor], conf: Mapping[str, Any])
     )
 
 
+def scenes_case(dag: Literal["mapped", "batch"], s3: bool) -> Case:
+    """
+    ``example_vyro_inpaint_<dag>`` over the three scenes, on local disk or in S3.
+
+    On local disk under the local executor; from and to S3 under both (named ``<dag>-s3``).
+
+    :param dag: ``mapped`` (one task instance per scene) or ``batch`` (one task for all of them).
+    :param s3: read the inputs from and write the outputs to the bucket.
+    """
+    out = f"s3://{{bucket}}/out/{dag}" if s3 else f"{{out}}/{dag}"
+    return Case(
+        name=f"{dag}-s3" if s3 else dag,
+        dag_id=f"example_vyro_inpaint_{dag}",
+        dag_file="example_vyro_inpaint_batch.py" if dag == "batch" else None,
+        executors=BOTH if s3 else LOCAL,
+        conf={**S3_CONF, "output_dir": out} if s3 else {"output_dir": out},
+        results=(Results("inpaint", "mapped" if dag == "mapped" else "list", 3),),
+        outputs=tuple(f"{out}/{scene}.png" for scene in SCENES),
+        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
+        calls=3,
+    )
+
+
 CASES: tuple[Case, ...] = (
     Case(
         name="inpaint",
@@ -193,46 +216,7 @@ CASES: tuple[Case, ...] = (
         outputs=("s3://{bucket}/out/2026-11-20/beach.png",),
         calls=1,
     ),
-    Case(
-        name="mapped",
-        dag_id="example_vyro_inpaint_mapped",
-        executors=LOCAL,
-        conf={"output_dir": "{out}/mapped"},
-        results=(Results("inpaint", "mapped", 3),),
-        outputs=tuple(f"{{out}}/mapped/{scene}.png" for scene in SCENES),
-        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
-        calls=3,
-    ),
-    Case(
-        name="mapped-s3",
-        dag_id="example_vyro_inpaint_mapped",
-        conf={**S3_CONF, "output_dir": "s3://{bucket}/out/mapped"},
-        results=(Results("inpaint", "mapped", 3),),
-        outputs=tuple(f"s3://{{bucket}}/out/mapped/{scene}.png" for scene in SCENES),
-        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
-        calls=3,
-    ),
-    Case(
-        name="batch",
-        dag_id="example_vyro_inpaint_batch",
-        dag_file="example_vyro_inpaint_batch.py",
-        executors=LOCAL,
-        conf={"output_dir": "{out}/batch"},
-        results=(Results("inpaint", "list", 3),),
-        outputs=tuple(f"{{out}}/batch/{scene}.png" for scene in SCENES),
-        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
-        calls=3,
-    ),
-    Case(
-        name="batch-s3",
-        dag_id="example_vyro_inpaint_batch",
-        dag_file="example_vyro_inpaint_batch.py",
-        conf={**S3_CONF, "output_dir": "s3://{bucket}/out/batch"},
-        results=(Results("inpaint", "list", 3),),
-        outputs=tuple(f"s3://{{bucket}}/out/batch/{scene}.png" for scene in SCENES),
-        xcoms={"summarise": {"images": 3, "inpainted": 3, "kept": 0}},
-        calls=3,
-    ),
+    *(scenes_case(dag, s3) for dag in ("mapped", "batch") for s3 in (False, True)),
     Case(
         name="generative-fill-s3",
         dag_id="example_vyro_generative_fill_s3",

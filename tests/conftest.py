@@ -136,7 +136,8 @@ def make_scene(size: tuple[int, int] = (96, 64), fmt: str = "PNG") -> tuple[byte
     return encode(image, fmt), encode(mask, "PNG")
 
 
-def encode(image: Image.Image, fmt: str) -> bytes:
+def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
+    """``image`` encoded in ``fmt``."""
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     return buffer.getvalue()

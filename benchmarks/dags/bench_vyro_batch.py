@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pendulum
-from airflow.providers.common.compat.sdk import dag, task
+from airflow.providers.common.compat.sdk import dag
+from bench_items import list_items
 
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 
@@ -18,11 +19,6 @@ from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["benchmark"])
 def bench_vyro_batch() -> None:
     """List the items from the run's conf, then inpaint them all in one batch task."""
-
-    @task
-    def list_items(dag_run: Any = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = dag_run.conf["items"]
-        return items
 
     # The items are an XComArg, resolved when the task runs; the operator's annotation says list.
     items = cast("list[dict[str, Any]]", list_items())

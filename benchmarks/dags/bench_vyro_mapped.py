@@ -7,10 +7,9 @@ is a dict of InpaintOperator arguments (``image_path``, ``mask_path``, ``prompt`
 
 from __future__ import annotations
 
-from typing import Any
-
 import pendulum
-from airflow.providers.common.compat.sdk import dag, task
+from airflow.providers.common.compat.sdk import dag
+from bench_items import list_items
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
@@ -18,11 +17,6 @@ from airflow_provider_vyro.operators.inpaint import InpaintOperator
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["benchmark"])
 def bench_vyro_mapped() -> None:
     """List the items from the run's conf, then inpaint each in its own mapped task instance."""
-
-    @task
-    def list_items(dag_run: Any = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = dag_run.conf["items"]
-        return items
 
     InpaintOperator.partial(task_id="inpaint").expand_kwargs(list_items())
 

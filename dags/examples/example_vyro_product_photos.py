@@ -18,24 +18,21 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import pendulum
-from airflow.providers.common.compat.sdk import ObjectStoragePath, Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
+from vyro_example_pairs import START, TAGS, storage_path
 
 PROMPTS = Path(__file__).resolve().parent / "product_backgrounds.csv"
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-@dag(
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["example", "vyro"],
-    params={
-        "raw_dir": Param("s3://vyro-examples/shop/raw", type="string"),
-        "output_dir": Param("s3://vyro-examples/shop", type="string"),
-        "storage_conn_id": Param("aws_default", type=["null", "string"]),
-    },
-)
+PARAMS = {
+    "raw_dir": Param("s3://vyro-examples/shop/raw", type="string"),
+    "output_dir": Param("s3://vyro-examples/shop", type="string"),
+    "storage_conn_id": Param("aws_default", type=["null", "string"]),
+}
+
+
+@dag(schedule="@daily", start_date=START, catchup=False, tags=TAGS, params=PARAMS)
 def example_vyro_product_photos() -> None:
     """List the raw photos, then remove background -> AI background -> upscale into published/."""
 
@@ -44,9 +41,7 @@ def example_vyro_product_photos() -> None:
         """One entry per raw photo: its SKU, category, and the path of each step's output."""
         assert params is not None
         given, out = params["raw_dir"].rstrip("/"), params["output_dir"].rstrip("/")
-        raw = ObjectStoragePath(
-            given if "://" in given else Path(given).resolve().as_uri(), conn_id=params["storage_conn_id"]
-        )
+        raw = storage_path(given, params["storage_conn_id"])
         with PROMPTS.open(newline="") as table:
             prompts = {row["category"]: row["prompt"] for row in csv.DictReader(table)}
         photos = []

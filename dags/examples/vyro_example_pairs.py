@@ -1,7 +1,8 @@
 """
 Shared by the example DAGs: their sample data, output folder, start date and tags.
 
-``list_pairs`` lists the image/mask pairs under a folder or prefix for the mapped and batch examples.
+``storage_path`` reads a local folder or a URI alike; ``list_pairs`` lists the image/mask pairs
+under one for the mapped and batch examples.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ def _join(base: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}"
 
 
+def storage_path(location: str, conn_id: str | None) -> ObjectStoragePath:
+    """``location``, a local folder or a URI such as ``s3://bucket/in``, read through ``conn_id``."""
+    return ObjectStoragePath(
+        location if "://" in location else Path(location).resolve().as_uri(), conn_id=conn_id
+    )
+
+
 def list_pairs(input_dir: str, output_dir: str, conn_id: str | None) -> list[dict[str, str]]:
     """
     Pair every ``NAME_mask.png`` under ``input_dir`` with ``NAME.jpg`` (or ``.jpeg``/``.png``).
@@ -35,9 +43,7 @@ def list_pairs(input_dir: str, output_dir: str, conn_id: str | None) -> list[dic
     Each pair gets its prompt from ``prompts.json`` beside the images and its output at
     ``output_dir/NAME.png``. Paths keep the form of ``input_dir`` (a local folder or a URI).
     """
-    folder = ObjectStoragePath(
-        input_dir if "://" in input_dir else Path(input_dir).resolve().as_uri(), conn_id=conn_id
-    )
+    folder = storage_path(input_dir, conn_id)
     prompts = json.loads((folder / "prompts.json").read_text())
     names = {p.name for p in folder.iterdir()}
     work = []

@@ -25,18 +25,15 @@ DATA = Path(__file__).resolve().parents[2] / "dags" / "examples" / "data"
 SCENES = ("beach", "lake", "meadow")
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["e2e", "vyro"],
-    params={
-        "input_dir": Param(str(DATA), type="string"),
-        "output_dir": Param("/tmp/vyro-e2e/kill", type="string"),
-        "storage_conn_id": Param(None, type=["null", "string"]),
-        "count": Param(30, type="integer", minimum=1),
-    },
-)
+PARAMS = {
+    "input_dir": Param(str(DATA), type="string"),
+    "output_dir": Param("/tmp/vyro-e2e/kill", type="string"),
+    "storage_conn_id": Param(None, type=["null", "string"]),
+    "count": Param(30, type="integer", minimum=1),
+}
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["e2e", "vyro"], params=PARAMS)
 def e2e_vyro_kill() -> None:
     """Build the items, then inpaint them in one batch task that is killed and retried."""
 

@@ -21,16 +21,13 @@ from airflow_provider_vyro.operators.inpaint import InpaintOperator
 DATA = Path(__file__).resolve().parents[2] / "dags" / "examples" / "data"
 
 
-@dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["e2e", "vyro"],
-    params={
-        "local_dir": Param("/tmp", type="string", description="A folder private to each worker"),
-        "data_dir": Param(str(DATA), type="string", description="Inputs every worker has"),
-    },
-)
+PARAMS = {
+    "local_dir": Param("/tmp", type="string", description="A folder private to each worker"),
+    "data_dir": Param(str(DATA), type="string", description="Inputs every worker has"),
+}
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), tags=["e2e", "vyro"], params=PARAMS)
 def e2e_vyro_local_path_across_workers() -> None:
     """Write a local file on worker A, then ask worker B to read it."""
     first = InpaintOperator(

@@ -174,21 +174,26 @@ def test_transient_failures_leave_task_retries_on(
     assert sorted(caught.value.classes.values()) == ["input", "transient"]
 
 
-class PutDeniedFileSystem(MemoryFileSystem):
-    """Object storage that refuses everything: probes are "unknown", and the write is refused too."""
+class ProbeDeniedFileSystem(MemoryFileSystem):
+    """An object store that denies every probe (``info``, ``exists``, ``ls``) to the role."""
 
     protocol = ("s3",)
-    store: ClassVar[dict[str, Any]] = {}
-    pseudo_dirs: ClassVar[list[str]] = [""]
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        raise PermissionError(errno.EACCES, "403 Forbidden")
+        raise PermissionError(errno.EACCES, "403 Forbidden (s3:ListBucket not allowed)")
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         raise PermissionError(errno.EACCES, "403 Forbidden")
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
         raise PermissionError(errno.EACCES, "403 Forbidden")
+
+
+class PutDeniedFileSystem(ProbeDeniedFileSystem):
+    """Object storage that refuses everything: probes are "unknown", and the write is refused too."""
+
+    store: ClassVar[dict[str, Any]] = {}
+    pseudo_dirs: ClassVar[list[str]] = [""]
 
     def put_file(self, lpath: str, rpath: str, *args: Any, **kwargs: Any) -> None:
         raise PermissionError(errno.EACCES, "403 Forbidden: PutObject")
@@ -492,19 +497,8 @@ def test_overwrite_false_redoes_an_output_with_a_bad_chunk_crc(
 # --- least privilege ----------------------------------------------------------------------------------
 
 
-class PutOnlyFileSystem(MemoryFileSystem):
+class PutOnlyFileSystem(ProbeDeniedFileSystem):
     """An object store that lets a role put objects and nothing else: every probe is denied."""
-
-    protocol = ("s3",)
-
-    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        raise PermissionError(errno.EACCES, "403 Forbidden (s3:ListBucket not allowed)")
-
-    def exists(self, path: str, **kwargs: Any) -> bool:
-        raise PermissionError(errno.EACCES, "403 Forbidden")
-
-    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
-        raise PermissionError(errno.EACCES, "403 Forbidden")
 
 
 def test_writing_needs_only_the_right_to_put_objects(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
@@ -552,16 +546,6 @@ def test_an_xcomarg_for_a_non_templated_argument_is_refused() -> None:
             batch([], max_concurrency=concurrency())
         with pytest.raises(ValueError, match="overwrite is not templated"):
             InpaintOperator(task_id="one", image_path="a", mask_path="b", prompt="c", overwrite=concurrency())
-
-
-def test_which_arguments_are_templated() -> None:
-    assert set(InpaintBatchOperator.template_fields) == {
-        "items",
-        "prompt",
-        "model_version",
-        "storage_conn_id",
-        "manifest_path",
-    }
 
 
 def test_a_single_image_dict_has_the_common_keys(vyro_conn: EmulatorServer, tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import json
 import logging
 import traceback
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -103,41 +105,51 @@ def _call(hook: VyroHook, api: str) -> None:
         hook.call_to(TEXT_TO_IMAGE, io.BytesIO(), fields={"prompt": "sand"}, files={})
 
 
-def _echo(
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    answer: Answer,
-    api: str,
-    token: str = TOKEN,
-) -> tuple[VyroError, ScriptedServer]:
-    """Call through a hook whose server answers with ``answer`` (logging all); give the error, the server."""
-    caplog.set_level(logging.DEBUG)
-    with ScriptedServer(answer) as server:
-        monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=token, max_retries=1))
-        with pytest.raises(VyroError) as caught:
-            _call(VyroHook(), api)
-    return caught.value, server
+@dataclass
+class Echoed:
+    """A call whose server echoed the token: the error raised, what the server saw, what was logged."""
+
+    error: VyroError
+    seen: Seen
+    logged: str
 
 
-@pytest.mark.parametrize("echo", list(ECHOES))
-def test_an_echoed_token_is_nowhere(
+Echo = Callable[[Answer, str], Echoed]
+
+
+@pytest.fixture
+def echo_call(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
-    echo: str,
     api: str,
-) -> None:
+) -> Echo:
+    """Call through a hook with ``token`` whose server answers with ``answer``, logging everything."""
+
+    def call(answer: Answer, token: str) -> Echoed:
+        caplog.set_level(logging.DEBUG)
+        with ScriptedServer(answer) as server:
+            monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(server.url, token=token, max_retries=1))
+            with pytest.raises(VyroError) as caught:
+                _call(VyroHook(), api)
+        out, err = capsys.readouterr()
+        return Echoed(caught.value, server.seen[0], "\n".join([caplog.text, out, err]))
+
+    return call
+
+
+@pytest.mark.parametrize("echo", list(ECHOES))
+def test_an_echoed_token_is_nowhere(echo_call: Echo, echo: str) -> None:
     answer, expected = ECHOES[echo]
-    error, server = _echo(monkeypatch, caplog, answer, api)
+    echoed = echo_call(answer, TOKEN)
+    error, logged = echoed.error, echoed.logged
     assert type(error) is expected
-    assert TOKEN in _sent(server.seen[0]), "the server did receive the token, and echoed it"
+    assert TOKEN in _sent(echoed.seen), "the server did receive the token, and echoed it"
     assert "***" in str(error), "the echo reached the error, redacted"
 
     texts = _texts(error)
     if isinstance(error, VyroUnexpectedResponseError):
         texts.append(str(error.location))
-    out, err = capsys.readouterr()
-    logged = "\n".join([caplog.text, out, err])
     assert "attempt 1" in logged, "the hook's log lines are in what is searched"
     for text in [*texts, logged]:
         assert TOKEN not in text
@@ -232,20 +244,14 @@ HOSTILE_ECHOES: dict[str, tuple[Answer, type[VyroError]]] = {
 
 
 @pytest.mark.parametrize("echo", list(HOSTILE_ECHOES))
-def test_a_hostile_echo_leaks_not_even_a_prefix_of_the_token(
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
-    echo: str,
-    api: str,
-) -> None:
+def test_a_hostile_echo_leaks_not_even_a_prefix_of_the_token(echo_call: Echo, echo: str) -> None:
     answer, expected = HOSTILE_ECHOES[echo]
-    error, server = _echo(monkeypatch, caplog, answer, api, HOSTILE)
+    echoed = echo_call(answer, HOSTILE)
+    error = echoed.error
     assert type(error) is expected
-    assert _token(server.seen[0]) == HOSTILE, "the server received the token as it is"
+    assert _token(echoed.seen) == HOSTILE, "the server received the token as it is"
     texts = _texts(error) + [str(getattr(error, name, "")) for name in ("message", "code", "location")]
-    out, err = capsys.readouterr()
-    for text in [*texts, caplog.text, out, err]:
+    for text in [*texts, echoed.logged]:
         assert _leaks(text) == []
 
 

@@ -201,3 +201,16 @@ def test_outputs_an_earlier_try_of_the_run_wrote_are_announced_by_the_try_that_s
     assert announced == sorted(f"file://{r['output_path']}" for r in results), (
         "Airflow dropped the failed try's events: the try that succeeds announces all three"
     )
+
+
+def test_importing_an_operator_leaves_storage_and_writes_for_execute_time() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_provider_vyro.operators.inpaint; "
+        "print(sorted(m for m in ('airflow_provider_vyro.storage', 'airflow_provider_vyro.writes') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -22,19 +22,13 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 from airflow_provider_vyro.emulator import EmulatorServer, Fault, FaultConfig
 from airflow_provider_vyro.emulator.__main__ import fault_list
 from airflow_provider_vyro.emulator.inpainting import hole_mask, inpaint
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, encode
 
 SIZE = (64, 48)
 DISC = (20, 10, 40, 30)
 ERROR_KEYS = {"status", "code", "error", "message"}
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 def gradient_with_disc() -> Image.Image:

@@ -14,7 +14,7 @@ import requests
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from airflow_provider_vyro.emulator import EmulatorServer
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, encode
 
 TEXT_TO_IMAGE = "/v2/image/generations"
 TEXT_TO_PNG = "/v2/image/generations/transparent"
@@ -25,12 +25,6 @@ ASPECT_RATIOS = {"1:1": (1, 1), "3:2": (3, 2), "4:3": (4, 3), "3:4": (3, 4), "16
 ERROR_KEYS = {"status", "code", "error", "message"}
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 def cutout(size: tuple[int, int] = (120, 90)) -> Image.Image:

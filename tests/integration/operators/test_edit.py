@@ -7,6 +7,7 @@ Background removal and upscaling against the emulator: the request on the wire (
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +25,12 @@ from airflow_provider_vyro.operators.edit import (
     UpscaleBatchOperator,
     UpscaleOperator,
 )
+from tests.integration.operators.test_operators_v2 import COMMON
 
 PATHS = {"remove_background": "/v2/image/background/remover", "upscale": "/v2/image/enhance"}
 SINGLE = {"remove_background": RemoveBackgroundOperator, "upscale": UpscaleOperator}
 BATCH = {"remove_background": RemoveBackgroundBatchOperator, "upscale": UpscaleBatchOperator}
-KEYS = {
-    "operation",
-    "output_path",
-    "image_path",
-    "format",
-    "width",
-    "height",
-    "bytes",
-    "sha256",
-    "skipped",
-    "attempts",
-    "prompt",
-    "api_version",
-    "credits",
-    "try_number",
-}
+KEYS = COMMON | {"image_path"}
 
 
 def product_photo(size: tuple[int, int] = (120, 80), fmt: str = "JPEG") -> bytes:
@@ -232,3 +219,65 @@ def test_a_jpeg_output_for_a_cut_out_is_refused_before_any_request(
     assert "transparent" in caught.value.problem
     assert vyro_conn.stats()["requests"] == 0
     assert not (tmp_path / "c.jpg").exists()
+
+
+# --- answers that break the operation's promise: kept, and the log warns with both sizes ----
+
+
+def test_a_cut_out_without_alpha_is_kept_and_the_log_warns(
+    vyro_conn: EmulatorServer,
+    photo: Path,
+    tmp_path: Path,
+    logged: Callable[[], str],
+) -> None:
+    vyro_conn.set_faults(answer_format={"remove_background": "JPEG"})
+    result = RemoveBackgroundOperator(
+        task_id="cut", image_path=str(photo), output_path=str(tmp_path / "cut.png")
+    ).execute(context={})
+    assert opened((tmp_path / "cut.png").read_bytes()).mode == "RGB", "the paid answer is kept as it came"
+    assert result["format"] == "PNG"
+    text = logged()
+    assert "remove_background: the answer has no alpha channel (input 120x80, answer 120x80" in text
+    assert f"it is kept at {tmp_path / 'cut.png'}" in text
+
+
+def test_an_upscale_not_larger_is_kept_and_the_log_warns(
+    vyro_conn: EmulatorServer,
+    photo: Path,
+    tmp_path: Path,
+    logged: Callable[[], str],
+) -> None:
+    result = UpscaleOperator(
+        task_id="up",
+        image_path=str(photo),
+        output_path=str(tmp_path / "same.png"),
+        endpoint="/v2/image/background/remover",  # answers the input's size
+    ).execute(context={})
+    assert (result["width"], result["height"]) == (120, 80)
+    assert "upscale: the answer is not larger than its input (input 120x80, answer 120x80)" in logged()
+
+
+def test_answers_that_keep_their_promise_raise_no_warning(
+    vyro_conn: EmulatorServer,
+    photo: Path,
+    tmp_path: Path,
+    logged: Callable[[], str],
+) -> None:
+    RemoveBackgroundOperator(
+        task_id="cut", image_path=str(photo), output_path=str(tmp_path / "c.png")
+    ).execute(context={})
+    UpscaleOperator(task_id="up", image_path=str(photo), output_path=str(tmp_path / "u.png")).execute(
+        context={}
+    )
+    assert "it was paid for" not in logged()
+
+
+@pytest.mark.parametrize("operation", sorted(PATHS))
+def test_the_emulator_faults_reach_both_operations(
+    vyro_conn: EmulatorServer, photo: Path, operation: str
+) -> None:
+    vyro_conn.set_faults(script=[503, "truncate", "ok"])
+    result = SINGLE[operation](task_id="edit", image_path=str(photo)).execute(context={})
+    assert result["attempts"] == 3, "a 503 and a truncated answer retried, then written"
+    assert vyro_conn.stats()["operations"] == {operation: 3}
+    check_answer(operation, opened(Path(result["output_path"]).read_bytes()))

@@ -291,17 +291,6 @@ def test_default_output_path_is_beside_the_image(vyro_conn: EmulatorServer, work
     assert (workspace.root / "photo_inpainted.png").is_file()
 
 
-def test_templated_fields() -> None:
-    assert set(InpaintOperator.template_fields) == {
-        "image_path",
-        "mask_path",
-        "prompt",
-        "output_path",
-        "model_version",
-        "storage_conn_id",
-    }
-
-
 def test_bad_inputs_fail_mapped_tasks_in_a_real_dag_run_without_retries(
     airflow_sandbox: AirflowSandbox, airflow_template_db: Path, emulator: EmulatorServer, tmp_path: Path
 ) -> None:

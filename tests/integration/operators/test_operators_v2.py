@@ -527,29 +527,3 @@ def test_inpaint_batch_v2_refuses_an_item_model_version(vyro_conn: EmulatorServe
         operator.execute(context={})
     assert caught.value.field == "items[0].model_version"
     assert vyro_conn.stats()["requests"] == 0
-
-
-def test_templated_fields() -> None:
-    assert set(TextToImageOperator.template_fields) == {
-        "prompt",
-        "output_path",
-        "style",
-        "aspect_ratio",
-        "seed",
-        "storage_conn_id",
-    }
-    assert set(AIBackgroundOperator.template_fields) == {
-        "image_path",
-        "prompt",
-        "output_path",
-        "style",
-        "seed",
-        "storage_conn_id",
-    }
-    assert set(VyroImageOperator.template_fields) == {
-        "endpoint_path",
-        "fields",
-        "files",
-        "output_path",
-        "storage_conn_id",
-    }

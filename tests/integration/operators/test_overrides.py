@@ -6,7 +6,7 @@ values refused before any request.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +81,8 @@ def test_extra_fields_are_sent_as_text_parts_and_only_their_keys_are_logged(
     vyro_conn: EmulatorServer,
     photo: Path,
     tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    logged: Callable[[], str],
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     items = [{"image_path": str(photo), "output_path": str(tmp_path / f"{i}.png")} for i in range(2)]
     results = RemoveBackgroundBatchOperator(
         task_id="cut", items=items, extra_fields={"crop": "secret-crop-value", "padding": 12}
@@ -93,10 +91,10 @@ def test_extra_fields_are_sent_as_text_parts_and_only_their_keys_are_logged(
     assert (last["crop"], last["padding"]) == ("secret-crop-value", "12")
     assert vyro_conn.stats()["operations"] == {"remove_background": 2}
     assert all("crop" not in r for r in results), "extra fields are not parameters of the dict"
-    logged = caplog.text + capsys.readouterr().out
-    assert "sending extra fields ['crop', 'padding']" in logged
-    assert "crop (not shown), padding (not shown)" in logged, "each call's line names them"
-    assert "secret-crop-value" not in logged
+    text = logged()
+    assert "sending extra fields ['crop', 'padding']" in text
+    assert "crop (not shown), padding (not shown)" in text, "each call's line names them"
+    assert "secret-crop-value" not in text
 
 
 def test_extra_fields_reach_the_generic_operator_and_the_decorator(

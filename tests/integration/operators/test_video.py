@@ -229,29 +229,24 @@ def test_the_trigger_reports_a_timeout_and_a_failure(fast_video: EmulatorServer)
     from airflow_provider_vyro.catalogue import TEXT_TO_VIDEO
 
     job = hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "slow"}, files={})
-    (event,) = run_trigger(
-        VyroJobTrigger(
+
+    def final_event(job_id: str, seconds: float) -> dict[str, Any]:
+        trigger = VyroJobTrigger(
             vyro_conn_id="vyro_default",
-            job_id=job,
+            job_id=job_id,
             status_path=hook.job_status_path,
             poll_interval=1,
-            deadline=time.time() + 1,
+            deadline=time.time() + seconds,
         )
-    )
-    assert event["state"] == "timeout"
+        (event,) = run_trigger(trigger)
+        return event
+
+    assert final_event(job, 1)["state"] == "timeout"
 
     fast_video.set_video(duration=0.1, fail_next=1)
     failed = hook.submit_job(TEXT_TO_VIDEO, fields={"prompt": "doomed"}, files={})
     time.sleep(0.2)
-    (event,) = run_trigger(
-        VyroJobTrigger(
-            vyro_conn_id="vyro_default",
-            job_id=failed,
-            status_path=hook.job_status_path,
-            poll_interval=1,
-            deadline=time.time() + 30,
-        )
-    )
+    event = final_event(failed, 30)
     assert event["state"] == "failed"
     assert "Emulated failure" in event["message"]
     with pytest.raises(VyroJobFailedError):

@@ -17,6 +17,7 @@ from airflow_provider_vyro.operators.edit import (
     UpscaleOperator,
 )
 from airflow_provider_vyro.operators.generate import TextToImageBatchOperator, TextToImageOperator
+from airflow_provider_vyro.operators.generic import VyroImageOperator
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator, InpaintOperator
 
 PAIRS = [
@@ -73,7 +74,21 @@ def test_templated_arguments_say_so(cls: type) -> None:
         assert line.group(0).rstrip().endswith("(templated)"), name
 
 
-def test_inpaint_signature_and_templated_fields() -> None:
+TEMPLATED: dict[type, set[str]] = {
+    InpaintOperator: {"image_path", "mask_path", "prompt", "output_path", "model_version", "storage_conn_id"},
+    InpaintBatchOperator: {"items", "prompt", "model_version", "storage_conn_id", "manifest_path"},
+    TextToImageOperator: {"prompt", "output_path", "style", "aspect_ratio", "seed", "storage_conn_id"},
+    AIBackgroundOperator: {"image_path", "prompt", "output_path", "style", "seed", "storage_conn_id"},
+    VyroImageOperator: {"endpoint_path", "fields", "files", "output_path", "storage_conn_id"},
+}
+
+
+@pytest.mark.parametrize("cls", list(TEMPLATED), ids=lambda c: c.__name__)
+def test_which_arguments_are_templated(cls: type) -> None:
+    assert set(cls.template_fields) == TEMPLATED[cls]  # type: ignore[attr-defined]
+
+
+def test_inpaint_signature() -> None:
     parameters = inspect.signature(InpaintOperator.__init__).parameters
     assert [(n, p.default) for n, p in parameters.items() if n not in ("self", "kwargs")] == [
         ("image_path", inspect.Parameter.empty),
@@ -83,13 +98,6 @@ def test_inpaint_signature_and_templated_fields() -> None:
         ("model_version", "1"),
         ("api_version", "v1"),
     ]
-    assert InpaintBatchOperator.template_fields == (
-        "items",
-        "prompt",
-        "model_version",
-        "storage_conn_id",
-        "manifest_path",
-    )
 
 
 def test_a_missing_argument_is_named_when_the_task_is_built() -> None:
