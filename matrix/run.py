@@ -69,26 +69,30 @@ TESTS = [
     "tests/integration/test_example_dags.py::test_example_vyro_video_defers_each_product_and_submits_once",
     "tests/integration/test_example_dags.py::test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus",
     "tests/integration/operators/test_video.py",
+    "tests/integration/operators/test_edit.py",
+    "tests/integration/operators/test_overrides.py",
     "tests/integration/test_batch_dags.py::test_a_retry_never_pays_twice_for_what_an_earlier_try_wrote",
     "tests/integration/test_batch_dags.py::test_a_failure_after_execute_returned_is_retried_without_paying_again",
     "tests/integration/decorators",
     "tests/integration/test_discovery.py",
-    "tests/integration/ui",
 ]
 """On every version: unit tests, the hook against the emulator, three example DAGs (v1 inpaint; v2
 generate then edit; video, deferred) through ``airflow dags test``, the review DAG defined only
 where its UI exists, a batch task retried in the same DAG run (after a failed item, and after a
 failure once ``execute`` returned) that pays nothing twice, the video operators and trigger
-against the emulator, the decorator in-process, discovery, the "Vyro images" app on an
-api-server (3.1+)."""
+against the emulator, background removal and upscaling and every operator's ``endpoint`` and
+``extra_fields`` against the emulator, the decorator in-process, discovery."""
 
 ONLY_ON: dict[str, list[str]] = {
     "2.11": ["tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list"],
+    "3.1": ["tests/integration/ui"],
 }
 """
 Tests added for one version only: the ``@task.vyro`` example DAG through Airflow 2's ``@task``
-machinery on 2.11. On 3.x the main suite runs it through the newest Airflow, and the decorator's
-own tests (``tests/integration/decorators``) run on every version.
+machinery on 2.11 (on 3.x the main suite runs it through the newest Airflow, and the decorator's
+own tests, ``tests/integration/decorators``, run on every version); the "Vyro images" app on an
+api-server on 3.1, the first Airflow with external views (the main suite runs it on the newest,
+and the unit tests check on every version that the plugin is there exactly from 3.1 on).
 """
 
 _NEEDS_SDK_LINEAGE = "tests/unit/test_openlineage.py"

@@ -361,11 +361,15 @@ def test_example_vyro_taskflow_one_item_and_a_list(
     assert emulator.stats()["operations"] == {"inpaint": 1, "text_to_image": 3}, "overwrite=False: all kept"
 
 
-def test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus() -> None:
+def test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The review waits for a person, so it runs in e2e (case ``review``); here: its shape and text."""
     import importlib.util
 
     from airflow_provider_vyro.version_compat import AIRFLOW_V_3_1_PLUS
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # as Airflow puts the DAGs folder on sys.path
 
     spec = importlib.util.spec_from_file_location("example_vyro_review", EXAMPLES / "example_vyro_review.py")
     assert spec is not None
