@@ -262,6 +262,26 @@ def create_app(token: str, faults: FaultConfig | None = None) -> FastAPI:
     app = FastAPI(title="Vyro Imagine API emulator", version="1", docs_url="/_emulator/docs", redoc_url=None)
     app.state.emulator = state
 
+    @app.middleware("http")
+    async def quota(request: Request, call_next: Any) -> Response:
+        """Apply the ``quota`` knob: rate-limit headers on API answers, 429 (1202 on v2) past the quota."""
+        path = request.url.path
+        taken = (
+            None if path.startswith(("/_emulator", "/storage")) else state.faults.take_quota(time.monotonic())
+        )
+        if taken is None:
+            response: Response = await call_next(request)
+            return response
+        allowed, headers = taken
+        if not allowed:
+            state.stats.count("faults", "quota")
+            state.stats.count("by_status", "429")
+            code = 1202 if path.startswith("/v2/") else 429
+            return error_response(429, "Too many requests: this window's quota is spent.", headers, code=code)
+        response = await call_next(request)
+        response.headers.update(headers)
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(exc.status_code, str(exc.detail), exc.headers)

@@ -24,6 +24,7 @@ A fault is written in a small JSON-friendly grammar, the same on the command lin
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Mapping, Sequence
@@ -49,7 +50,7 @@ _NAMED_KINDS: frozenset[str] = frozenset(
     {"drop", "truncate", "json200", "html200", "garbage200", "badcrc200", "undecodable200", "ok"}
 )
 _KNOB_NAMES: frozenset[str] = frozenset(
-    {"latency", "script", "random_faults", "retry_after", "answer_format"}
+    {"latency", "script", "random_faults", "retry_after", "answer_format", "quota"}
 )
 ANSWER_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
 """Formats the ``answer_format`` knob can choose."""
@@ -94,6 +95,17 @@ def _format(value: object) -> str:
     if fmt not in ANSWER_FORMATS:
         raise ValueError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {value!r}")
     return fmt
+
+
+def _quota(value: object) -> tuple[int, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"limit", "window"}:
+        raise ValueError(f"quota must be null or {{'limit': N, 'window': seconds}}, got {value!r}")
+    limit = value["limit"]
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"quota.limit must be a whole number >= 1, got {limit!r}")
+    return limit, _number(value["window"], "quota.window", minimum=0.001)
 
 
 def _answer_format(value: object) -> str | tuple[tuple[str, str], ...]:
@@ -216,6 +228,7 @@ class FaultConfig:
     random_faults: RandomFaults | None = None
     retry_after: float | None = None
     answer_format: str | tuple[tuple[str, str], ...] = "PNG"
+    quota: tuple[int, float] | None = None
 
     def answer_format_of(self, operation: str) -> str:
         """Return the format an operation answers in."""
@@ -249,6 +262,8 @@ class FaultConfig:
             changes["retry_after"] = None if value is None else _number(value, "retry_after")
         if "answer_format" in knobs:
             changes["answer_format"] = _answer_format(knobs["answer_format"])
+        if "quota" in knobs:
+            changes["quota"] = _quota(knobs["quota"])
         return replace(self, **changes)
 
     def to_json(self) -> dict[str, object]:
@@ -261,6 +276,7 @@ class FaultConfig:
             "answer_format": (
                 self.answer_format if isinstance(self.answer_format, str) else dict(self.answer_format)
             ),
+            "quota": None if self.quota is None else {"limit": self.quota[0], "window": self.quota[1]},
         }
 
 
@@ -272,8 +288,35 @@ class FaultInjector:
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
+    _window: tuple[float, int] = field(init=False, repr=False, default=(0.0, 0))
+
     def __post_init__(self) -> None:
         self._rng = self._new_rng(self.config)
+
+    def take_quota(self, now: float) -> tuple[bool, dict[str, str]] | None:
+        """
+        Take one request from the ``quota`` window: whether it is allowed, and the rate-limit headers.
+
+        ``None`` when no quota is set. The window starts with its first request and lasts
+        ``window`` seconds; ``x-ratelimit-reset`` is the whole seconds until it ends.
+        """
+        with self._lock:
+            if self.config.quota is None:
+                return None
+            limit, window = self.config.quota
+            started, used = self._window
+            if now >= started + window:
+                started, used = now, 0
+            allowed = used < limit
+            used += allowed
+            self._window = (started, used)
+            reset = max(1, math.ceil(started + window - now))
+            headers = {
+                "x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(limit - used),
+                "x-ratelimit-reset": str(reset),
+            }
+            return allowed, headers
 
     @staticmethod
     def _new_rng(config: FaultConfig) -> random.Random:
@@ -297,6 +340,7 @@ class FaultInjector:
         with self._lock:
             self.config = config or FaultConfig()
             self._rng = self._new_rng(self.config)
+            self._window = (0.0, 0)
 
     def next_fault(self) -> Fault | None:
         """Return the fault for the next inpaint request, consuming the script first."""

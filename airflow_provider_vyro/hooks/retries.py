@@ -4,7 +4,9 @@ When the hook sends a request again, and how long it waits: backoff, ``Retry-Aft
 A retryable failure (:func:`~airflow_provider_vyro.failures.is_retryable`) is retried up to the
 connection's ``max_retries`` with exponential backoff and jitter, at most :data:`MAX_BACKOFF`
 seconds; a 429 waits what its ``Retry-After`` says, at most :data:`MAX_RETRY_AFTER` seconds, and
-holds every call of the hook for as long (the :class:`RateGate`). Every wait ends at once when
+holds every call of the hook for as long (the :class:`RateGate`). The gate also paces the hook's
+requests when answers carry ``x-ratelimit-*`` headers, and caps them at ``requests_per_minute``
+(see :meth:`RateGate.admit`). Every wait ends at once when
 the hook is cancelled. Tenacity runs the retries; it is imported only once a first attempt
 failed in a way worth retrying.
 """
@@ -20,7 +22,7 @@ from airflow_provider_vyro.exceptions import VyroCancelledError, VyroRateLimitEr
 from airflow_provider_vyro.failures import is_retryable, maybe_charged
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import tenacity
 
@@ -52,19 +54,109 @@ def pause(stop: threading.Event, seconds: float) -> None:
         raise VyroCancelledError("the run was stopped; no further request is sent")
 
 
+UNIX_TIME = 10**9
+"""An ``x-ratelimit-reset`` above this is a Unix time, not seconds from now."""
+
+
+def allowance(headers: Mapping[str, str]) -> tuple[int, float] | None:
+    """
+    Read ``x-ratelimit-remaining`` and ``x-ratelimit-reset`` (seconds from now) from an answer's headers.
+
+    :param headers: the answer's headers (case-insensitive, as ``requests`` gives them).
+    :return: the requests left in the window and the seconds until it resets; ``None`` without them.
+    """
+    remaining, reset = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-reset")
+    if remaining is None or reset is None:
+        return None
+    try:
+        left, seconds = int(float(remaining)), float(reset)
+    except ValueError:
+        return None
+    if seconds > UNIX_TIME:
+        seconds -= time.time()
+    return max(left, 0), min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
 class RateGate:
     """
-    A time before which no request of a hook is sent; shared by every call of the hook.
+    When a hook's next request may be sent; shared by every call (and thread) of the hook.
 
-    A 429 seen by one thread slows all of them down.
+    A 429 seen by one thread slows all of them down (:meth:`hold_until`). Requests sent through
+    :meth:`admit` and :meth:`done` are also paced: until an answer has come, one is in flight;
+    when answers carry ``x-ratelimit-remaining``/``-reset``, no request is sent that would run the
+    window's allowance below zero (the requests in flight counted), and the next waits for the
+    window to reset; answers without them leave the pace free. ``requests_per_minute`` spaces
+    requests evenly.
 
     :param stop: the hook's cancel event: a wait ends at once when it is set.
     """
 
     def __init__(self, stop: threading.Event) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._not_before = 0.0
         self._stop = stop
+        self._in_flight = 0
+        self._answered = False
+        self._remaining: int | None = None
+        self._resets_at = 0.0
+        self._next_slot = 0.0
+
+    def admit(self, per_minute: float = 0.0) -> None:
+        """
+        Wait until one more request may be sent, and count it in flight (pair with :meth:`done`).
+
+        :param per_minute: the most requests a minute (``0``: no cap).
+        :raises VyroCancelledError: if the hook is cancelled meanwhile.
+        """
+        self.wait()
+        with self._changed:
+            while (hold := self._hold(time.monotonic())) > 0:
+                if self._stop.is_set():
+                    raise VyroCancelledError("the run was stopped; no further request is sent")
+                self._changed.wait(min(hold, 0.25))
+            self._in_flight += 1
+            now = time.monotonic()
+            slot = max(self._next_slot, now)
+            if per_minute > 0:
+                self._next_slot = slot + 60.0 / per_minute
+        if slot > now:
+            try:
+                pause(self._stop, slot - now)
+            except VyroCancelledError:
+                self.done(None)
+                raise
+
+    def _hold(self, now: float) -> float:
+        if self._answered and self._remaining is not None and now >= self._resets_at:
+            self._answered, self._remaining = False, None  # a new window: unknown until answered
+        if not self._answered:
+            return 0.0 if self._in_flight == 0 else 0.25
+        if self._remaining is None or self._remaining - self._in_flight >= 1:
+            return 0.0
+        return max(self._resets_at - now, 0.01)
+
+    def done(self, headers: Mapping[str, str] | None) -> None:
+        """
+        Count a request admitted by :meth:`admit` as finished, and learn the allowance its answer shows.
+
+        :param headers: the answer's headers; ``None`` when no answer came.
+        """
+        with self._changed:
+            self._in_flight -= 1
+            shown = None if headers is None else allowance(headers)
+            now = time.monotonic()
+            if shown is not None:
+                left, seconds = shown
+                if self._remaining is None or now >= self._resets_at:
+                    self._remaining, self._resets_at = left, now + seconds
+                else:
+                    self._remaining = min(self._remaining, left)
+                    self._resets_at = max(self._resets_at, now + seconds)
+                self._answered = True
+            elif headers is not None and not self._answered:
+                self._answered = True
+            self._changed.notify_all()
 
     def hold_until(self, seconds_from_now: float) -> None:
         """Send no request for ``seconds_from_now`` seconds (a later hold wins)."""
@@ -226,9 +318,11 @@ class RetryPolicy:
 __all__ = [
     "MAX_BACKOFF",
     "MAX_RETRY_AFTER",
+    "UNIX_TIME",
     "RateGate",
     "RetryPolicy",
     "Warns",
+    "allowance",
     "backoff",
     "delay",
     "pause",

@@ -49,6 +49,8 @@ class Settings:
     :param transport: TLS and proxy settings from the connection's extras.
     :param job_status_path: the path of a job's status, with ``{id}`` (extra ``job_status_path``).
     :param max_result_bytes: the largest job result fetched (extra ``max_result_bytes``).
+    :param requests_per_minute: the most requests a minute this process sends through one hook
+        (extra ``requests_per_minute``; ``0``: no cap).
     :param credit_costs: costs of calls in credits by ``operation`` or ``operation:style``
         (extra ``credit_costs``), over the catalogue's.
     """
@@ -62,6 +64,7 @@ class Settings:
     job_status_path: str = JOB_STATUS_PATH
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     credit_costs: Mapping[str, float] = field(default_factory=lambda: NO_COSTS, hash=False)
+    requests_per_minute: float = 0.0
 
 
 def read_settings(
@@ -125,6 +128,7 @@ def read_settings(
         status_path_extra(extra, conn_id=conn_id),
         max_result_bytes,
         read_credit_costs(extra.get("credit_costs", extra.get("extra__vyro__credit_costs")), conn_id=conn_id),
+        float_extra(extra, "requests_per_minute", 0.0, allow_zero=False, conn_id=conn_id),
     )
 
 

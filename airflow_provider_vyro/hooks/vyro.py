@@ -292,10 +292,12 @@ class VyroHook(NamedOperations, BaseHook):
             raise VyroCancelledError("the run was stopped; no further request is sent")
         if self.before_request is not None:
             self.before_request()
+        self._gate.admit(self._prepared().settings.requests_per_minute)
         started = time.monotonic()
         try:
             response = self._send(endpoint.path, body, content_type, stream=True)
-        except Exception:
+        except BaseException:
+            self._gate.done(None)
             metrics.request(endpoint.operation, None, False, time.monotonic() - started)
             raise
         redactor = self._prepared().redactor
@@ -306,6 +308,7 @@ class VyroHook(NamedOperations, BaseHook):
                     raise answers.error_from(response, redactor, self.vyro_conn_id)
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
+                self._gate.done(response.headers)
                 seconds, status = time.monotonic() - started, response.status_code
                 metrics.request(endpoint.operation, status, result is not None, seconds)
                 if self.log.isEnabledFor(logging.INFO):

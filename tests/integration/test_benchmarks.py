@@ -88,3 +88,10 @@ def test_scale_runs_each_size_in_a_child_and_reports_linearity(tmp_path: Path) -
     assert len(list((tmp_path / "6" / "out0").glob("*.png"))) == 6
     figures = scale.report(runs, latency=0.0, concurrency=2)
     assert figures[0].name == "scale: time per item at 6 / at 3"
+
+
+def test_the_pace_benchmark_gives_its_ratio(tmp_path: Path) -> None:
+    from benchmarks import pace
+
+    assert pace.gate_seconds(threads=2, cycles=50) > 0
+    assert pace.bare_call_seconds(calls=2) > 0

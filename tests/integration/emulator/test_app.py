@@ -497,6 +497,7 @@ def test_reset_clears_stats_and_faults(emulator: EmulatorServer) -> None:
         "random_faults": None,
         "retry_after": None,
         "answer_format": "PNG",
+        "quota": None,
     }
     assert post(emulator).status_code == 200
 
@@ -634,3 +635,18 @@ def test_emulator_process_serves_from_a_child_process_with_the_same_admin_calls(
         process_id = child.pid
     with pytest.raises(ProcessLookupError):
         os.kill(process_id, 0)
+
+
+def test_the_quota_knob_sends_rate_limit_headers_and_answers_429_past_the_allowance(
+    emulator: EmulatorServer,
+) -> None:
+    emulator.set_faults(quota={"limit": 1, "window": 60})
+    url = emulator.url_for("generative_fill")
+    first = requests.post(url, headers={"Authorization": f"Bearer {emulator.token}"}, timeout=10)
+    assert (first.headers["x-ratelimit-limit"], first.headers["x-ratelimit-remaining"]) == ("1", "0")
+    assert 1 <= int(first.headers["x-ratelimit-reset"]) <= 60
+    second = requests.post(url, headers={"Authorization": f"Bearer {emulator.token}"}, timeout=10)
+    assert second.status_code == 429
+    assert second.json()["code"] == 1202
+    assert second.headers["x-ratelimit-remaining"] == "0"
+    assert emulator.stats()["faults"] == {"quota": 1}

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
 from airflow_provider_vyro.exceptions import VyroRateLimitError, VyroServerError
-from airflow_provider_vyro.hooks.retries import MAX_BACKOFF, MAX_RETRY_AFTER, backoff, delay, retry_after
+from airflow_provider_vyro.hooks.retries import (
+    MAX_BACKOFF,
+    MAX_RETRY_AFTER,
+    allowance,
+    backoff,
+    delay,
+    retry_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +74,13 @@ def test_retry_after_may_be_an_http_date() -> None:
     assert seconds is not None
     assert 7_000 < seconds <= 7_200
     assert delay(VyroRateLimitError(429, "m", seconds), 1, 1.0) == MAX_RETRY_AFTER
+
+
+def test_a_reset_above_10_to_the_9_is_a_unix_time() -> None:
+    shown = allowance({"x-ratelimit-remaining": "3", "x-ratelimit-reset": str(int(time.time()) + 30)})
+    assert shown is not None
+    left, seconds = shown
+    assert left == 3
+    assert 28 <= seconds <= 31
+    assert allowance({"x-ratelimit-remaining": "3", "x-ratelimit-reset": "12"}) == (3, 12.0)
+    assert allowance({}) is None
