@@ -8,6 +8,8 @@ from airflow_provider_vyro.operators.declared import (
     Declaration,
     DeclaredBatchOperator,
     DeclaredItemOperator,
+    seed_argument,
+    style_argument,
 )
 
 DECLARATION = Declaration(
@@ -23,18 +25,8 @@ DECLARATION = Declaration(
             "where to write the image; default beside the cut-out as\n``<stem>_background.png``.",
             default=None,
         ),
-        Argument(
-            "style",
-            "``product-shoot``, the only style documented.",
-            default=AI_BACKGROUND.text_field("style").default,  # type: ignore[union-attr]
-            batch_doc="the style of items that have none.",
-        ),
-        Argument(
-            "seed",
-            "a whole number >= 1 for repeatable backgrounds, or ``None``.",
-            default=None,
-            batch_doc="the seed of items that have none.",
-        ),
+        style_argument(AI_BACKGROUND, "``product-shoot``, the only style documented."),
+        seed_argument("backgrounds"),
     ),
     items_doc="list of dicts with ``image_path`` and optionally ``prompt``, ``output_path``,\n"
     "``style`` and ``seed``.",

@@ -63,6 +63,33 @@ class Argument:
     batch_doc: str | None = None
 
 
+def style_argument(endpoint: Endpoint, doc: str) -> Argument:
+    """
+    Declare the ``style`` of an operation that has one, defaulting to the catalogue's default.
+
+    :param endpoint: the operation, whose text field ``style`` gives the default.
+    :param doc: which styles there are.
+    """
+    style = endpoint.text_field("style")
+    if style is None:
+        raise ValueError(f"{endpoint.operation} has no style")
+    return Argument("style", doc, default=style.default, batch_doc="the style of items that have none.")
+
+
+def seed_argument(what: str) -> Argument:
+    """
+    Declare the optional ``seed`` of an operation that takes one.
+
+    :param what: what a seed makes repeatable (``images``, ``backgrounds``).
+    """
+    return Argument(
+        "seed",
+        f"a whole number >= 1 for repeatable {what}, or ``None``.",
+        default=None,
+        batch_doc="the seed of items that have none.",
+    )
+
+
 @dataclass(frozen=True)
 class Choice:
     """

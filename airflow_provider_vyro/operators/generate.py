@@ -11,6 +11,8 @@ from airflow_provider_vyro.operators.declared import (
     Declaration,
     DeclaredBatchOperator,
     DeclaredItemOperator,
+    seed_argument,
+    style_argument,
 )
 
 
@@ -27,24 +29,14 @@ DECLARATION = Declaration(
             "where to write the image (required: there is no input to put it beside);\na local path, "
             "``file://`` URI or object-storage URI.",
         ),
-        Argument(
-            "style",
-            f"one of {_listed(STYLES)}.",
-            default=TEXT_TO_IMAGE.text_field("style").default,  # type: ignore[union-attr]
-            batch_doc="the style of items that have none.",
-        ),
+        style_argument(TEXT_TO_IMAGE, f"one of {_listed(STYLES)}."),
         Argument(
             "aspect_ratio",
             f"one of {_listed(ASPECT_RATIOS)}.",
             default=TEXT_TO_IMAGE.text_field("aspect_ratio").default,  # type: ignore[union-attr]
             batch_doc="the aspect ratio of items that have none.",
         ),
-        Argument(
-            "seed",
-            "a whole number >= 1 for repeatable images, or ``None``.",
-            default=None,
-            batch_doc="the seed of items that have none.",
-        ),
+        seed_argument("images"),
     ),
     items_doc="list of dicts with ``prompt`` (unless given below) and ``output_path``, and\n"
     "optionally ``style``, ``aspect_ratio`` and ``seed``.",

@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from airflow.providers.common.compat.sdk import Param, dag, task
-from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS, list_pairs
+from vyro_example_pairs import DATA, OUTPUT_DIR, START, TAGS, list_pairs, tally
 
 from airflow_provider_vyro.operators.inpaint import InpaintOperator
 
@@ -41,10 +41,9 @@ def example_vyro_inpaint_mapped() -> None:
 
     @task
     def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
-        made = sum(not r["skipped"] for r in results)
         for r in results:
             print(f"{r['output_path']}: {r['width']}x{r['height']}, skipped={r['skipped']}")
-        return {"images": len(results), "inpainted": made, "kept": len(results) - made}
+        return tally(results, "inpainted")
 
     summarise(inpaint.output)
 

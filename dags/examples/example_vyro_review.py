@@ -32,6 +32,7 @@ PROMPTS = [
     "a ceramic mug in the snow",
 ]
 CHOICES = ["approve", "reject"]
+PARAMS = {"output_dir": Param(os.path.join(OUTPUT_DIR, "review"), type="string")}
 
 
 def review_text(generated: list[dict[str, Any]], dag_id: str, run_id: str) -> str:
@@ -60,12 +61,7 @@ if AIRFLOW_V_3_1_PLUS:
 
     from airflow_provider_vyro.operators.generate import TextToImageBatchOperator
 
-    @dag(
-        schedule=None,
-        start_date=START,
-        tags=TAGS,
-        params={"output_dir": Param(os.path.join(OUTPUT_DIR, "review"), type="string")},
-    )
+    @dag(schedule=None, start_date=START, tags=TAGS, params=PARAMS)
     def example_vyro_review() -> None:
         """Generate, let a person approve each image, publish the approved ones."""
 

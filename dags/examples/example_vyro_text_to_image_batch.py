@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from airflow.providers.common.compat.sdk import Param, dag, task
-from vyro_example_pairs import OUTPUT_DIR, START, TAGS
+from vyro_example_pairs import OUTPUT_DIR, START, TAGS, tally
 
 from airflow_provider_vyro.operators.generate import TextToImageBatchOperator
 
@@ -57,8 +57,7 @@ def example_vyro_text_to_image_batch() -> None:
 
     @task
     def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
-        made = sum(not r["skipped"] for r in results)
-        return {"images": len(results), "generated": made, "kept": len(results) - made}
+        return tally(results, "generated")
 
     summarise(generate.output)
 

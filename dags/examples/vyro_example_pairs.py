@@ -2,7 +2,7 @@
 Shared by the example DAGs: their sample data, output folder, start date and tags.
 
 ``storage_path`` reads a local folder or a URI alike; ``list_pairs`` lists the image/mask pairs
-under one for the mapped and batch examples.
+under one for the mapped and batch examples; ``tally`` counts what a run made and kept.
 """
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 DATA = Path(__file__).resolve().parent / "data"
 """The sample images, masks and ``prompts.json`` the examples read."""
@@ -60,3 +64,10 @@ def list_pairs(input_dir: str, output_dir: str, conn_id: str | None) -> list[dic
                 }
             )
     return work
+
+
+def tally(results: Iterable[dict[str, Any]], made: str) -> dict[str, int]:
+    """Count a run's result dicts: ``images`` in all, those a call made (as ``made``), those ``kept``."""
+    results = list(results)
+    count = sum(not result["skipped"] for result in results)
+    return {"images": len(results), made: count, "kept": len(results) - count}

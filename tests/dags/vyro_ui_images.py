@@ -22,17 +22,18 @@ from devtools.airflow_runner import EXAMPLES
 
 DATA = EXAMPLES / "data"
 SCENES = ("beach", "lake", "meadow")
+OUT = "{{ dag_run.conf['out'] }}"
+
+
+def generated(prompt: str, name: str, **arguments: Any) -> TextToImageOperator:
+    """The task ``single``: one image generated from ``prompt`` into ``<out>/<name>``."""
+    return TextToImageOperator(task_id="single", prompt=prompt, output_path=f"{OUT}/{name}", **arguments)
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
 def vyro_ui_images() -> None:
     """A single image, a batch returned through XCom, and a batch with a manifest."""
-    TextToImageOperator(
-        task_id="single",
-        prompt="a red fox in fresh snow",
-        aspect_ratio="4:3",
-        output_path="{{ dag_run.conf['out'] }}/single.png",
-    )
+    generated("a red fox in fresh snow", "single.png", aspect_ratio="4:3")
     InpaintBatchOperator(
         task_id="batch",
         items=[
@@ -67,11 +68,7 @@ def vyro_ui_images() -> None:
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
 def vyro_ui_open() -> None:
     """One generated image, one video."""
-    TextToImageOperator(
-        task_id="single",
-        prompt="a bowl of ramen, top view",
-        output_path="{{ dag_run.conf['out'] }}/open.png",
-    )
+    generated("a bowl of ramen, top view", "open.png")
     ImageToVideoOperator(
         task_id="video",
         image_path=str(DATA / "product_bottle.jpg"),

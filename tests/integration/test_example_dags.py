@@ -382,7 +382,8 @@ def test_example_vyro_review_defines_its_dag_only_on_airflow_3_1_plus(
     dag = module.example_vyro_review()
     assert {t.task_id for t in dag.tasks} >= {"items", "generate", "describe", "review", "publish"}
     review = dag.get_task("review")
-    assert set(review.params) == {"image_0", "image_1", "image_2"}
+    # Airflow 3.1 also merges the DAG's own params into the task's; the review asks one choice per image.
+    assert set(review.params) - set(dag.params) == {"image_0", "image_1", "image_2"}
     text = module.review_text(
         [{"prompt": "a mug"}, {"prompt": "a cup"}], "example_vyro_review", "manual__2026-01-01T00:00:00+00:00"
     )

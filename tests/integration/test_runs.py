@@ -339,7 +339,13 @@ def test_a_manifest_that_is_an_item_path_is_refused(vyro_conn: EmulatorServer, t
 # --- cancellation -------------------------------------------------------------------------------------
 
 
-def _execute_in_thread(operator: Any) -> tuple[threading.Thread, list[BaseException]]:
+def _killed_after(operator: Any, emulator: EmulatorServer, requests: int, promptly: str) -> BaseException:
+    """
+    Execute ``operator`` in a thread and kill it once the emulator has seen ``requests`` requests.
+
+    :param promptly: what it means that ``execute`` returned soon after the kill (the assertion's message).
+    :return: what ``execute`` raised.
+    """
     raised: list[BaseException] = []
 
     def target() -> None:
@@ -350,14 +356,15 @@ def _execute_in_thread(operator: Any) -> tuple[threading.Thread, list[BaseExcept
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    return thread, raised
-
-
-def _wait_for_requests(emulator: EmulatorServer, count: int) -> None:
     deadline = time.monotonic() + 60
-    while emulator.stats()["requests"] < count:
+    while emulator.stats()["requests"] < requests:
         assert time.monotonic() < deadline, "the calls never started"
         time.sleep(0.05)
+
+    operator.on_kill()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), promptly
+    return raised[0]
 
 
 def test_on_kill_abandons_hung_calls_and_removes_their_temp_files(
@@ -365,14 +372,8 @@ def test_on_kill_abandons_hung_calls_and_removes_their_temp_files(
 ) -> None:
     vyro_conn.set_faults(script=["ok", {"sleep": 120}, {"sleep": 120}])
     operator = batch(make_items(tmp_path, 10), max_concurrency=2)
-    thread, raised = _execute_in_thread(operator)
-    _wait_for_requests(vyro_conn, 3)
-
-    operator.on_kill()
-    thread.join(timeout=30)
-
-    assert not thread.is_alive(), "execute returned without waiting for the hung calls"
-    assert isinstance(raised[0], VyroCancelledError)
+    raised = _killed_after(operator, vyro_conn, 3, "execute returned without waiting for the hung calls")
+    assert isinstance(raised, VyroCancelledError)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img0.png"], "no temp file left"
     assert vyro_conn.stats()["requests"] == 3
 
@@ -383,14 +384,8 @@ def test_on_kill_ends_a_retry_wait(
     monkeypatch.setenv("AIRFLOW_CONN_VYRO_DEFAULT", conn_json(vyro_conn.url, backoff_factor=120))
     vyro_conn.set_faults(script=[503])
     operator = InpaintOperator(task_id="one", **{k: v for k, v in make_items(tmp_path, 1)[0].items()})
-    thread, raised = _execute_in_thread(operator)
-    _wait_for_requests(vyro_conn, 1)
-
-    operator.on_kill()
-    thread.join(timeout=30)
-
-    assert not thread.is_alive(), "the 120 s backoff ended at once"
-    assert isinstance(raised[0], VyroCancelledError)
+    raised = _killed_after(operator, vyro_conn, 1, "the 120 s backoff ended at once")
+    assert isinstance(raised, VyroCancelledError)
     assert vyro_conn.stats()["requests"] == 1, "no request after the kill"
     assert outputs(tmp_path) == []
 
