@@ -33,6 +33,7 @@ class ExtraField:
     :param minimum: the smallest value allowed, for numbers.
     :param exclusive_minimum: whether ``minimum`` itself is excluded.
     :param placeholder: an example value shown in the empty field.
+    :param pattern: a regular expression the text must match (for strings).
     """
 
     label: str
@@ -41,14 +42,20 @@ class ExtraField:
     minimum: float | None = None
     exclusive_minimum: bool = False
     placeholder: str | None = None
+    pattern: str | None = None
 
     def json_schema(self) -> dict[str, Any]:
         """Return the field's JSON schema, as ``conn-fields`` declares it (``null`` means unset)."""
         schema: dict[str, Any] = {"type": [self.kind, "null"]}
         if self.minimum is not None:
             schema["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern
         return schema
 
+
+JSON_OBJECT = r"^\s*\{[\s\S]*\}\s*$"
+"""What a field holding a JSON object must look like (the hook checks the rest)."""
 
 HIDDEN_FIELDS: tuple[str, ...] = ("schema", "port", "login")
 """Standard fields the vyro connection does not use."""
@@ -72,7 +79,8 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
     ),
     "max_retries": ExtraField(
         label="Max retries",
-        description="Retries of a call after connection errors, timeouts, 429 and 5xx. Default 3.",
+        description="Retries of a call after connection errors, timeouts, 408, 429, 500, 502, 503 "
+        "and 504. Default 3.",
         kind="integer",
         minimum=0,
     ),
@@ -96,9 +104,11 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
     ),
     "proxies": ExtraField(
         label="Proxies",
-        description="A JSON object of proxy URLs by scheme; HTTPS_PROXY and friends also work.",
+        description="A JSON object of proxy URLs by scheme; HTTPS_PROXY and friends also work. "
+        "Airflow shows this field as *** once saved (it masks fields named like proxies).",
         kind="string",
         placeholder='{"https": "http://proxy:3128"}',
+        pattern=JSON_OBJECT,
     ),
     "allow_insecure_http": ExtraField(
         label="Allow insecure http://",
@@ -110,12 +120,28 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         description="Where a video job's status is read, with {id}. Default /v2/video/{id}/status.",
         kind="string",
         placeholder="/v2/video/{id}/status",
+        pattern=r"^/v2/.*\{id\}",
     ),
     "max_result_bytes": ExtraField(
         label="Largest video result (bytes)",
         description="A video result larger than this is not fetched. Default 2147483648 (2 GiB).",
         kind="integer",
         minimum=1,
+    ),
+    "credit_costs": ExtraField(
+        label="Credit costs",
+        description="Costs of calls in credits for your plan, by operation or operation:style, e.g. "
+        '{"inpaint": 2, "text_to_image:flux-dev": 15}. Needed for max_credits where no cost is documented.',
+        kind="string",
+        placeholder='{"inpaint": 2}',
+        pattern=JSON_OBJECT,
+    ),
+    "requests_per_minute": ExtraField(
+        label="Requests per minute",
+        description="The most requests a minute one task sends (empty: as the API's rate limits allow).",
+        kind="number",
+        minimum=0,
+        exclusive_minimum=True,
     ),
 }
 """The connection's extra fields, in form order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from typing import Any
@@ -24,6 +25,8 @@ DOCUMENTED_EXTRAS = {
     "allow_insecure_http",
     "job_status_path",
     "max_result_bytes",
+    "credit_costs",
+    "requests_per_minute",
 }
 
 
@@ -64,8 +67,20 @@ def test_provider_info_conn_fields_are_json_schemas() -> None:
     assert fields["max_retries"]["schema"] == {"type": ["integer", "null"], "minimum": 0}
     assert fields["backoff_factor"]["schema"] == {"type": ["number", "null"], "minimum": 0}
     assert fields["allow_insecure_http"]["schema"] == {"type": ["boolean", "null"]}
-    for name in ("verify", "cert", "proxies"):
+    for name in ("verify", "cert"):
         assert fields[name]["schema"] == {"type": ["string", "null"]}, name
+    for name in ("proxies", "credit_costs"):
+        assert fields[name]["schema"] == {"type": ["string", "null"], "pattern": connection_form.JSON_OBJECT}
+    assert fields["requests_per_minute"]["schema"] == {"type": ["number", "null"], "exclusiveMinimum": 0}
+    assert "408, 429, 500, 502, 503 and 504" in fields["max_retries"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("value", "matches"),
+    [('{"inpaint": 2}', True), (' {\n"a": 1}\n', True), ("[1]", False), ("inpaint=2", False)],
+)
+def test_a_json_object_field_declares_what_it_must_look_like(value: str, matches: bool) -> None:
+    assert bool(re.search(connection_form.JSON_OBJECT, value)) is matches
 
 
 def test_hook_behaviour_is_the_provider_info_behaviour_in_python_spelling() -> None:
