@@ -40,7 +40,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vyro import storage
@@ -96,12 +96,7 @@ class RunKey:
 
     def as_dict(self) -> dict[str, Any]:
         """Give the key as JSON-friendly values."""
-        return {
-            "dag_id": self.dag_id,
-            "run_id": self.run_id,
-            "task_id": self.task_id,
-            "map_index": self.map_index,
-        }
+        return asdict(self)
 
     @property
     def digest(self) -> str:

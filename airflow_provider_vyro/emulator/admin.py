@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Self
 
 from airflow_provider_vyro.catalogue import ENDPOINTS
 from airflow_provider_vyro.emulator.app import INPAINT_PATH
@@ -39,6 +39,20 @@ class EmulatorAdmin:
     def __init__(self, token: str) -> None:
         self.token = token
         self._url: str | None = None
+
+    def start(self) -> Self:
+        """Start the emulator; return once it answers."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the emulator."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     @property
     def url(self) -> str:

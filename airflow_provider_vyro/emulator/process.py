@@ -7,12 +7,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Self
 
 from airflow_provider_vyro.emulator.admin import EmulatorAdmin
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 _LISTENING = re.compile(r"vyro-emulator listening on (\S+)")
 _START_TIMEOUT = 30.0
@@ -44,7 +41,7 @@ class EmulatorProcess(EmulatorAdmin):
             raise RuntimeError("the emulator is not running")
         return self._process.pid
 
-    def start(self) -> EmulatorProcess:
+    def start(self) -> Self:
         """Start the process and return once it accepts requests."""
         command = [sys.executable, "-m", "airflow_provider_vyro.emulator", "--port", "0"]
         command += ["--token", self.token, "--latency", str(self.latency)]
@@ -81,11 +78,3 @@ class EmulatorProcess(EmulatorAdmin):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(_STOP_TIMEOUT)
-
-    def __enter__(self) -> EmulatorProcess:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import uvicorn
 from uvicorn.config import Config
@@ -29,8 +29,6 @@ from airflow_provider_vyro.emulator.faults import FaultConfig
 from airflow_provider_vyro.emulator.video import STORAGE_HOST
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from uvicorn.server import ServerState
 
 _START_TIMEOUT = 15.0
@@ -138,7 +136,7 @@ class EmulatorServer(EmulatorAdmin):
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> EmulatorServer:
+    def start(self) -> Self:
         """Bind, start serving in a daemon thread, and return once requests are accepted."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
@@ -173,11 +171,3 @@ class EmulatorServer(EmulatorAdmin):
         if thread.is_alive():
             server.force_exit = True
             thread.join(_STOP_TIMEOUT)
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
