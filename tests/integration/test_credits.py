@@ -131,3 +131,47 @@ def test_credit_costs_must_be_an_object_of_numbers_by_operation(
     with pytest.raises(VyroInputError, match="credit_costs"):
         run_batch(make_items(tmp_path, 2), max_credits=10)
     assert vyro_conn.stats()["requests"] == 0
+
+
+def test_a_video_of_unknown_cost_cannot_run_under_a_budget(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
+    from airflow_provider_vyro.operators.video import TextToVideoOperator
+
+    video = TextToVideoOperator(
+        task_id="video", prompt="waves", output_path=str(tmp_path / "w.mp4"), deferrable=False, max_credits=50
+    )
+    with pytest.raises(VyroInputError, match="credit_costs"):
+        video.execute({})
+    assert sum(vyro_conn.video_stats()["submits"].values()) == 0
+
+
+def test_a_video_over_budget_is_refused_and_within_it_reports_its_cost(
+    vyro_conn: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from airflow_provider_vyro.operators.video import TextToVideoOperator
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VYRO_DEFAULT", conn_json(vyro_conn.url, credit_costs={"text_to_video": 40})
+    )
+    vyro_conn.set_video(duration=0.5)
+    arguments: dict[str, Any] = {
+        "task_id": "video",
+        "prompt": "waves",
+        "deferrable": False,
+        "poll_interval": 1,
+    }
+    with pytest.raises(VyroBudgetError):
+        TextToVideoOperator(output_path=str(tmp_path / "a.mp4"), max_credits=39, **arguments).execute({})
+    assert sum(vyro_conn.video_stats()["submits"].values()) == 0
+    result = TextToVideoOperator(output_path=str(tmp_path / "b.mp4"), max_credits=40, **arguments).execute({})
+    assert (result["credits"], result["try_number"]) == (40, 1)
+
+
+def test_the_decorator_refuses_a_bad_max_credits_when_the_dag_is_parsed() -> None:
+    from airflow.providers.common.compat.sdk import task
+
+    @task.vyro(operation="upscale", max_credits=-3)
+    def enlarge() -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(VyroInputError, match="max_credits"):
+        enlarge()
