@@ -18,6 +18,7 @@ from airflow_provider_vyro.credits import check_max_credits
 from airflow_provider_vyro.exceptions import VyroInputError
 from airflow_provider_vyro.run_limits import MAX_ITEMS_WITHOUT_MANIFEST, check_run_arguments
 from airflow_provider_vyro.ui.links import EXTRA_LINKS
+from airflow_provider_vyro.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,38 @@ def refuse_xcomargs(operator: str, **values: Any) -> None:
                 f"{operator}: {name} is not templated, so it cannot take an XComArg (the output of "
                 "another task); pass a plain value"
             )
+
+
+NONE_XCOM_REFUSED = AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS
+"""
+Airflow 3.0's execution API refuses an XCom whose value is ``None`` (``multiple_outputs`` would
+fail the task on e.g. ``credits``): there the operators push each key that has a value themselves.
+"""
+
+
+def keys_as_xcoms(kwargs: dict[str, Any]) -> bool:
+    """
+    Default ``multiple_outputs`` to on; tell whether the operator must push the keys itself instead.
+
+    :param kwargs: the operator's keyword arguments, updated in place.
+    """
+    push_keys = NONE_XCOM_REFUSED and "multiple_outputs" not in kwargs
+    kwargs.setdefault("multiple_outputs", not push_keys)
+    return push_keys
+
+
+def push_each_key(context: Context, result: dict[str, Any]) -> None:
+    """
+    Push each key of a result that has a value as its own XCom.
+
+    :param context: the task's context.
+    :param result: the dict the task returns.
+    """
+    push = getattr(context.get("ti"), "xcom_push", None)
+    if push is not None:
+        for key, value in result.items():
+            if value is not None:
+                push(key=key, value=value)
 
 
 class VyroBaseOperator(BaseOperator):
@@ -284,8 +317,9 @@ class VyroItemOperator(VyroBaseOperator):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("multiple_outputs", True)
+        push_keys = keys_as_xcoms(kwargs)
         super().__init__(**kwargs)
+        self.push_keys = push_keys
 
     def item(self) -> dict[str, Any]:
         """Give the item's arguments, from the operator's (rendered) arguments."""
@@ -293,7 +327,10 @@ class VyroItemOperator(VyroBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check the inputs, make the call unless the output is kept, and return the item's dict."""
-        return self.run_one(context, self.item())
+        result = self.run_one(context, self.item())
+        if self.push_keys:
+            push_each_key(context, result)
+        return result
 
 
 class VyroBatchOperator(VyroBaseOperator):

@@ -17,8 +17,12 @@ from airflow.providers.common.compat.sdk import conf
 
 from airflow_provider_vyro import assets
 from airflow_provider_vyro.catalogue import IMAGE_TO_VIDEO, TEXT_TO_VIDEO, Endpoint
-from airflow_provider_vyro.operators.base import VyroBaseOperator, refuse_xcomargs
-from airflow_provider_vyro.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
+from airflow_provider_vyro.operators.base import (
+    VyroBaseOperator,
+    keys_as_xcoms,
+    push_each_key,
+    refuse_xcomargs,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -32,12 +36,6 @@ DEFAULT_POLL_INTERVAL = 30.0
 
 DEFAULT_JOB_TIMEOUT = 3600.0
 """Seconds a try waits for its job, unless ``job_timeout`` says otherwise."""
-
-NONE_XCOM_REFUSED = AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS
-"""
-Airflow 3.0's execution API refuses an XCom whose value is ``None`` (``multiple_outputs`` would
-fail the task on ``credits``): there the operators push each key that has a value themselves.
-"""
 
 
 class VideoRun(VyroBaseOperator):
@@ -153,11 +151,8 @@ class VideoRun(VyroBaseOperator):
             job.hook.close()
 
     def _done(self, context: Context, result: dict[str, Any], *, announce: bool = False) -> dict[str, Any]:
-        push = getattr(context.get("ti"), "xcom_push", None) if self.push_keys else None
-        if push is not None:
-            for key, value in result.items():
-                if value is not None:
-                    push(key=key, value=value)
+        if self.push_keys:
+            push_each_key(context, result)
         self._vyro_results = [result]
         assets.emit(
             context,
@@ -232,8 +227,7 @@ class VyroVideoOperator(VideoRun):
     ) -> None:
         from airflow_provider_vyro.jobs import check_polling
 
-        push_keys = NONE_XCOM_REFUSED and "multiple_outputs" not in kwargs
-        kwargs.setdefault("multiple_outputs", not push_keys)
+        push_keys = keys_as_xcoms(kwargs)
         refuse_xcomargs(
             type(self).__name__, deferrable=deferrable, poll_interval=poll_interval, job_timeout=job_timeout
         )

@@ -15,6 +15,7 @@ from PIL import Image
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
 from airflow_provider_vyro.item import InpaintXCom
+from airflow_provider_vyro.operators.base import NONE_XCOM_REFUSED
 from devtools.airflow_runner import EXAMPLES, AirflowSandbox
 from tests.moto_server import MotoS3Server, aws_conn_env
 
@@ -83,6 +84,8 @@ def test_example_vyro_inpaint(
     assert (result["width"], result["height"], result["skipped"]) == (384, 256, False)
     assert_png_matches(Path(result["output_path"]).read_bytes(), result)
     for key, value in result.items():
+        if value is None and NONE_XCOM_REFUSED:
+            continue  # Airflow 3.0 stores no XCom whose value is None
         assert run.xcom("inpaint", key) == value, f"each key is its own XCom too: {key}"
     assert run.xcom("report") == result["output_path"], "the downstream task got the dict"
     assert emulator.stats()["requests"] == 1
