@@ -60,6 +60,9 @@ def airflow_env(home: Path, dags_folder: Path, extra: dict[str, str] | None = No
             "no_proxy": "*",
         }
     )
+    # The dag-processor and the task runner put the DAG bundle's root on sys.path, so a module beside
+    # the DAGs imports; `airflow dags test` does so only from Airflow 3.2 on (and on 2.x).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(dags_folder), env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env
 
