@@ -113,12 +113,16 @@ def test_no_worker_takes_an_item_after_its_own_call_stopped_the_run(
             options=RunOptions(max_concurrency=2),
             log=log,
         )
-    assert (
-        "Vyro run: 3 calls made (0 retries), 0 credits (known costs), 1 written, 0 kept, 2 failed, 7 not run"
-        in log.lines
-    )
     stats = vyro_conn.stats()
-    assert stats["requests"] == 3, f"the first call alone, then one per worker, then nothing: {stats}"
+    calls = stats["requests"]
+    # The first call runs alone; then each of the two workers makes at most one call (the second
+    # worker may not have started its call when the first 402 stops the run); then nothing.
+    assert calls in (2, 3), f"the first call alone, then at most one per worker, then nothing: {stats}"
+    failed = calls - 1
+    assert (
+        f"Vyro run: {calls} calls made (0 retries), 0 credits (known costs), 1 written, 0 kept, "
+        f"{failed} failed, {10 - calls} not run" in log.lines
+    ), log.lines
 
 
 def test_a_missing_connection_fails_before_any_request(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
