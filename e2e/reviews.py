@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from e2e.stack import wait_until
@@ -28,6 +29,15 @@ def answer_all(ctx: Context, case: Case, run_id: str, timeout: float) -> list[st
             return client.waits_for_answer(case.dag_id, run_id, task_id)
 
         wait_until(f"{answer.task_id} to wait for its answer", waits, timeout, services=ctx.stack.services)
+
+        def deferred(task_id: str = answer.task_id) -> bool:
+            states = {ti["task_id"]: ti["state"] for ti in client.task_instances(case.dag_id, run_id)}
+            return states.get(task_id) == "deferred"
+
+        wait_until(f"{answer.task_id} to be deferred", deferred, timeout, services=ctx.stack.services)
+        # A person takes a moment; an answer within the same second can resume the task before the
+        # scheduler has heard that its deferring process ended, and Airflow then fails the task.
+        time.sleep(3)
         client.answer(
             case.dag_id, run_id, answer.task_id, list(answer.chosen_options), dict(answer.params_input)
         )
