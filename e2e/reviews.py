@@ -32,9 +32,9 @@ def answer_all(ctx: Context, case: Case, run_id: str, timeout: float) -> list[st
 
         def deferred(task_id: str = answer.task_id) -> bool:
             states = {ti["task_id"]: ti["state"] for ti in client.task_instances(case.dag_id, run_id)}
-            return states.get(task_id) == "deferred"
+            return states.get(task_id) in ("deferred", "awaiting_input")
 
-        wait_until(f"{answer.task_id} to be deferred", deferred, timeout, services=ctx.stack.services)
+        wait_until(f"{answer.task_id} to be waiting", deferred, timeout, services=ctx.stack.services)
         # A person takes a moment; an answer within the same second can resume the task before the
         # scheduler has heard that its deferring process ended, and Airflow then fails the task.
         time.sleep(3)
