@@ -11,14 +11,18 @@ Names (Airflow adds its ``[metrics] statsd_prefix``, ``airflow.`` by default):
 * ``vyro.credits`` (tag ``operation``): the known cost of the requests a run sent;
 * ``vyro.items`` (tags ``operation``, ``outcome``: ``written``, ``kept`` or ``failed``).
 
-Tags are low-cardinality on purpose: never a path, a prompt or a token.
+Tags are low-cardinality on purpose: never a path, a prompt or a token. Where Airflow traces the
+task, each request is also a span (:mod:`airflow_provider_vyro.tracing`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
+
+from airflow_provider_vyro import tracing
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +77,35 @@ def request(operation: str, status: int | None, complete: bool, seconds: float) 
     _emit("timing", "vyro.request_duration", seconds * 1000, {"operation": operation})
 
 
+class Request:
+    """
+    One request from sending to the whole answer: timed, counted and, where the task is traced, a span.
+
+    :param operation: the catalogue's operation name.
+    :param attempt: the attempt's number, from 1.
+    """
+
+    __slots__ = ("operation", "span", "started")
+
+    def __init__(self, operation: str, attempt: int) -> None:
+        self.operation = operation
+        self.span = tracing.start(operation, attempt)
+        self.started = time.monotonic()
+
+    def done(self, status: int | None, complete: bool) -> float:
+        """
+        Count the request, time it and end its span.
+
+        :param status: the HTTP status, or ``None`` on a network failure.
+        :param complete: the answer was accepted.
+        :return: the seconds from sending to the whole answer.
+        """
+        seconds = time.monotonic() - self.started
+        request(self.operation, status, complete, seconds)
+        tracing.finish(self.span, status, outcome_of(status, complete))
+        return seconds
+
+
 def retry(operation: str) -> None:
     """
     Count one retry.
@@ -97,4 +130,4 @@ def run_done(operation: str, credits: float, outcomes: dict[str, int]) -> None:
             _emit("incr", "vyro.items", count, {"operation": operation, "outcome": outcome})
 
 
-__all__ = ["outcome_of", "request", "retry", "run_done", "stats"]
+__all__ = ["Request", "outcome_of", "request", "retry", "run_done", "stats"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import logging
 import threading
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -293,12 +292,12 @@ class VyroHook(NamedOperations, BaseHook):
         if self.before_request is not None:
             self.before_request()
         self._gate.admit(self._prepared().settings.requests_per_minute)
-        started = time.monotonic()
+        sent = metrics.Request(endpoint.operation, attempt)
         try:
             response = self._send(endpoint.path, body, content_type, stream=True)
         except BaseException:
             self._gate.done(None)
-            metrics.request(endpoint.operation, None, False, time.monotonic() - started)
+            sent.done(None, False)
             raise
         redactor = self._prepared().redactor
         result: ImageResult | None = None
@@ -309,8 +308,8 @@ class VyroHook(NamedOperations, BaseHook):
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
                 self._gate.done(response.headers)
-                seconds, status = time.monotonic() - started, response.status_code
-                metrics.request(endpoint.operation, status, result is not None, seconds)
+                status = response.status_code
+                seconds = sent.done(status, result is not None)
                 if self.log.isEnabledFor(logging.INFO):
                     self.log.info(
                         "%s", describe_attempt(endpoint, fields, parts, attempt, status, result, seconds)
