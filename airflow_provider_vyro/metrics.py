@@ -3,13 +3,16 @@ The provider's metrics, through the ``Stats`` a task may use: no-op when Airflow
 
 Names (Airflow adds its ``[metrics] statsd_prefix``, ``airflow.`` by default):
 
-* ``vyro.requests`` (tags ``operation``, ``outcome``): each request sent, retries included;
+* ``vyro.requests`` (tags ``operation``, ``outcome``): each request of an operation sent (an image
+  call, a video job's submit; not a job's status request), retries included;
   ``outcome`` is ``ok``, ``bad_answer``, ``redirect``, ``client_error``, ``rate_limited``,
   ``server_error`` or ``network``;
 * ``vyro.request_duration`` (timer, tag ``operation``): seconds from sending to the whole answer;
 * ``vyro.retries`` (tag ``operation``): attempts that repeat a failed one;
-* ``vyro.credits`` (tag ``operation``): the known cost of the requests a run sent;
-* ``vyro.items`` (tags ``operation``, ``outcome``: ``written``, ``kept`` or ``failed``).
+* ``vyro.credits`` (tag ``operation``): the known cost of the requests a run sent (a video
+  task's, when it submits its job);
+* ``vyro.items`` (tags ``operation``, ``outcome``: ``written``, ``kept`` or ``failed``; a video
+  task is one item).
 
 Tags are low-cardinality on purpose: never a path, a prompt or a token. Where Airflow traces the
 task, each request is also a span (:mod:`airflow_provider_vyro.tracing`).

@@ -209,7 +209,9 @@ def check_case(ctx: Context, case: Case, report: CaseReport, before: dict[str, A
         check(
             "traces",
             lambda: report.checked.append(
-                check_request_spans(spans, report.run_id, calls_seen, ctx.token, private)
+                check_request_spans(
+                    spans, report.run_id, calls_seen, ctx.token, private, killed=case.name.startswith("kill-")
+                )
             ),
         )
     if report.state == "success":

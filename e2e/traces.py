@@ -149,7 +149,7 @@ def texts(span: Span) -> list[str]:
 
 
 def check_request_spans(
-    receiver: SpanReceiver, run_id: str, calls: int, token: str, private: list[str]
+    receiver: SpanReceiver, run_id: str, calls: int, token: str, private: list[str], *, killed: bool = False
 ) -> str:
     """
     Check a finished run's request spans against the emulator's count; say what was checked.
@@ -159,18 +159,20 @@ def check_request_spans(
     :param calls: the requests the emulator saw from this run.
     :param token: the API token, in no span at all.
     :param private: text no request span may hold (the run's folders, the URLs' paths).
+    :param killed: a task process of the run was killed: the spans it had not exported are lost,
+        so there may be fewer than ``calls``.
     :raises AssertionError: naming what is wrong.
     """
 
     def complete() -> bool:
         return len(request_spans_of_run(receiver.snapshot(), run_id)[0]) >= calls
 
-    if calls:
+    if calls and not killed:
         with contextlib.suppress(ServiceError):
             wait_until("the request spans", complete, 15)
     spans = receiver.snapshot()
     nested, stray = request_spans_of_run(spans, run_id)
-    if len(nested) != calls or stray:
+    if (len(nested) > calls if killed else len(nested) != calls) or stray:
         raise AssertionError(
             f"{len(nested)} {REQUEST_SPAN} span(s) under the run's task spans ({len(stray)} not under one), "
             f"for {calls} request(s)"

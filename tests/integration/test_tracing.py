@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
+from airflow_provider_vyro.operators.video import TextToVideoOperator
 from airflow_provider_vyro.tracing import SPAN_NAME
 from tests.conftest import TOKEN
 from tests.integration.test_batch import make_items, run_batch
@@ -80,3 +81,29 @@ def test_no_span_where_the_task_is_not_traced(
     run_batch(make_items(tmp_path, 2), max_concurrency=2)
     assert vyro_conn.stats()["requests"] == 2
     assert requests_of(spans) == []
+
+
+def test_a_video_submit_is_a_span_and_its_status_requests_are_not(
+    vyro_conn: EmulatorServer, spans: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    vyro_conn.set_video(duration=1.5)
+    operator = TextToVideoOperator(
+        task_id="video",
+        prompt="waves",
+        output_path=str(tmp_path / "w.mp4"),
+        poll_interval=1,
+        deferrable=False,
+    )
+    with trace.get_tracer("test").start_as_current_span("worker.video"):
+        operator.execute(context={})
+
+    assert vyro_conn.video_stats()["polls"] >= 1
+    sent = requests_of(spans)
+    assert len(sent) == vyro_conn.stats()["requests"] == 1
+    assert dict(sent[0].attributes or {}) == {
+        "vyro.operation": "text_to_video",
+        "vyro.attempt": 1,
+        "vyro.retry": False,
+        "vyro.outcome": "ok",
+        "http.response.status_code": 200,
+    }
