@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from airflow_provider_vyro.emulator.server import EmulatorServer
-from airflow_provider_vyro.operators.video import TextToVideoOperator
 from airflow_provider_vyro.tracing import SPAN_NAME
 from tests.conftest import TOKEN
+from tests.integration.operators.test_video import waves
 from tests.integration.test_batch import make_items, run_batch
 
 
@@ -87,15 +87,8 @@ def test_a_video_submit_is_a_span_and_its_status_requests_are_not(
     vyro_conn: EmulatorServer, spans: InMemorySpanExporter, tmp_path: Path
 ) -> None:
     vyro_conn.set_video(duration=1.5)
-    operator = TextToVideoOperator(
-        task_id="video",
-        prompt="waves",
-        output_path=str(tmp_path / "w.mp4"),
-        poll_interval=1,
-        deferrable=False,
-    )
     with trace.get_tracer("test").start_as_current_span("worker.video"):
-        operator.execute(context={})
+        waves(tmp_path).execute(context={})
 
     assert vyro_conn.video_stats()["polls"] >= 1
     sent = requests_of(spans)
