@@ -55,10 +55,20 @@ dist: $(STAMP)
 	$(UV) build --quiet --out-dir dist
 	$(PY) -m devtools.check_dist dist --uv $(UV) --workdir .scratch/dist-check
 
+# The main suite and the matrix run side by side: each is mostly one core's work (Airflow
+# subprocesses one after another). The matrix's output goes to a file, printed once both are done.
+MATRIX_LOG := .scratch/matrix.log
+
 test: lint typecheck docs dist
-	$(PY) -m pytest
-	$(MAKE) --no-print-directory matrix
-	$(MAKE) --no-print-directory e2e e2e-celery
+	@mkdir -p $(dir $(MATRIX_LOG))
+	@echo "make matrix runs beside pytest; its output is printed when both are done ($(MATRIX_LOG))"
+	@$(MAKE) --no-print-directory matrix > $(MATRIX_LOG) 2>&1 & matrix=$$!; \
+	$(PY) -m pytest; suite=$$?; \
+	wait $$matrix; versions=$$?; \
+	cat $(MATRIX_LOG); \
+	echo "pytest exited $$suite, the matrix $$versions"; \
+	[ $$suite -eq 0 ] && [ $$versions -eq 0 ]
+	$(MAKE) --no-print-directory e2e e2e-celery E2E_DOCS=
 
 # Airflow 2.11, 3.0, 3.1 and 3.2, each in its own venv under .scratch/matrix (see matrix/run.py).
 matrix: $(STAMP)
@@ -88,7 +98,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 .PHONY: e2e-celery e2e-browser browser-deps
 
 # The local run also checks the "Vyro images" view and the built docs in Chromium (--browser).
-e2e: $(STAMP) docs browser-deps
+# `make test` has built the docs already and passes E2E_DOCS= .
+E2E_DOCS ?= docs
+
+e2e: $(STAMP) $(E2E_DOCS) browser-deps
 	$(PY) -m e2e.run --executor local --browser $(E2E_FLAGS)
 
 # Debian's Chromium and its driver for the browser checks, installed when missing.

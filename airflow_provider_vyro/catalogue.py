@@ -449,42 +449,6 @@ def auth_header(api_version: ApiVersion, token: str) -> tuple[str, str]:
     return "Authorization", f"Bearer {token}"
 
 
-__all__ = [
-    "AI_BACKGROUND",
-    "AI_BACKGROUND_STYLES",
-    "ANSWER_FORMATS",
-    "ASPECT_RATIOS",
-    "ENDPOINTS",
-    "GENERATIVE_FILL",
-    "GENERIC",
-    "GENERIC_OPERATION",
-    "IMAGE_INPUT_FORMATS",
-    "INPAINT",
-    "REMOVE_BACKGROUND",
-    "STYLES",
-    "STYLE_TOKEN_COSTS",
-    "TEXT_TO_IMAGE",
-    "TEXT_TO_PNG",
-    "UNNAMED_OPERATION",
-    "UPSCALE",
-    "AnswerAlpha",
-    "AnswerKind",
-    "ApiVersion",
-    "CreditCost",
-    "Endpoint",
-    "FileField",
-    "ShapeSource",
-    "TextField",
-    "XComStyle",
-    "api_version_of",
-    "auth_header",
-    "generic_endpoint",
-    "text_to_image_endpoint",
-    "token_cost",
-    "with_overrides",
-]
-
-
 # --- asynchronous operations: jobs that run for minutes (video) ---------------------------------
 
 VIDEO_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1")
@@ -542,13 +506,46 @@ JOB_ENDPOINTS: MappingProxyType[str, Endpoint] = MappingProxyType(
 JOB_FILE_ARGUMENTS: MappingProxyType[str, str] = MappingProxyType({"file": "image_path"})
 """The argument that names each file field of a job operation (the first frame is ``image_path``)."""
 
-__all__ += [
+
+__all__ = [
+    "AI_BACKGROUND",
+    "AI_BACKGROUND_STYLES",
+    "ANSWER_FORMATS",
+    "ASPECT_RATIOS",
     "DEFAULT_VIDEO_STYLE",
+    "ENDPOINTS",
+    "GENERATIVE_FILL",
+    "GENERIC",
+    "GENERIC_OPERATION",
+    "IMAGE_INPUT_FORMATS",
     "IMAGE_TO_VIDEO",
+    "INPAINT",
     "JOB_ANSWER_FORMATS",
     "JOB_ENDPOINTS",
     "JOB_FILE_ARGUMENTS",
     "JOB_STATUS_PATH",
+    "REMOVE_BACKGROUND",
+    "STYLES",
+    "STYLE_TOKEN_COSTS",
+    "TEXT_TO_IMAGE",
+    "TEXT_TO_PNG",
     "TEXT_TO_VIDEO",
+    "UNNAMED_OPERATION",
+    "UPSCALE",
     "VIDEO_ASPECT_RATIOS",
+    "AnswerAlpha",
+    "AnswerKind",
+    "ApiVersion",
+    "CreditCost",
+    "Endpoint",
+    "FileField",
+    "ShapeSource",
+    "TextField",
+    "XComStyle",
+    "api_version_of",
+    "auth_header",
+    "generic_endpoint",
+    "text_to_image_endpoint",
+    "token_cost",
+    "with_overrides",
 ]

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_vyro import checks, images, storage, streams
+from airflow_provider_vyro import checks, images, metrics, storage, streams
 from airflow_provider_vyro.catalogue import JOB_FILE_ARGUMENTS
 from airflow_provider_vyro.exceptions import (
     VyroAPIError,
@@ -355,6 +355,7 @@ class VideoJob:
             )
             return recorded
         job_id = self.hook.submit_job(self.request.endpoint, fields=self.request.fields, files=files)
+        metrics.run_done(self.request.endpoint.operation, self.cost or 0, {})
         self.submits, self.submitted_by = 1, self.try_number
         self.record.save(job_id, self.try_number)
         return job_id

@@ -3,22 +3,29 @@ The provider's metrics, through the ``Stats`` a task may use: no-op when Airflow
 
 Names (Airflow adds its ``[metrics] statsd_prefix``, ``airflow.`` by default):
 
-* ``vyro.requests`` (tags ``operation``, ``outcome``): each request sent, retries included;
+* ``vyro.requests`` (tags ``operation``, ``outcome``): each request of an operation sent (an image
+  call, a video job's submit; not a job's status request), retries included;
   ``outcome`` is ``ok``, ``bad_answer``, ``redirect``, ``client_error``, ``rate_limited``,
   ``server_error`` or ``network``;
 * ``vyro.request_duration`` (timer, tag ``operation``): seconds from sending to the whole answer;
 * ``vyro.retries`` (tag ``operation``): attempts that repeat a failed one;
-* ``vyro.credits`` (tag ``operation``): the known cost of the requests a run sent;
-* ``vyro.items`` (tags ``operation``, ``outcome``: ``written``, ``kept`` or ``failed``).
+* ``vyro.credits`` (tag ``operation``): the known cost of the requests a run sent (a video
+  task's, when it submits its job);
+* ``vyro.items`` (tags ``operation``, ``outcome``: ``written``, ``kept`` or ``failed``; a video
+  task is one item).
 
-Tags are low-cardinality on purpose: never a path, a prompt or a token.
+Tags are low-cardinality on purpose: never a path, a prompt or a token. Where Airflow traces the
+task, each request is also a span (:mod:`airflow_provider_vyro.tracing`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
+
+from airflow_provider_vyro import tracing
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +80,35 @@ def request(operation: str, status: int | None, complete: bool, seconds: float) 
     _emit("timing", "vyro.request_duration", seconds * 1000, {"operation": operation})
 
 
+class Request:
+    """
+    One request from sending to the whole answer: timed, counted and, where the task is traced, a span.
+
+    :param operation: the catalogue's operation name.
+    :param attempt: the attempt's number, from 1.
+    """
+
+    __slots__ = ("operation", "span", "started")
+
+    def __init__(self, operation: str, attempt: int) -> None:
+        self.operation = operation
+        self.span = tracing.start(operation, attempt)
+        self.started = time.monotonic()
+
+    def done(self, status: int | None, complete: bool) -> float:
+        """
+        Count the request, time it and end its span.
+
+        :param status: the HTTP status, or ``None`` on a network failure.
+        :param complete: the answer was accepted.
+        :return: the seconds from sending to the whole answer.
+        """
+        seconds = time.monotonic() - self.started
+        request(self.operation, status, complete, seconds)
+        tracing.finish(self.span, status, outcome_of(status, complete))
+        return seconds
+
+
 def retry(operation: str) -> None:
     """
     Count one retry.
@@ -97,4 +133,4 @@ def run_done(operation: str, credits: float, outcomes: dict[str, int]) -> None:
             _emit("incr", "vyro.items", count, {"operation": operation, "outcome": outcome})
 
 
-__all__ = ["outcome_of", "request", "retry", "run_done", "stats"]
+__all__ = ["Request", "outcome_of", "request", "retry", "run_done", "stats"]

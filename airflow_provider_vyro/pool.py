@@ -1,13 +1,16 @@
 """
 A bounded pool of daemon threads, for the runner's storage checks and calls.
 
-Daemon threads, so that a task never waits for a call still hanging once it was cancelled. Jobs
-are taken in order; a pool may start slowly (its first job alone), and may be stopped (no job
+Daemon threads, so that a task never waits for a call still hanging once it was cancelled. Each
+runs in a copy of the context of the thread that made the pool, as a job would run there (so a
+request's span nests under the task's, see :mod:`airflow_provider_vyro.tracing`). Jobs are taken
+in order; a pool may start slowly (its first job alone), and may be stopped (no job
 is taken after that; the jobs running finish).
 """
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from typing import TYPE_CHECKING, Any
@@ -54,7 +57,8 @@ class Pool:
             self._opened.set()
         self.results: queue.Queue[tuple[int, Any]] = queue.Queue() if results is None else results
         for n in range(min(workers, len(jobs))):
-            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
+            context = contextvars.copy_context()
+            threading.Thread(target=context.run, args=(self._work,), name=f"{name}-{n}", daemon=True).start()
 
     def _work(self) -> None:
         while True:

@@ -3,7 +3,7 @@
 
 Every figure is a ratio measured in this run and printed with its target and a verdict; none is
 asserted, so a missed target does not fail the command (a benchmark that cannot run does). The
-benchmarks, in order: ``hook_overhead``, ``pace``, ``batch``, ``scale``, ``memory``,
+benchmarks, in order: ``hook_overhead``, ``pace``, ``tracing``, ``batch``, ``scale``, ``memory``,
 ``import_time`` (give names to run only some). Timings depend on what else the machine is doing:
 the load average is printed before and after.
 """
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-NAMES = ("hook_overhead", "pace", "batch", "scale", "memory", "import_time")
+NAMES = ("hook_overhead", "pace", "tracing", "batch", "scale", "memory", "import_time")
 
 
 def _runner(name: str, scratch: Path) -> Callable[[], list[Figure]]:
@@ -38,6 +38,10 @@ def _runner(name: str, scratch: Path) -> Callable[[], list[Figure]]:
         from benchmarks import pace
 
         return lambda: pace.run(scratch / "pace")
+    if name == "tracing":
+        from benchmarks import tracing
+
+        return lambda: tracing.run(scratch / "tracing")
     if name == "batch":
         from benchmarks import batch
 

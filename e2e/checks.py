@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from e2e.cases import XCOM_SHAPE, Case, Triggered
 from e2e.services import Context, emulator_stats, s3_client
 from e2e.stack import Stack, wait_until
+from e2e.traces import check_request_spans
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -202,6 +203,17 @@ def check_case(ctx: Context, case: Case, report: CaseReport, before: dict[str, A
     check("state", run_state)
     check("task states", task_states)
     check("emulator calls", calls)
+    if ctx.spans is not None and report.calls is not None:
+        spans, calls_seen = ctx.spans, report.calls
+        private = [str(ctx.scratch), ctx.emulator_url, "/v1/", "/v2/"]
+        check(
+            "traces",
+            lambda: report.checked.append(
+                check_request_spans(
+                    spans, report.run_id, calls_seen, ctx.token, private, killed=case.name.startswith("kill-")
+                )
+            ),
+        )
     if report.state == "success":
         check("results", lambda: collect_results(ctx, case, report, instances))
     if case.videos is not None and report.state == "success":

@@ -68,6 +68,7 @@ from e2e.services import (
     start_services,
 )
 from e2e.stack import ServiceError, Stack
+from e2e.traces import SpanReceiver
 from e2e.videos import WATCHERS, set_video_duration
 
 if TYPE_CHECKING:
@@ -248,8 +249,9 @@ def run(options: Options) -> int:
     current: Case | None = None
     aborted = ""
     stack = Stack(scratch)
+    spans = SpanReceiver()
     try:
-        ctx = start_services(options, stack, cases, token, password)
+        ctx = start_services(options, stack, cases, token, password, spans)
         extra.append(check_provider(ctx.client))
         say(("" if extra[-1][0] else "PROBLEM: ") + extra[-1][1])
         scheduling = False
@@ -290,6 +292,7 @@ def run(options: Options) -> int:
         say("stopping services")
         stopping = time.monotonic()
         notes = stack.stop_all()
+        spans.close()
         say(f"stopped in {time.monotonic() - stopping:.1f}s" + (f" ({'; '.join(notes)})" if notes else ""))
     if aborted:
         if current is not None and (not reports or reports[-1].case is not current):

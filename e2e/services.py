@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from e2e.cases import Case, Executor
+    from e2e.traces import SpanReceiver
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "dags" / "examples"
@@ -74,6 +75,8 @@ class Context:
     placeholders: dict[str, str]
     isolated_workers: bool
     env: Mapping[str, str] = field(default_factory=dict)
+    spans: SpanReceiver | None = None
+    token: str = ""
 
 
 def say(message: str) -> None:
@@ -381,9 +384,13 @@ def wait_for_airflow(client: AirflowClient, stack: Stack, dag_ids: set[str]) -> 
 
 
 def start_services(
-    options: Options, stack: Stack, cases: Sequence[Case], token: str, password: str
+    options: Options, stack: Stack, cases: Sequence[Case], token: str, password: str, spans: SpanReceiver
 ) -> Context:
-    """Start every service of the run, wait until Airflow has parsed the cases' DAGs; return the context."""
+    """
+    Start every service of the run, wait until Airflow has parsed the cases' DAGs; return the context.
+
+    Every Airflow service traces, exporting its spans to ``spans``.
+    """
     scratch, began = stack.scratch, time.monotonic()
     emulator_url = start_emulator(stack, token)
     s3_url = start_moto(stack)
@@ -396,7 +403,7 @@ def start_services(
         "AIRFLOW_CONN_AWS_DEFAULT": aws_conn(s3_url),
     }
     api_port = free_port()
-    env = airflow_env(options, scratch, api_port, broker, conns)
+    env = {**airflow_env(options, scratch, api_port, broker, conns), **spans.env}
     if broker:
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = Postgres(stack).start(clean_env())
         say(f"postgresql on 127.0.0.1 ({time.monotonic() - began:.0f}s)")
@@ -430,7 +437,9 @@ def start_services(
         "bucket": BUCKET,
         "worker_disk": str(scratch / "worker-disk"),
     }
-    return Context(options, scratch, stack, client, emulator_url, s3_url, placeholders, isolated, env)
+    return Context(
+        options, scratch, stack, client, emulator_url, s3_url, placeholders, isolated, env, spans, token
+    )
 
 
 def let_scheduler_create_runs(ctx: Context) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import logging
 import threading
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -293,12 +292,12 @@ class VyroHook(NamedOperations, BaseHook):
         if self.before_request is not None:
             self.before_request()
         self._gate.admit(self._prepared().settings.requests_per_minute)
-        started = time.monotonic()
+        sent = metrics.Request(endpoint.operation, attempt)
         try:
             response = self._send(endpoint.path, body, content_type, stream=True)
         except BaseException:
             self._gate.done(None)
-            metrics.request(endpoint.operation, None, False, time.monotonic() - started)
+            sent.done(None, False)
             raise
         redactor = self._prepared().redactor
         result: ImageResult | None = None
@@ -309,8 +308,8 @@ class VyroHook(NamedOperations, BaseHook):
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
                 self._gate.done(response.headers)
-                seconds, status = time.monotonic() - started, response.status_code
-                metrics.request(endpoint.operation, status, result is not None, seconds)
+                status = response.status_code
+                seconds = sent.done(status, result is not None)
                 if self.log.isEnabledFor(logging.INFO):
                     self.log.info(
                         "%s", describe_attempt(endpoint, fields, parts, attempt, status, result, seconds)
@@ -336,14 +335,22 @@ class VyroHook(NamedOperations, BaseHook):
         """
         with ExitStack() as stack:
             parts = _checked_parts(stack, endpoint, files)
+            attempts = 0
 
             def attempt() -> str:
+                nonlocal attempts
+                attempts += 1
+                if attempts > 1:
+                    metrics.retry(endpoint.operation)
                 for part in parts.values():
                     part.fileobj.seek(0)
                 body, content_type = multipart.encode(
                     fields, {name: part.as_file() for name, part in parts.items()}
                 )
-                return parse_job_id(self._exchange("POST", endpoint.path, body, content_type))
+                answer = self._exchange(
+                    "POST", endpoint.path, body, content_type, (endpoint.operation, attempts)
+                )
+                return parse_job_id(answer)
 
             job_id = self._prepared().retries.run(attempt, retry_if=submit_may_be_resent)
         self.log.info("%s: POST %s accepted as job %s", endpoint.operation, endpoint.path, job_id)
@@ -382,17 +389,43 @@ class VyroHook(NamedOperations, BaseHook):
             redact=self._prepared().redactor.redact,
         )
 
-    def _exchange(self, method: str, path: str, body: Any, content_type: str | None) -> str:
-        """Send one request whose answer is JSON; give its text (token redacted), or raise its error."""
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        content_type: str | None,
+        counted: tuple[str, int] | None = None,
+    ) -> str:
+        """
+        Send one request whose answer is JSON; give its text (token redacted), or raise its error.
+
+        ``counted`` (operation, attempt) makes it a request of :mod:`.metrics` (a job's submit);
+        a status request is not one.
+        """
         self._gate.wait()
         if self._stop.is_set():
             raise VyroCancelledError("the run was stopped; no further request is sent")
         if self.before_request is not None:
             self.before_request()
         redactor = self._prepared().redactor
-        response = self._send(path, body, content_type, stream=True, method=method, accept="application/json")
+        sent = None if counted is None else metrics.Request(*counted)
+        try:
+            response = self._send(
+                path, body, content_type, stream=True, method=method, accept="application/json"
+            )
+        except BaseException:
+            if sent is not None:
+                sent.done(None, False)
+            raise
+        text: str | None = None
         with response:
-            return answers.read_json(response, redactor, self.vyro_conn_id)
+            try:
+                text = answers.read_json(response, redactor, self.vyro_conn_id)
+            finally:
+                if sent is not None:
+                    sent.done(response.status_code, text is not None)
+        return text
 
     def _send(
         self,

@@ -10,6 +10,7 @@ without the token, checks it is complete and writes it atomically. See :doc:`/vi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,7 +26,7 @@ from airflow_provider_vyro.operators.base import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -89,7 +90,7 @@ class VideoRun(VyroBaseOperator):
         from airflow_provider_vyro.jobs import load_inputs
 
         job = self._video_job(context)
-        try:
+        with self._ended(job):
             files = load_inputs(job.request)
             if (earlier := job.written_earlier()) is not None:
                 return self._done(context, earlier, announce=True)
@@ -116,8 +117,6 @@ class VideoRun(VyroBaseOperator):
                 )
             status = job.wait(job_id, poll_interval=self.poll_interval, deadline=deadline)
             return self._done(context, job.finish(status))
-        finally:
-            job.hook.close()
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """
@@ -131,7 +130,7 @@ class VideoRun(VyroBaseOperator):
 
         job = self._video_job(context)
         job.resume()
-        try:
+        with self._ended(job):
             if event.get("state") != "succeeded":
                 if event.get("state") == "failed":
                     job.record.remove()
@@ -147,10 +146,25 @@ class VideoRun(VyroBaseOperator):
                 thumbnail_url=event.get("thumbnail_url"),
             )
             return self._done(context, job.finish(status))
+
+    @contextlib.contextmanager
+    def _ended(self, job: VideoJob) -> Iterator[None]:
+        """Count the item failed in the metrics if the job raises a Vyro error; close the hook."""
+        from airflow_provider_vyro import metrics
+        from airflow_provider_vyro.exceptions import VyroError
+
+        try:
+            yield
+        except VyroError:
+            metrics.run_done(job.request.endpoint.operation, 0, {"failed": 1})
+            raise
         finally:
             job.hook.close()
 
     def _done(self, context: Context, result: dict[str, Any], *, announce: bool = False) -> dict[str, Any]:
+        from airflow_provider_vyro import metrics
+
+        metrics.run_done(result["operation"], 0, {"kept" if result["skipped"] else "written": 1})
         if self.push_keys:
             push_each_key(context, result)
         self._vyro_results = [result]

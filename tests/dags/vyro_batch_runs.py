@@ -2,6 +2,8 @@
 Test DAGs: one InpaintBatchOperator over the items in the run's conf (``{"items": [...]}``).
 
 * ``vyro_batch_retry``: one task retry, no delay (a retry must not pay twice);
+* ``vyro_batch_then_video``: a batch without task retries, then a text-to-video task polling in
+  the worker (writing ``conf["video"]``);
 * ``vyro_batch_post_execute_fails``: the same, failing in ``post_execute`` on its first try;
 * ``vyro_batch_timeout``: ``execution_timeout`` of 4 s, two calls in flight;
 * ``vyro_batch_manifest``: per-item dicts go to ``conf["manifest"]``; at most 3 items without it.
@@ -16,6 +18,7 @@ import pendulum
 from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_vyro.operators.inpaint import InpaintBatchOperator
+from airflow_provider_vyro.operators.video import TextToVideoOperator
 
 
 class SmallInpaintBatchOperator(InpaintBatchOperator):
@@ -59,6 +62,19 @@ def vyro_batch_retry() -> None:
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def vyro_batch_then_video() -> None:
+    """A batch, then a video."""
+    batch = InpaintBatchOperator(task_id="batch", items=_items(), max_concurrency=2, progress_interval=0.2)
+    batch >> TextToVideoOperator(
+        task_id="video",
+        prompt="waves roll onto the beach",
+        output_path="{{ dag_run.conf['video'] }}",
+        poll_interval=1,
+        deferrable=False,
+    )
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
 def vyro_batch_post_execute_fails() -> None:
     """A batch with one task retry whose first try fails in ``post_execute``."""
     _retried(FailingAfterExecuteBatch)
@@ -89,6 +105,7 @@ def vyro_batch_manifest() -> None:
 
 
 vyro_batch_retry()
+vyro_batch_then_video()
 vyro_batch_post_execute_fails()
 vyro_batch_timeout()
 vyro_batch_manifest()
