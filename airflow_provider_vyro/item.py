@@ -3,8 +3,9 @@ One item's life, from the values a user gave to the dict a task returns.
 
 An item is one call of one catalogue operation (:mod:`airflow_provider_vyro.catalogue`):
 
-1. :func:`resolve` runs the cheap checks, which need no storage: text fields against the
-   catalogue, path strings, the output's format, and where each path points.
+1. :func:`resolve` (:mod:`airflow_provider_vyro.resolving`) runs the cheap checks, which need
+   no storage: text fields against the catalogue, path strings, the output's format, and where
+   each path points.
 2. :func:`check` runs the storage checks: each input is found and its header inspected once
    (the result, a :class:`~airflow_provider_vyro.images.CheckedImage`, is what the hook later
    uploads, so nothing is parsed twice), files that must match in size are compared, and the
@@ -23,18 +24,19 @@ import hashlib
 import logging
 import posixpath
 import tempfile
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias, TypedDict
 
 from airflow_provider_vyro import checks, expectations, formats, images, locations, storage, streams
 from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.failures import RETRYABLE_CLASSES, FailureClass, classify, meaning, stops_run
+from airflow_provider_vyro.resolving import Resolved, arguments, check_text, path_argument, resolve
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    from airflow_provider_vyro.catalogue import Endpoint, TextField
     from airflow_provider_vyro.hooks.vyro import ImageResult, VyroHook
 
 _log = logging.getLogger(__name__)
@@ -65,62 +67,6 @@ class InpaintXCom(TypedDict):
     attempts: int
     credits: int | float | None
     try_number: int
-
-
-def path_argument(file_field: str) -> str:
-    """
-    Give the argument (and XCom key) that names the file of a file field: ``image`` -> ``image_path``.
-
-    :param file_field: the form field's name in the catalogue.
-    """
-    return f"{file_field}_path"
-
-
-def arguments(endpoint: Endpoint) -> frozenset[str]:
-    """
-    Give the keys an item of ``endpoint`` may have: a path per file field, each text field, ``output_path``.
-
-    :param endpoint: the operation.
-    """
-    return frozenset(
-        [path_argument(f.name) for f in endpoint.file_fields]
-        + [f.name for f in endpoint.text_fields]
-        + ["output_path"]
-    )
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """
-    An item that passed the cheap checks: values checked, paths resolved, no storage touched.
-
-    :param index: the item's position in its run (for messages).
-    :param endpoint: the operation.
-    :param given: the XCom's input keys: paths as given, text fields as they will be sent
-        (``None`` for an optional field left out).
-    :param fields: the text parts to send.
-    :param inputs: each file field's resolved location.
-    :param output_path: the output path as given, or its default.
-    :param output: the resolved output location.
-    :param output_format: the format the output's extension names (``PNG``, ``JPEG``, ``WEBP``).
-    :param output_key: the output's location (see :func:`~airflow_provider_vyro.locations.location_key`).
-    :param input_key_by_argument: each input's location, by the argument that named it.
-    """
-
-    index: int
-    endpoint: Endpoint
-    given: dict[str, Any]
-    fields: dict[str, str]
-    inputs: dict[str, ObjectStoragePath]
-    output_path: str
-    output: ObjectStoragePath
-    output_format: str
-    output_key: str
-    input_key_by_argument: Mapping[str, str]
-
-    def input_keys(self) -> dict[str, str]:
-        """Each input's location, by the argument that named it."""
-        return dict(self.input_key_by_argument)
 
 
 @dataclass(frozen=True)
@@ -201,113 +147,6 @@ class Outcome:
         if self.failure is not None:
             line["class"] = self.failure
         return line
-
-
-# --- cheap checks ---------------------------------------------------------------------------
-
-
-def _path_string(value: Any, argument: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        shown = repr(value) if isinstance(value, str) else type(value).__name__
-        raise VyroInputError(argument, f"expected a non-empty path or URI string, got {shown}")
-    return value.strip()
-
-
-def check_text(endpoint: Endpoint, spec: TextField, value: Any) -> str | None:
-    """
-    Check one text field against the catalogue; give the value to send, or ``None`` to leave it out.
-
-    An empty string for an optional field (a template that rendered nothing) counts as not given.
-
-    :param endpoint: the operation.
-    :param spec: the field's catalogue entry.
-    :param value: the value given; ``None`` takes the default.
-    :raises VyroInputError: naming the field.
-    """
-    if value == "" and not spec.required:
-        value = None
-    return checks.check_value(endpoint, spec, value)
-
-
-def _check_output_format(endpoint: Endpoint, path: str) -> str:
-    name = posixpath.basename(path.rstrip("/")) if not path.endswith("/") else ""
-    if endpoint.answer_formats == ("PNG",):
-        storage.check_output_path(path, field="output_path")
-        return "PNG"
-    if not name:
-        raise VyroInputError("output_path", f"'{path}' names a folder; give the full path of a file")
-    return formats.check_output_format(endpoint, path)
-
-
-def resolve(
-    endpoint: Endpoint, values: Mapping[str, Any], *, storage_conn_id: str | None = None, index: int = 0
-) -> Resolved:
-    """
-    Run the cheap checks of one item: no storage is touched and nothing is sent.
-
-    :param endpoint: the operation.
-    :param values: the item's arguments (see :func:`arguments`); a missing one takes its default.
-    :param storage_conn_id: connection for remote paths; empty means none.
-    :param index: the item's position in its run.
-    :raises VyroInputError: naming the argument at fault.
-    """
-    if not isinstance(values, Mapping):
-        raise VyroInputError("item", f"expected a dict, got {type(values).__name__}")
-    if unknown := sorted(set(values) - arguments(endpoint)):
-        raise VyroInputError(
-            "item", f"unknown key(s) {unknown}; an item may have {sorted(arguments(endpoint))}"
-        )
-    given: dict[str, Any] = {}
-    fields: dict[str, str] = {}
-    for spec in endpoint.text_fields:
-        checked = check_text(endpoint, spec, values.get(spec.name))
-        given[spec.name] = checked
-        if checked is not None:
-            fields[spec.name] = checked
-    paths = {
-        spec.name: _path_string(values.get(path_argument(spec.name)), path_argument(spec.name))
-        for spec in endpoint.file_fields
-    }
-    output_value = values.get("output_path")
-    if output_value is None or output_value == "":
-        if not paths or endpoint.output_suffix is None:
-            raise VyroInputError(
-                "output_path", "is required: this operation has no input file to put it beside"
-            )
-        first = next(iter(paths))
-        output_path = storage.default_output_path(
-            paths[first], field=path_argument(first), suffix=endpoint.output_suffix
-        )
-    else:
-        output_path = _path_string(output_value, "output_path")
-    output_format = _check_output_format(endpoint, output_path)
-
-    conn_id = storage_conn_id or None
-    inputs = {
-        name: storage.resolve(path, field=path_argument(name), conn_id=conn_id)
-        for name, path in paths.items()
-    }
-    output = storage.resolve(output_path, field="output_path", conn_id=conn_id)
-    output_key = locations.location_key(output)
-    input_keys = {name: locations.location_key(location) for name, location in inputs.items()}
-    for name, location in inputs.items():
-        if input_keys[name] == output_key or locations.same_file(output, location):
-            raise VyroInputError(
-                "output_path", f"{output_path!r} is the {path_argument(name)}; it would be overwritten"
-            )
-    given = {**{path_argument(n): p for n, p in paths.items()}, **given}
-    return Resolved(
-        index,
-        endpoint,
-        given,
-        fields,
-        inputs,
-        output_path,
-        output,
-        output_format,
-        output_key,
-        {path_argument(n): k for n, k in input_keys.items()},
-    )
 
 
 # --- storage checks -------------------------------------------------------------------------

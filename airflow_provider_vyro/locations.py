@@ -160,6 +160,54 @@ def location_key(p: ObjectStoragePath) -> str:
     return f"{place.scheme}://{place.bucket}/{place.key}".rstrip("/")
 
 
+class LocalKeys:
+    """
+    The locations of local paths for one run: each folder's symlinks are resolved once.
+
+    :meth:`key` gives what :func:`location_key` gives for the path's
+    :class:`~airflow.sdk.ObjectStoragePath`: ``os.path.realpath`` reads every component of a
+    path (one ``lstat`` each); here a folder is resolved the first time one of its paths is
+    asked for, and a path the first time it is asked for (one ``lstat`` of its last component).
+    Folders that change while a run is resolved are not followed (a run resolves its items at
+    its start).
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+
+    def key(self, path: str) -> str:
+        """
+        Give the location of an absolute, normalised local path (``file://`` and its real path).
+
+        :param path: the path, as :func:`absolute_local` gives it.
+        """
+        key = self._keys.get(path)
+        if key is None:
+            folder, name = os.path.split(path)
+            real_folder = self._folders.get(folder)
+            if real_folder is None:
+                real_folder = self._folders[folder] = os.path.realpath(folder)
+            real = os.path.join(real_folder, name)
+            if os.path.islink(real):
+                real = os.path.realpath(real)
+            key = self._keys[path] = f"file://{real}"
+        return key
+
+
+def same_local_file(a: str, b: str) -> bool:
+    """
+    Tell whether two local paths are one existing file (by inode).
+
+    :param a: a local path.
+    :param b: another local path.
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def same_file(a: ObjectStoragePath, b: ObjectStoragePath) -> bool:
     """
     Tell whether two local paths are one existing file (by inode); ``False`` if either is remote.
@@ -167,12 +215,7 @@ def same_file(a: ObjectStoragePath, b: ObjectStoragePath) -> bool:
     :param a: a resolved path.
     :param b: another resolved path.
     """
-    if is_local(a) and is_local(b):
-        try:
-            return os.path.samefile(a.path, b.path)
-        except OSError:
-            return False
-    return False
+    return is_local(a) and is_local(b) and same_local_file(a.path, b.path)
 
 
 def same_location(a: ObjectStoragePath, b: ObjectStoragePath) -> bool:
@@ -216,6 +259,7 @@ def path_of(uri: str) -> str:
 __all__ = [
     "LOCAL_SCHEMES",
     "SCHEME_ALIASES",
+    "LocalKeys",
     "Location",
     "absolute_local",
     "asset_uri",
@@ -225,6 +269,7 @@ __all__ = [
     "location_key",
     "path_of",
     "same_file",
+    "same_local_file",
     "same_location",
     "split_uri",
 ]

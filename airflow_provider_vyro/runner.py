@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from airflow_provider_vyro import credits as pricing
-from airflow_provider_vyro import heap, metrics, storage
+from airflow_provider_vyro import heap, locations, metrics, storage
 from airflow_provider_vyro import item as items
 from airflow_provider_vyro import ledger as ledgers
 from airflow_provider_vyro.exceptions import (
@@ -213,7 +214,7 @@ class Runner:
         manifest = self._resolve_manifest(resolved)
         key = options.run_key
         ledger = self._ledger = (
-            ledgers.Ledger.for_outputs([r.output for r in resolved], key, self.log)
+            ledgers.Ledger.for_outputs([r.output for r in resolved if r.local_output is None], key, self.log)
             if key is not None
             else None
         )
@@ -250,13 +251,11 @@ class Runner:
     def _resolve_all(self, entries: Sequence[Mapping[str, Any]]) -> list[Resolved]:
         resolved: list[Resolved] = []
         problems: list[tuple[int, VyroInputError]] = []
+        keys, conn_id = locations.LocalKeys(), self.options.storage_conn_id
         for index, entry in enumerate(entries):
             try:
-                resolved.append(
-                    items.resolve(
-                        self.endpoint, entry, storage_conn_id=self.options.storage_conn_id, index=index
-                    )
-                )
+                item = items.resolve(self.endpoint, entry, storage_conn_id=conn_id, index=index, keys=keys)
+                resolved.append(item)
             except VyroInputError as error:
                 problems.append((index, error))
         if problems:
@@ -353,7 +352,7 @@ class Runner:
         self._pool = Pool([job], 1, "vyro", slow_start=False, results=results, first_index=index)
 
     def _tidy(self, resolved: list[Resolved], ledger: ledgers.Ledger | None) -> None:
-        folders = sorted({f for r in resolved if (f := storage.local_folder(r.output)) is not None})
+        folders = storage.existing_folders({os.path.dirname(p) for r in resolved if (p := r.local_output)})
         removed = storage.remove_stale_temp_files([*folders, storage.temp_folder()])
         removed_ledgers = ledgers.remove_stale_ledgers(folders, keep=ledger)
         if removed or removed_ledgers:

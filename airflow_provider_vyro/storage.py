@@ -42,6 +42,7 @@ from airflow_provider_vyro.writes import (
     TEMP_PREFIX,
     TempFiles,
     atomic_writer,
+    existing_folders,
     fsync_directory,
     local_folder,
     missing_folders,
@@ -120,6 +121,55 @@ def _path_text(path: object, field: str, hint: str) -> str:
     return path
 
 
+def local_path(path: str | os.PathLike[str], *, field: str) -> str | None:
+    """
+    Check a path or URI given by a user; give its absolute local path, or ``None`` if it is remote.
+
+    What :func:`resolve` makes of a local path, without building the
+    :class:`~airflow.sdk.ObjectStoragePath` (:func:`local_location` builds it): ``~`` expanded, a
+    relative path taken from the current working directory, ``file:///abs/path`` (or
+    ``file://localhost/abs/path``) as is. A remote URI is checked by :func:`resolve`.
+
+    :param path: the path or URI.
+    :param field: the argument it was given as, for error messages.
+    :raises VyroInputError: if the path is empty or not a string, has a NUL character, looks like
+        a URI with a missing slash, or is a relative ``file://`` URI.
+    """
+    path = _path_text(path, field, "give a local path, a file:// URI or e.g. an s3:// URI")
+    if "\x00" in path:
+        raise VyroInputError(field, f"{path!r} contains a NUL character")
+    split = split_uri(path)
+    if split is None:
+        broken = _BROKEN_URI.match(path)
+        if broken:
+            raise VyroInputError(
+                field,
+                f"'{path}' looks like a URI with a missing slash; write it as {broken['scheme']}://...",
+            )
+        return absolute_local(os.path.expanduser(path))
+    scheme, rest = split
+    if scheme not in LOCAL_SCHEMES:
+        return None
+    if rest.startswith("localhost/"):
+        rest = rest[len("localhost") :]
+    if not rest.startswith("/"):
+        raise VyroInputError(
+            field, f"'{path}' is not an absolute {scheme}:// URI; write it as {scheme}:///absolute/path"
+        )
+    return absolute_local(rest)
+
+
+def local_location(path: str) -> ObjectStoragePath:
+    """
+    Give the :class:`~airflow.sdk.ObjectStoragePath` of an absolute local path from :func:`local_path`.
+
+    :param path: the absolute local path.
+    """
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(path, protocol="file")
+
+
 def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = None) -> ObjectStoragePath:
     """
     Turn a path or URI given by a user into an :class:`~airflow.sdk.ObjectStoragePath`.
@@ -141,30 +191,11 @@ def resolve(path: str | os.PathLike[str], *, field: str, conn_id: str | None = N
     """
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    path = _path_text(path, field, "give a local path, a file:// URI or e.g. an s3:// URI")
-    if "\x00" in path:
-        raise VyroInputError(field, f"{path!r} contains a NUL character")
-
-    split = split_uri(path)
-    if split is None:
-        broken = _BROKEN_URI.match(path)
-        if broken:
-            raise VyroInputError(
-                field,
-                f"'{path}' looks like a URI with a missing slash; write it as {broken['scheme']}://...",
-            )
-        return ObjectStoragePath(absolute_local(os.path.expanduser(path)), protocol="file")
-
-    scheme, rest = split
-    if scheme in LOCAL_SCHEMES:
-        if rest.startswith("localhost/"):
-            rest = rest[len("localhost") :]
-        if not rest.startswith("/"):
-            raise VyroInputError(
-                field, f"'{path}' is not an absolute {scheme}:// URI; write it as {scheme}:///absolute/path"
-            )
-        return ObjectStoragePath(absolute_local(rest), protocol="file")
-
+    local = local_path(path, field=field)
+    if local is not None:
+        return local_location(local)
+    path = _path_text(path, field, "")
+    scheme, rest = split_uri(path) or ("", path)
     if not is_supported_scheme(scheme):
         raise VyroInputError(field, _unsupported_scheme_problem(path, scheme))
     authority = rest.split("/", 1)[0]
@@ -491,10 +522,13 @@ __all__ = [
     "check_output_path",
     "check_writable_destination",
     "default_output_path",
+    "existing_folders",
     "exists",
     "fsync_directory",
     "is_supported_scheme",
     "local_folder",
+    "local_location",
+    "local_path",
     "location_key",
     "missing_folders",
     "open_for_read",

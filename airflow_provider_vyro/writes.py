@@ -153,6 +153,17 @@ def local_folder(p: ObjectStoragePath) -> str | None:
     return _existing_folder(os.path.dirname(os.path.abspath(p.path))) if is_local(p) else None
 
 
+def existing_folders(directories: Iterable[str]) -> list[str]:
+    """
+    Give the local folders where the temporary files of outputs in ``directories`` go, sorted.
+
+    Each folder, or, while it is missing, its nearest existing ancestor (see :func:`local_folder`).
+
+    :param directories: the outputs' local folders (absolute paths).
+    """
+    return sorted({_existing_folder(directory) for directory in directories})
+
+
 def _existing_folder(directory: str) -> str:
     while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
         directory = os.path.dirname(directory)
@@ -340,6 +351,7 @@ __all__ = [
     "TEMP_PREFIX",
     "TempFiles",
     "atomic_writer",
+    "existing_folders",
     "fsync_directory",
     "local_folder",
     "missing_folders",

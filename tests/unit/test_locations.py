@@ -71,6 +71,27 @@ def test_a_file_reached_through_a_symlink_has_one_key(tmp_path: Path) -> None:
     assert locations.asset_uri(linked) == f"file://{tmp_path}/link/x.png", "the URI keeps the path given"
 
 
+def test_a_runs_local_keys_are_the_location_keys(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "x.png").write_bytes(b"x")
+    (tmp_path / "real" / "alias.png").symlink_to(tmp_path / "real" / "x.png")
+    keys = locations.LocalKeys()
+    for path in ("real/x.png", "link/x.png", "link/alias.png", "real/missing.png", "link/new/y.png"):
+        local = storage.local_path(f"{tmp_path}/{path}", field="output_path")
+        assert local is not None
+        assert keys.key(local) == locations.location_key(resolved(local, None)), path
+        assert keys.key(local) == keys.key(local), "asked again, the same key"
+
+
+def test_a_local_path_is_a_string_until_storage_is_touched(tmp_path: Path) -> None:
+    assert storage.local_path(f"file://{tmp_path}/a/../x.png", field="image_path") == f"{tmp_path}/x.png"
+    assert storage.local_path("s3://bucket/x.png", field="image_path") is None
+    location = storage.local_location(f"{tmp_path}/x.png")
+    assert locations.is_local(location)
+    assert location.path == resolved(f"{tmp_path}/x.png", None).path
+
+
 def test_two_objects_are_two_locations() -> None:
     a = resolved("s3://bucket/out/a.png")
     assert not locations.same_location(a, resolved("s3://bucket/out/b.png"))
