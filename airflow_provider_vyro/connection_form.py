@@ -15,6 +15,8 @@ pure data and imports nothing from Airflow at import time.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,6 +45,44 @@ class ExtraField:
     exclusive_minimum: bool = False
     placeholder: str | None = None
     pattern: str | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """
+        Say what is wrong with a value entered in the form, by the constraints :meth:`json_schema` declares.
+
+        :param value: the value entered (text, a whole number, or a yes/no).
+        :return: the problem in a user's words, or ``None`` if the value is allowed (or empty).
+        """
+        if value is None or value == "" or self.kind == "boolean":
+            return None
+        if self.kind in ("number", "integer"):
+            return self._number_problem(value)
+        if self.pattern == JSON_OBJECT:
+            try:
+                parsed = json.loads(str(value))
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                return f"must be a JSON object, e.g. {self.placeholder}"
+        elif self.pattern is not None and not re.search(self.pattern, str(value)):
+            return f"must look like {self.placeholder}"
+        return None
+
+    def _number_problem(self, value: Any) -> str | None:
+        whole = "a whole number" if self.kind == "integer" else "a number"
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"must be {whole}"
+        if number != number or (self.kind == "integer" and not number.is_integer()):
+            return f"must be {whole}"
+        if self.minimum is None:
+            return None
+        if self.exclusive_minimum and number <= self.minimum:
+            return f"must be {whole} more than {self.minimum:g}"
+        if number < self.minimum:
+            return f"must be {whole} of at least {self.minimum:g}"
+        return None
 
     def json_schema(self) -> dict[str, Any]:
         """Return the field's JSON schema, as ``conn-fields`` declares it (``null`` means unset)."""
@@ -180,6 +220,51 @@ def hook_field_behaviour() -> dict[str, Any]:
     }
 
 
+class FieldCheck:
+    """
+    A WTForms validator of one extra field: its constraints (:meth:`ExtraField.problem`), in the form.
+
+    :param field: the field's definition.
+    """
+
+    def __init__(self, field: ExtraField) -> None:
+        self.field = field
+
+    def __call__(self, form: Any, field: Any) -> None:
+        """Refuse the field's value if it breaks a constraint (WTForms' validator protocol)."""
+        problem = self.field.problem(field.data)
+        if problem is not None:
+            from wtforms.validators import ValidationError
+
+            raise ValidationError(f"{self.field.label} {problem}")
+
+
+class BaseUrlCheck:
+    """
+    A WTForms validator that checks the form's Base URL (host) as the hook does, for a ``vyro`` connection.
+
+    A scheme and host only (a path such as ``/v2`` is refused), and ``http://`` only for this machine
+    unless the field it validates, ``allow_insecure_http``, is ticked; see
+    :func:`airflow_provider_vyro.network.base_url`. Standard fields take no validators of a
+    provider's, so the error shows beside ``allow_insecure_http``.
+    """
+
+    def __call__(self, form: Any, field: Any) -> None:
+        """Refuse a Base URL the hook would refuse (WTForms' validator protocol)."""
+        if getattr(getattr(form, "conn_type", None), "data", None) != "vyro":
+            return
+        from wtforms.validators import ValidationError
+
+        from airflow_provider_vyro.exceptions import VyroInputError
+        from airflow_provider_vyro.network import base_url
+
+        host = getattr(getattr(form, "host", None), "data", None)
+        try:
+            base_url(host, None, allow_insecure_http=bool(field.data))
+        except VyroInputError as err:
+            raise ValidationError(f"Base URL: {err.problem.removeprefix('its host ')}") from None
+
+
 def hook_form_widgets() -> dict[str, Any]:
     """
     Return the extra fields as WTForms fields, for the hook's ``get_connection_form_widgets()`` (< 3.2).
@@ -187,7 +272,9 @@ def hook_form_widgets() -> dict[str, Any]:
     WTForms fields, imported here and not at module level: the 2.11 webserver has WTForms and
     Flask-AppBuilder; the 3.0 and 3.1 api-server substitutes stand-ins for them when it calls this.
     Only the field classes and the ``Optional`` validator both accept are used; numbers that may be
-    fractional are text fields.
+    fractional are text fields. On 2.11 the form refuses what the hook would refuse: each field's
+    constraints (:class:`FieldCheck`) and the Base URL (:class:`BaseUrlCheck`); 3.0 and 3.1 keep only
+    each field's type.
     """
     from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
     from flask_babel import lazy_gettext
@@ -197,8 +284,10 @@ def hook_form_widgets() -> dict[str, Any]:
     classes = {"string": StringField, "number": StringField, "integer": IntegerField, "boolean": BooleanField}
     widgets: dict[str, Any] = {}
     for name, f in EXTRA_FIELDS.items():
-        kwargs: dict[str, Any] = {"description": f.description, "validators": [Optional()]}
+        kwargs: dict[str, Any] = {"description": f.description, "validators": [Optional(), FieldCheck(f)]}
         if f.kind != "boolean":
             kwargs["widget"] = BS3TextFieldWidget()
+        if name == "allow_insecure_http":
+            kwargs["validators"] = [BaseUrlCheck()]  # Optional() would stop it when the box is not ticked
         widgets[name] = classes[f.kind](lazy_gettext(f.label), **kwargs)
     return widgets

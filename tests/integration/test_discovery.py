@@ -61,6 +61,63 @@ def test_webserver_form_from_the_hook_methods() -> None:
         assert str(widget.field.args[0]) == field.label
 
 
+@pytest.mark.airflow_versions("<3.0")
+@pytest.mark.parametrize(
+    ("entered", "refused"),
+    [
+        ({"extra__vyro__timeout": "0"}, "extra__vyro__timeout"),
+        ({"extra__vyro__max_retries": "1.5"}, "extra__vyro__max_retries"),
+        ({"extra__vyro__max_retries": "-1"}, "extra__vyro__max_retries"),
+        ({"extra__vyro__proxies": '{"https": '}, "extra__vyro__proxies"),
+        ({"extra__vyro__credit_costs": "[2]"}, "extra__vyro__credit_costs"),
+        ({"extra__vyro__requests_per_minute": "0"}, "extra__vyro__requests_per_minute"),
+        ({"extra__vyro__job_status_path": "/v1/{id}"}, "extra__vyro__job_status_path"),
+        ({"host": "https://api.vyro.ai/v2"}, "extra__vyro__allow_insecure_http"),
+        ({"host": "http://vyro.example.com"}, "extra__vyro__allow_insecure_http"),
+        ({"host": "http://127.0.0.1:8765", "extra__vyro__timeout": "0.5"}, None),
+        ({"host": "http://vyro.example.com", "extra__vyro__allow_insecure_http": "y"}, None),
+        (
+            {
+                "extra__vyro__max_retries": "2",
+                "extra__vyro__proxies": '{"https": "http://proxy:3128"}',
+                "extra__vyro__credit_costs": '{"inpaint": 2}',
+                "extra__vyro__requests_per_minute": "30",
+            },
+            None,
+        ),
+    ],
+)
+def test_webserver_form_refuses_what_the_hook_would(entered: dict[str, str], refused: str | None) -> None:
+    """Airflow 2.11's connection form (WTForms), built and validated as the webserver does on save."""
+    from airflow.www.forms import create_connection_form_class
+    from flask import Flask
+    from werkzeug.datastructures import MultiDict
+
+    form_class = create_connection_form_class()
+    app = Flask(__name__)
+    app.config["WTF_CSRF_ENABLED"] = False
+    with app.test_request_context(method="POST"):
+        data = MultiDict({"conn_id": "vyro_default", "conn_type": "vyro", "password": "t", **entered})
+        form = form_class(formdata=data, meta={"csrf": False})
+        valid = form.validate()
+    assert valid is (refused is None), form.errors
+    if refused is not None:
+        assert list(form.errors) == [refused], form.errors
+
+
+@pytest.mark.airflow_versions("<3.0")
+def test_webserver_form_checks_only_vyro_connections() -> None:
+    from airflow.www.forms import create_connection_form_class
+    from flask import Flask
+    from werkzeug.datastructures import MultiDict
+
+    app = Flask(__name__)
+    with app.test_request_context(method="POST"):
+        data = MultiDict({"conn_id": "web", "conn_type": "http", "host": "http://example.com/api"})
+        form = create_connection_form_class()(formdata=data, meta={"csrf": False})
+        assert form.validate(), form.errors
+
+
 @pytest.mark.airflow_versions(">=3.0")
 def test_api_server_form() -> None:
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
@@ -92,6 +149,9 @@ def test_api_server_form() -> None:
         # Before 3.2 the hook's WTForms fields are the source: fractional numbers are text fields.
         kind = "string" if field.kind == "number" and not AIRFLOW_V_3_2_PLUS else field.kind
         assert schema["type"] == [kind, "null"], name
+        if not AIRFLOW_V_3_2_PLUS:
+            # 3.0 and 3.1 keep only the type: the form cannot refuse a value (the hook does).
+            assert not {"minimum", "exclusiveMinimum", "pattern"} & set(schema), (name, schema)
 
 
 @pytest.mark.airflow_versions(">=3.2")

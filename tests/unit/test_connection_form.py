@@ -157,7 +157,11 @@ def test_hook_widgets_are_derived_from_the_same_fields() -> None:
         assert widget.field_class is expected_class[field.kind], name
         assert widget.label == f"gettext:{field.label}"
         assert widget.kwargs["description"] == field.description
-        assert [type(v) for v in widget.kwargs["validators"]] == [FakeOptional], "every field may be empty"
+        checks = [type(v) for v in widget.kwargs["validators"]]
+        if name == "allow_insecure_http":
+            assert checks == [connection_form.BaseUrlCheck]
+        else:
+            assert checks == [FakeOptional, connection_form.FieldCheck], "every field may be empty"
         assert isinstance(widget.kwargs.get("widget"), FakeWidget) == (field.kind != "boolean")
 
 
@@ -175,3 +179,39 @@ def test_hook_form_methods_exist_only_where_airflow_calls_them() -> None:
         assert (method in VyroHook.__dict__) is not AIRFLOW_V_3_2_PLUS, method
     if not AIRFLOW_V_3_2_PLUS:
         assert VyroHook.get_ui_field_behaviour() == connection_form.hook_field_behaviour()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("timeout", "0", "must be a number more than 0"),
+        ("timeout", "-2", "must be a number more than 0"),
+        ("timeout", "soon", "must be a number"),
+        ("timeout", "0.5", None),
+        ("max_retries", "1.5", "must be a whole number"),
+        ("max_retries", -1, "must be a whole number of at least 0"),
+        ("max_retries", 0, None),
+        ("backoff_factor", "0", None),
+        ("requests_per_minute", "0", "must be a number more than 0"),
+        ("requests_per_minute", "-10", "must be a number more than 0"),
+        ("requests_per_minute", "0.5", None),
+        ("max_result_bytes", 0, "must be a whole number of at least 1"),
+        (
+            "proxies",
+            '{"https": "http://proxy:3128"',
+            'must be a JSON object, e.g. {"https": "http://proxy:3128"}',
+        ),
+        ("proxies", '["http://proxy:3128"]', 'must be a JSON object, e.g. {"https": "http://proxy:3128"}'),
+        ("proxies", '{"https": "http://proxy:3128"}', None),
+        ("credit_costs", "inpaint=2", 'must be a JSON object, e.g. {"inpaint": 2}'),
+        ("credit_costs", '{"inpaint": 2}', None),
+        ("job_status_path", "/v1/video/status", "must look like /v2/video/{id}/status"),
+        ("job_status_path", "/v2/jobs/{id}", None),
+        ("timeout", "", None),
+        ("allow_insecure_http", True, None),
+    ],
+)
+def test_a_field_names_the_problem_of_a_value_its_constraints_refuse(
+    name: str, value: object, problem: str | None
+) -> None:
+    assert EXTRA_FIELDS[name].problem(value) == problem
