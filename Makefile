@@ -79,6 +79,7 @@ bench: $(STAMP)
 
 profile: $(STAMP)
 	$(PY) -m benchmarks.breakdown
+	$(PY) -m benchmarks.steps
 
 soak: $(STAMP)
 	$(PY) -m devtools.soak

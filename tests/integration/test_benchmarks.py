@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from airflow_provider_vyro.streams import PngStreamChecker
-from benchmarks import hook_overhead, scale
+from benchmarks import hook_overhead, scale, steps
 from benchmarks._support import TOKEN
 from benchmarks.fast_server import FastServerProcess
 
@@ -95,3 +95,11 @@ def test_the_pace_benchmark_gives_its_ratio(tmp_path: Path) -> None:
 
     assert pace.gate_seconds(threads=2, cycles=50) > 0
     assert pace.bare_call_seconds(calls=2) > 0
+
+
+def test_the_steps_profile_times_each_step_of_a_batch_item(capsys: pytest.CaptureFixture[str]) -> None:
+    assert steps.main(["--items", "12"]) == 0
+    printed = capsys.readouterr().out
+    assert "12 local items" in printed
+    for step in ("item:run", "Session.request", "storage:atomic_writer (exit)", "_call_all"):
+        assert step in printed, step
