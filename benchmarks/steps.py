@@ -51,6 +51,7 @@ STEPS = (
     "airflow_provider_vyro.item:run",
     "airflow_provider_vyro.storage:atomic_writer",
     "airflow_provider_vyro.writes:_create_temp",
+    "airflow_provider_vyro.writes:flush_folder",
     "airflow_provider_vyro.writes:fsync_directory",
     "airflow_provider_vyro.writes:record_lineage",
     "os:fsync",
@@ -99,7 +100,9 @@ def _wrap(spec: str) -> None:
     *parents, attribute = path.split(".")
     for parent in parents:
         owner = getattr(owner, parent)
-    inner = getattr(owner, attribute)
+    inner = getattr(owner, attribute, None)
+    if inner is None:  # a step another version of the provider does not have
+        return
     name = spec.replace("airflow_provider_vyro.", "")
     contextual = spec.endswith(":atomic_writer")
 

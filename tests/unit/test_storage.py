@@ -522,3 +522,43 @@ class TestSameLocation:
 
     def test_different_files(self, tmp_path: Path) -> None:
         assert not same_location(local(tmp_path / "x.png"), local(tmp_path / "x_inpainted.png"))
+
+
+class TestFlushFolder:
+    def test_writers_that_ask_at_once_share_a_flush_that_began_after_they_asked(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import threading
+        import time
+
+        from airflow_provider_vyro import writes
+
+        real_fsync = os.fsync
+        flushes: list[tuple[float, float]] = []
+
+        def slow_fsync(fd: int) -> None:
+            started = time.monotonic()
+            time.sleep(0.05)
+            real_fsync(fd)
+            flushes.append((started, time.monotonic()))
+
+        monkeypatch.setattr(os, "fsync", slow_fsync)
+        asked: list[tuple[float, float]] = []
+        lock = threading.Lock()
+
+        def writer() -> None:
+            at = time.monotonic()
+            writes.flush_folder(str(tmp_path))
+            with lock:
+                asked.append((at, time.monotonic()))
+
+        threads = [threading.Thread(target=writer) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert 1 <= len(flushes) < 8, "writers that asked together shared flushes"
+        for at, returned in asked:
+            assert any(at <= started and ended <= returned for started, ended in flushes), (
+                "each writer returned after a whole flush that began after it asked"
+            )
