@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeAlias, T
 from airflow_provider_vyro import checks, expectations, formats, images, locations, storage, streams
 from airflow_provider_vyro.exceptions import VyroInputError, VyroOutputWriteError
 from airflow_provider_vyro.failures import RETRYABLE_CLASSES, FailureClass, classify, meaning, stops_run
-from airflow_provider_vyro.resolving import Resolved, arguments, check_text, path_argument, resolve
+from airflow_provider_vyro.resolving import Places, Resolved, arguments, check_text, path_argument, resolve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -208,7 +208,29 @@ def examine_output(location: ObjectStoragePath) -> tuple[Existing | None, str]:
     return Existing(digest.hexdigest(), validator.size, width, height, fmt), ""
 
 
-def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = None) -> CheckedItem:
+Inspections: TypeAlias = "dict[tuple[str, str, str], images.CheckedImage]"
+"""The inputs one run inspected, by argument, location and path as given (see :func:`check`)."""
+
+
+def _inspected(resolved: Resolved, name: str, inspections: Inspections | None) -> images.CheckedImage:
+    argument = path_argument(name)
+    shown = resolved.given[argument]
+    key = (argument, resolved.input_key_by_argument[argument], shown)
+    found = inspections.get(key) if inspections is not None else None
+    if found is None:
+        found = _inspect(resolved.places[name].location(), argument, shown)
+        if inspections is not None:
+            inspections[key] = found
+    return found
+
+
+def check(
+    resolved: Resolved,
+    *,
+    overwrite: bool,
+    earlier_sha256: str | None = None,
+    inspections: Inspections | None = None,
+) -> CheckedItem:
     """
     Run the storage checks of one item and decide keep or call; nothing is sent.
 
@@ -216,13 +238,13 @@ def check(resolved: Resolved, *, overwrite: bool, earlier_sha256: str | None = N
     :param overwrite: replace an existing output; if off, a complete and intact one is kept.
     :param earlier_sha256: the SHA-256 an earlier try of the same DAG run wrote to this output,
         if any: an output that still has it is kept whatever ``overwrite`` says.
+    :param inspections: the inputs the run inspected so far (:data:`Inspections`): an input that
+        many items give (one mask for every item) is inspected once, and its size is checked
+        again when each call reopens it to upload.
     :raises VyroInputError: naming the argument at fault.
     """
     endpoint = resolved.endpoint
-    files = {
-        name: _inspect(location, path_argument(name), resolved.given[path_argument(name)])
-        for name, location in resolved.inputs.items()
-    }
+    files = {name: _inspected(resolved, name, inspections) for name in resolved.places}
     checks.check_files(
         endpoint,
         {name: f.info for name, f in files.items()},
@@ -328,12 +350,13 @@ def _call_and_write(item: CheckedItem, hook: VyroHook, temps: storage.TempFiles 
     resolved = item.resolved
     endpoint = resolved.endpoint
     target = resolved.output_format
+    real_path = resolved.output_key.removeprefix("file://") if resolved.local_output else None
     if endpoint.answer_formats == (target,):
-        with storage.atomic_writer(resolved.output, temps) as destination:
+        with storage.atomic_writer(resolved.output, temps, real_path=real_path) as destination:
             return hook.call_to(endpoint, destination, fields=resolved.fields, files=item.files)
     with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, dir=storage.temp_folder()) as answer:
         result = hook.call_to(endpoint, answer, fields=resolved.fields, files=item.files)
-        with storage.atomic_writer(resolved.output, temps) as destination:
+        with storage.atomic_writer(resolved.output, temps, real_path=real_path) as destination:
             if result.format == target:
                 formats.copy(answer, destination)  # type: ignore[arg-type]
                 return result
@@ -417,7 +440,9 @@ __all__ = [
     "Existing",
     "FailureClass",
     "InpaintXCom",
+    "Inspections",
     "Outcome",
+    "Places",
     "Resolved",
     "Status",
     "arguments",

@@ -61,12 +61,40 @@ class Place:
 
     local: str | None
     remote: ObjectStoragePath | None = None
+    _built: list[ObjectStoragePath] = field(default_factory=list, repr=False, compare=False)
 
     def location(self) -> ObjectStoragePath:
-        """Give the path as an :class:`~airflow.sdk.ObjectStoragePath` (built now for a local path)."""
+        """Give the path as an :class:`~airflow.sdk.ObjectStoragePath` (built on first use if local)."""
         if self.remote is not None:
             return self.remote
-        return storage.local_location(self.local or "")
+        if not self._built:
+            self._built.append(storage.local_location(self.local or ""))
+        return self._built[0]
+
+
+class Places:
+    """
+    Where the paths of one run's items point, each local path resolved once.
+
+    A local path that many items give (one mask for every item) is one :class:`Place`: its
+    location key is computed and its :class:`~airflow.sdk.ObjectStoragePath` built once. Each
+    folder's symlinks are resolved once (:class:`~airflow_provider_vyro.locations.LocalKeys`).
+    """
+
+    def __init__(self) -> None:
+        self._keys = locations.LocalKeys()
+        self._local: dict[str, tuple[Place, str]] = {}
+
+    def local(self, path: str) -> tuple[Place, str]:
+        """
+        Give the place of an absolute local path and its location key.
+
+        :param path: the path, as :func:`~airflow_provider_vyro.storage.local_path` gives it.
+        """
+        found = self._local.get(path)
+        if found is None:
+            found = self._local[path] = (Place(path), self._keys.key(path))
+        return found
 
 
 @dataclass(frozen=True)
@@ -158,11 +186,11 @@ def _check_output_format(endpoint: Endpoint, path: str) -> str:
     return formats.check_output_format(endpoint, path)
 
 
-def _place(path: str, argument: str, conn_id: str | None, keys: locations.LocalKeys) -> tuple[Place, str]:
+def _place(path: str, argument: str, conn_id: str | None, shared: Places) -> tuple[Place, str]:
     """Where a path points, and its location key."""
     local = storage.local_path(path, field=argument)
     if local is not None:
-        return Place(local), keys.key(local)
+        return shared.local(local)
     remote = storage.resolve(path, field=argument, conn_id=conn_id)
     return Place(None, remote), locations.location_key(remote)
 
@@ -173,7 +201,7 @@ def resolve(
     *,
     storage_conn_id: str | None = None,
     index: int = 0,
-    keys: locations.LocalKeys | None = None,
+    shared: Places | None = None,
 ) -> Resolved:
     """
     Run the cheap checks of one item: no storage is touched and nothing is sent.
@@ -182,7 +210,7 @@ def resolve(
     :param values: the item's arguments (see :func:`arguments`); a missing one takes its default.
     :param storage_conn_id: connection for remote paths; empty means none.
     :param index: the item's position in its run.
-    :param keys: the run's local location keys (a run resolves each folder once); default: a new one.
+    :param shared: the run's places (a local path many items give is resolved once); default: new.
     :raises VyroInputError: naming the argument at fault.
     """
     if not isinstance(values, Mapping):
@@ -217,12 +245,12 @@ def resolve(
     output_format = _check_output_format(endpoint, output_path)
 
     conn_id = storage_conn_id or None
-    keys = keys or locations.LocalKeys()
+    shared = shared or Places()
     places: dict[str, Place] = {}
     input_keys: dict[str, str] = {}
     for name, path in paths.items():
-        places[name], input_keys[name] = _place(path, path_argument(name), conn_id, keys)
-    output_place, output_key = _place(output_path, "output_path", conn_id, keys)
+        places[name], input_keys[name] = _place(path, path_argument(name), conn_id, shared)
+    output_place, output_key = _place(output_path, "output_path", conn_id, shared)
     for name, place in places.items():
         if input_keys[name] == output_key or (
             place.local is not None
@@ -247,4 +275,4 @@ def resolve(
     )
 
 
-__all__ = ["Place", "Resolved", "arguments", "check_text", "path_argument", "resolve"]
+__all__ = ["Place", "Places", "Resolved", "arguments", "check_text", "path_argument", "resolve"]

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from airflow_provider_vyro import credits as pricing
-from airflow_provider_vyro import heap, locations, metrics, storage
+from airflow_provider_vyro import heap, metrics, storage
 from airflow_provider_vyro import item as items
 from airflow_provider_vyro import ledger as ledgers
 from airflow_provider_vyro.exceptions import (
@@ -251,10 +251,10 @@ class Runner:
     def _resolve_all(self, entries: Sequence[Mapping[str, Any]]) -> list[Resolved]:
         resolved: list[Resolved] = []
         problems: list[tuple[int, VyroInputError]] = []
-        keys, conn_id = locations.LocalKeys(), self.options.storage_conn_id
+        at, conn_id = items.Places(), self.options.storage_conn_id
         for index, entry in enumerate(entries):
             try:
-                item = items.resolve(self.endpoint, entry, storage_conn_id=conn_id, index=index, keys=keys)
+                item = items.resolve(self.endpoint, entry, storage_conn_id=conn_id, index=index, shared=at)
                 resolved.append(item)
             except VyroInputError as error:
                 problems.append((index, error))
@@ -295,10 +295,11 @@ class Runner:
         """Storage checks, and the first call; give the items, the one called and the error it stopped on."""
         overwrite = self.options.overwrite
         total = len(resolved)
+        seen: items.Inspections = {}
 
         def job(r: Resolved) -> Callable[[], CheckedItem]:
             earlier = ledger.earlier(r.output_key) if ledger is not None else None
-            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier)
+            return lambda: items.check(r, overwrite=overwrite, earlier_sha256=earlier, inspections=seen)
 
         workers = min(MAX_CHECK_THREADS, max(4, 2 * self.options.max_concurrency))
         pool = Pool([job(r) for r in resolved], workers, "vyro-check", slow_start=True)

@@ -226,7 +226,11 @@ def _make_folders(directory: str) -> list[str]:
 
 @contextlib.contextmanager
 def atomic_writer(
-    p: ObjectStoragePath, temps: TempFiles | None = None, *, lineage: bool = True
+    p: ObjectStoragePath,
+    temps: TempFiles | None = None,
+    *,
+    lineage: bool = True,
+    real_path: str | None = None,
 ) -> Iterator[BinaryIO]:
     """
     Write a file so that it appears at ``p`` complete, or not at all.
@@ -256,17 +260,23 @@ def atomic_writer(
     :param p: the resolved output path.
     :param temps: the run's registry of temporary files, so a cancelled run can remove them.
     :param lineage: record the write as hook lineage (off for bookkeeping files).
+    :param real_path: a local ``p`` with its symlinks resolved, when the caller knows it (its
+        location key): the path is not resolved again.
     """
     local = is_local(p)
-    target = os.path.realpath(p.path) if local else p.path
+    target = (real_path or os.path.realpath(p.path)) if local else p.path
     directory = os.path.dirname(target) if local else temp_folder()
     staging = _existing_folder(directory) if local else directory
     fd, tmp = _create_temp(staging, posixpath.basename(target))
-    if temps is not None:
-        temps.add(tmp)
-    os.close(fd)
     try:
-        with open(tmp, "wb") as f:
+        if temps is not None:
+            temps.add(tmp)
+        f = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        with f:
             yield cast("BinaryIO", f)
             try:
                 f.flush()

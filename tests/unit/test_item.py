@@ -7,7 +7,7 @@ import struct
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
@@ -104,6 +104,34 @@ class TestChecks:
         with (
             pytest.raises(VyroInputError, match="changed since it was checked"),
             checked.files["image"].open(),
+        ):
+            pass
+
+    def test_an_input_many_items_give_is_inspected_once_per_run(self, tmp_path: Path) -> None:
+        image, mask = make_scene()
+        for name in ("a.png", "b.png"):
+            (tmp_path / name).write_bytes(image)
+        (tmp_path / "m.png").write_bytes(mask)
+        shared, inspections = item.Places(), cast("item.Inspections", {})
+        checked = [
+            item.check(
+                item.resolve(
+                    INPAINT,
+                    {"image_path": str(tmp_path / n), "mask_path": str(tmp_path / "m.png"), "prompt": "p"},
+                    shared=shared,
+                ),
+                overwrite=True,
+                inspections=inspections,
+            )
+            for n in ("a.png", "b.png")
+        ]
+        assert checked[0].files["mask"] is checked[1].files["mask"]
+        assert checked[0].files["image"] is not checked[1].files["image"]
+        assert checked[0].resolved.inputs["mask"] is checked[1].resolved.inputs["mask"]
+        (tmp_path / "m.png").write_bytes(mask + b"\0")
+        with (
+            pytest.raises(VyroInputError, match="changed since it was checked"),
+            checked[1].files["mask"].open(),
         ):
             pass
 
