@@ -75,13 +75,18 @@ TESTS = [
     "tests/integration/test_batch_dags.py::test_a_failure_after_execute_returned_is_retried_without_paying_again",
     "tests/integration/decorators",
     "tests/integration/test_discovery.py",
+    "tests/integration/test_metrics.py",
+    "tests/integration/test_tracing.py",
 ]
 """On every version: unit tests, the hook against the emulator, three example DAGs (v1 inpaint; v2
 generate then edit; video, deferred) through ``airflow dags test``, the review DAG defined only
 where its UI exists, a batch task retried in the same DAG run (after a failed item, and after a
 failure once ``execute`` returned) that pays nothing twice, the video operators and trigger
 against the emulator, background removal and upscaling and every operator's ``endpoint`` and
-``extra_fields`` against the emulator, the decorator in-process, discovery."""
+``extra_fields`` against the emulator, the decorator in-process, discovery, and each request's span
+under a task span from the batch runner's threads (in-process, with that version's OpenTelemetry),
+and the metrics a real ``airflow dags test`` run sends to a StatsD listener (through that version's
+``Stats``)."""
 
 ONLY_ON: dict[str, list[str]] = {
     "2.11": ["tests/integration/test_example_dags.py::test_example_vyro_taskflow_one_item_and_a_list"],

@@ -72,7 +72,8 @@ def test_each_request_is_a_span_under_the_task_span_from_the_runner_threads(
     assert [(a["vyro.attempt"], a["vyro.outcome"]) for a in retried] == [(2, "ok")]
     assert sum(1 for a in attributes if a["vyro.attempt"] == 1) == 4
     private = [TOKEN, str(tmp_path), "prompt number", "/v1/", "http://"]
-    assert not [t for span in spans.get_finished_spans() for t in texts(span) if any(p in t for p in private)]
+    # Only the provider's spans: FastAPI may trace the emulator's side of the requests in this process.
+    assert not [t for span in sent for t in texts(span) if any(p in t for p in private)]
 
 
 def test_no_span_where_the_task_is_not_traced(
