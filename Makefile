@@ -56,13 +56,15 @@ dist: $(STAMP)
 	$(PY) -m devtools.check_dist dist --uv $(UV) --workdir .scratch/dist-check
 
 # The main suite and the matrix run side by side: each is mostly one core's work (Airflow
-# subprocesses one after another). The matrix's output goes to a file, printed once both are done.
+# subprocesses one after another). The matrix's output goes to a file, printed once both are done;
+# it runs in its own session, ended with make on Ctrl-C or SIGTERM.
 MATRIX_LOG := .scratch/matrix.log
 
 test: lint typecheck docs dist
 	@mkdir -p $(dir $(MATRIX_LOG))
 	@echo "make matrix runs beside pytest; its output is printed when both are done ($(MATRIX_LOG))"
-	@$(MAKE) --no-print-directory matrix > $(MATRIX_LOG) 2>&1 & matrix=$$!; \
+	@setsid $(MAKE) --no-print-directory matrix > $(MATRIX_LOG) 2>&1 & matrix=$$!; \
+	trap 'kill -TERM -- -$$matrix 2>/dev/null; exit 130' INT TERM; \
 	$(PY) -m pytest; suite=$$?; \
 	wait $$matrix; versions=$$?; \
 	cat $(MATRIX_LOG); \

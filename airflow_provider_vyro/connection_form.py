@@ -18,7 +18,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 FieldKind = Literal["string", "integer", "number", "boolean"]
 
@@ -72,7 +75,7 @@ class ExtraField:
         whole = "a whole number" if self.kind == "integer" else "a number"
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return f"must be {whole}"
         if number != number or (self.kind == "integer" and not number.is_integer()):
             return f"must be {whole}"
@@ -225,14 +228,24 @@ class FieldCheck:
     A WTForms validator of one extra field: its constraints (:meth:`ExtraField.problem`), in the form.
 
     :param field: the field's definition.
+    :param read: the hook's own reader of the value, where the constraints say less than it checks
+        (it raises :class:`~airflow_provider_vyro.exceptions.VyroInputError` naming the extra).
     """
 
-    def __init__(self, field: ExtraField) -> None:
+    def __init__(self, field: ExtraField, read: Callable[[Any], object] | None = None) -> None:
         self.field = field
+        self.read = read
 
     def __call__(self, form: Any, field: Any) -> None:
         """Refuse the field's value if it breaks a constraint (WTForms' validator protocol)."""
+        from airflow_provider_vyro.exceptions import VyroInputError
+
         problem = self.field.problem(field.data)
+        if problem is None and self.read is not None and field.data not in (None, ""):
+            try:
+                self.read(field.data)
+            except VyroInputError as err:
+                problem = re.sub(r"^its extra '[^']*' ", "", err.problem)
         if problem is not None:
             from wtforms.validators import ValidationError
 
@@ -281,10 +294,14 @@ def hook_form_widgets() -> dict[str, Any]:
     from wtforms import BooleanField, IntegerField, StringField
     from wtforms.validators import Optional
 
+    from airflow_provider_vyro.credits import read_credit_costs
+
     classes = {"string": StringField, "number": StringField, "integer": IntegerField, "boolean": BooleanField}
+    readers: dict[str, Callable[[Any], object]] = {"credit_costs": read_credit_costs}
     widgets: dict[str, Any] = {}
     for name, f in EXTRA_FIELDS.items():
-        kwargs: dict[str, Any] = {"description": f.description, "validators": [Optional(), FieldCheck(f)]}
+        validators = [Optional(), FieldCheck(f, readers.get(name))]
+        kwargs: dict[str, Any] = {"description": f.description, "validators": validators}
         if f.kind != "boolean":
             kwargs["widget"] = BS3TextFieldWidget()
         if name == "allow_insecure_http":

@@ -355,9 +355,9 @@ class VideoJob:
             )
             return recorded
         job_id = self.hook.submit_job(self.request.endpoint, fields=self.request.fields, files=files)
-        metrics.run_done(self.request.endpoint.operation, self.cost or 0, {})
         self.submits, self.submitted_by = 1, self.try_number
         self.record.save(job_id, self.try_number)
+        metrics.run_done(self.request.endpoint.operation, self.cost or 0, {})  # after the record: may block
         return job_id
 
     def resume(self) -> str | None:

@@ -2,9 +2,10 @@
 One OpenTelemetry span per request, where Airflow traces the task that sends it.
 
 Airflow 3.2+ runs each task inside a span (``worker.<task_id>``) when ``[traces] otel_on`` is
-set; every request the hook sends from that task, retries included, is then a ``vyro.request``
-span under it, also from the batch runner's threads (they run in a copy of the task's context,
-see :mod:`airflow_provider_vyro.pool`). Attributes:
+set; every request of an operation the hook sends from that task (an image call, a video job's
+submit; not a job's status requests nor its result's download), retries included, is then a
+``vyro.request`` span under it, also from the batch runner's threads (they run in a copy of the
+task's context, see :mod:`airflow_provider_vyro.pool`). Attributes:
 
 * ``vyro.operation``: the catalogue's operation name;
 * ``vyro.attempt``: the attempt's number, from 1; ``vyro.retry``: whether it repeats a failed one;
@@ -79,9 +80,13 @@ def finish(span: Any | None, status: int | None, outcome: str) -> None:
             from opentelemetry.trace import Status, StatusCode
 
             span.set_status(Status(StatusCode.ERROR, outcome))
-        span.end()
     except Exception:
-        _log.debug("Could not end the span of a request", exc_info=True)
+        _log.debug("Could not describe the span of a request", exc_info=True)
+    finally:
+        try:
+            span.end()
+        except Exception:
+            _log.debug("Could not end the span of a request", exc_info=True)
 
 
 __all__ = ["SPAN_NAME", "finish", "start"]

@@ -296,8 +296,8 @@ class VyroHook(NamedOperations, BaseHook):
         try:
             response = self._send(endpoint.path, body, content_type, stream=True)
         except BaseException:
-            self._gate.done(None)
             sent.done(None, False)
+            self._gate.done(None)
             raise
         redactor = self._prepared().redactor
         result: ImageResult | None = None
@@ -307,9 +307,9 @@ class VyroHook(NamedOperations, BaseHook):
                     raise answers.error_from(response, redactor, self.vyro_conn_id)
                 result = answers.receive(response, destination, attempt, endpoint.answer_formats, redactor)
             finally:
-                self._gate.done(response.headers)
                 status = response.status_code
                 seconds = sent.done(status, result is not None)
+                self._gate.done(response.headers)
                 if self.log.isEnabledFor(logging.INFO):
                     self.log.info(
                         "%s", describe_attempt(endpoint, fields, parts, attempt, status, result, seconds)
@@ -347,10 +347,9 @@ class VyroHook(NamedOperations, BaseHook):
                 body, content_type = multipart.encode(
                     fields, {name: part.as_file() for name, part in parts.items()}
                 )
-                answer = self._exchange(
-                    "POST", endpoint.path, body, content_type, (endpoint.operation, attempts)
+                return self._exchange(
+                    "POST", endpoint.path, body, content_type, (endpoint.operation, attempts), parse_job_id
                 )
-                return parse_job_id(answer)
 
             job_id = self._prepared().retries.run(attempt, retry_if=submit_may_be_resent)
         self.log.info("%s: POST %s accepted as job %s", endpoint.operation, endpoint.path, job_id)
@@ -396,12 +395,14 @@ class VyroHook(NamedOperations, BaseHook):
         body: Any,
         content_type: str | None,
         counted: tuple[str, int] | None = None,
+        parse: Callable[[str], str] | None = None,
     ) -> str:
         """
         Send one request whose answer is JSON; give its text (token redacted), or raise its error.
 
         ``counted`` (operation, attempt) makes it a request of :mod:`.metrics` (a job's submit);
-        a status request is not one.
+        a status request is not one. ``parse`` reads the text into what is given (a request whose
+        answer it refuses is counted as a bad answer).
         """
         self._gate.wait()
         if self._stop.is_set():
@@ -418,14 +419,15 @@ class VyroHook(NamedOperations, BaseHook):
             if sent is not None:
                 sent.done(None, False)
             raise
-        text: str | None = None
+        given: str | None = None
         with response:
             try:
                 text = answers.read_json(response, redactor, self.vyro_conn_id)
+                given = text if parse is None else parse(text)
             finally:
                 if sent is not None:
-                    sent.done(response.status_code, text is not None)
-        return text
+                    sent.done(response.status_code, given is not None)
+        return given
 
     def _send(
         self,

@@ -149,13 +149,16 @@ class VideoRun(VyroBaseOperator):
 
     @contextlib.contextmanager
     def _ended(self, job: VideoJob) -> Iterator[None]:
-        """Count the item failed in the metrics if the job raises a Vyro error; close the hook."""
+        """Count the item failed in the metrics if anything but a deferral ends the job; close the hook."""
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
         from airflow_provider_vyro import metrics
-        from airflow_provider_vyro.exceptions import VyroError
 
         try:
             yield
-        except VyroError:
+        except TaskDeferred:
+            raise
+        except BaseException:
             metrics.run_done(job.request.endpoint.operation, 0, {"failed": 1})
             raise
         finally:

@@ -70,6 +70,9 @@ def test_webserver_form_from_the_hook_methods() -> None:
         ({"extra__vyro__max_retries": "-1"}, "extra__vyro__max_retries"),
         ({"extra__vyro__proxies": '{"https": '}, "extra__vyro__proxies"),
         ({"extra__vyro__credit_costs": "[2]"}, "extra__vyro__credit_costs"),
+        ({"extra__vyro__credit_costs": '{"inpaint": -3}'}, "extra__vyro__credit_costs"),
+        ({"extra__vyro__credit_costs": '{"nope": 2}'}, "extra__vyro__credit_costs"),
+        ({"extra__vyro__timeout": "   "}, None),  # the form strips it: the extra is not saved
         ({"extra__vyro__requests_per_minute": "0"}, "extra__vyro__requests_per_minute"),
         ({"extra__vyro__job_status_path": "/v1/{id}"}, "extra__vyro__job_status_path"),
         ({"host": "https://api.vyro.ai/v2"}, "extra__vyro__allow_insecure_http"),

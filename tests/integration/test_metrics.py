@@ -68,6 +68,7 @@ def test_a_dag_run_sends_the_provider_metrics_and_nothing_private(
         AIRFLOW__METRICS__STATSD_ON="True",
         AIRFLOW__METRICS__STATSD_HOST="127.0.0.1",
         AIRFLOW__METRICS__STATSD_PORT=str(listener.port),
+        AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED="True",  # tags in the datagrams, so they are checked too
     )
     emulator.set_faults(script=[500])
     emulator.set_video(duration=1.5)
@@ -76,17 +77,34 @@ def test_a_dag_run_sends_the_provider_metrics_and_nothing_private(
     assert run.state == "success", run.describe()
     assert sum(emulator.video_stats()["submits"].values()) == 1
     listener.close()
-    vyro = [d for d in listener.datagrams if ".vyro." in f".{d}"]
-    sent = {d.split(":", 1)[0].rsplit("vyro.", 1)[1] for d in vyro}
-    assert {f"vyro.{name}" for name in sent} >= set(NAMES), vyro
-    counted = sorted(d.rsplit("vyro.", 1)[1] for d in vyro if ".items:" in d or ".credits:" in d)
-    assert counted == [
-        "credits:5|c",  # the video's submit
-        "credits:8|c",  # 3 items at 2 credits, and a retry
-        "items:1|c",  # the video written
-        "items:3|c",  # the batch's items written
-    ], vyro
-    requests_sent = [d for d in vyro if "vyro.requests" in d]
-    assert len(requests_sent) == emulator.stats()["requests"] == 5, "4 image requests and the submit"
-    private = [TOKEN, str(tmp_path), "prompt number"]
+    vyro = [parse(d) for d in listener.datagrams if ".vyro." in f".{d}"]
+    assert {name for name, _, _ in vyro} >= set(NAMES), vyro
+    assert {key for _, tags, _ in vyro for key in tags} <= {"operation", "outcome"}, vyro
+
+    def total(metric: str) -> dict[tuple[str, ...], float]:
+        sums: dict[tuple[str, ...], float] = {}
+        for name, tags, value in vyro:
+            if name == metric:
+                key = tuple(tags[k] for k in sorted(tags))
+                sums[key] = sums.get(key, 0) + value
+        return sums
+
+    assert total("vyro.credits") == {("inpaint",): 8, ("text_to_video",): 5}, "3 items at 2 and a retry"
+    assert total("vyro.items") == {("inpaint", "written"): 3, ("text_to_video", "written"): 1}
+    assert total("vyro.requests") == {
+        ("inpaint", "server_error"): 1,
+        ("inpaint", "ok"): 3,
+        ("text_to_video", "ok"): 1,
+    }
+    assert emulator.stats()["requests"] == 5, "4 image requests and the submit"
+    assert total("vyro.retries") == {("inpaint",): 1}
+    private = [TOKEN, str(tmp_path), "prompt number", "waves roll onto the beach"]
     assert not [d for d in listener.datagrams if any(p in d for p in private)]
+
+
+def parse(datagram: str) -> tuple[str, dict[str, str], float]:
+    """Read ``airflow.vyro.items,operation=inpaint,outcome=written:3|c`` (InfluxDB-style tags)."""
+    stat, rest = datagram.split(":", 1)
+    name, *pairs = stat.split(",")
+    tags = dict(pair.split("=", 1) for pair in pairs)
+    return name.removeprefix("airflow."), tags, float(rest.split("|", 1)[0])

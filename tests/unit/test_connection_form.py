@@ -114,6 +114,11 @@ class FakeBooleanField(FakeField):
 
 
 class FakeOptional:
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+
+class FakeValidationError(Exception):
     pass
 
 
@@ -130,7 +135,7 @@ def fake_wtforms(monkeypatch: pytest.MonkeyPatch) -> None:
             "IntegerField": FakeIntegerField,
             "BooleanField": FakeBooleanField,
         },
-        "wtforms.validators": {"Optional": FakeOptional},
+        "wtforms.validators": {"Optional": FakeOptional, "ValidationError": FakeValidationError},
         "flask_babel": {"lazy_gettext": lambda text: f"gettext:{text}"},
         "flask_appbuilder": {},
         "flask_appbuilder.fieldwidgets": {"BS3TextFieldWidget": FakeWidget},
@@ -163,6 +168,59 @@ def test_hook_widgets_are_derived_from_the_same_fields() -> None:
         else:
             assert checks == [FakeOptional, connection_form.FieldCheck], "every field may be empty"
         assert isinstance(widget.kwargs.get("widget"), FakeWidget) == (field.kind != "boolean")
+
+
+@pytest.mark.usefixtures("fake_wtforms")
+@pytest.mark.parametrize(
+    ("name", "value", "refused"),
+    [
+        ("timeout", "0", True),
+        ("timeout", "   ", True),
+        ("timeout", "2.5", False),
+        pytest.param("max_retries", 10**400, True, id="max_retries-400-digits"),
+        ("max_result_bytes", 1024, False),
+        ("credit_costs", "[2]", True),
+        ("credit_costs", '{"inpaint": -3}', True),
+        ("credit_costs", '{"nope": 2}', True),
+        ("credit_costs", '{"inpaint": 2, "text_to_image:realistic": 8}', False),
+        ("requests_per_minute", "0", True),
+    ],
+)
+def test_the_form_refuses_an_extra_the_hook_would(name: str, value: object, refused: bool) -> None:
+    check = connection_form.hook_form_widgets()[name].kwargs["validators"][-1]
+    field = types.SimpleNamespace(data=value)
+    if refused:
+        with pytest.raises(FakeValidationError, match=f"^{re.escape(EXTRA_FIELDS[name].label)} "):
+            check(None, field)
+    else:
+        check(None, field)
+
+
+@pytest.mark.usefixtures("fake_wtforms")
+@pytest.mark.parametrize(
+    ("conn_type", "host", "insecure", "refused"),
+    [
+        ("vyro", "https://api.vyro.ai/v2", False, True),
+        ("vyro", "http://vyro.example.com", False, True),
+        ("vyro", "http://vyro.example.com", True, False),
+        ("vyro", "http://127.0.0.1:8765", False, False),
+        ("vyro", "", False, False),
+        ("http", "http://example.com/api", False, False),
+    ],
+)
+def test_the_form_refuses_a_base_url_the_hook_would(
+    conn_type: str, host: str, insecure: bool, refused: bool
+) -> None:
+    (check,) = connection_form.hook_form_widgets()["allow_insecure_http"].kwargs["validators"]
+    form = types.SimpleNamespace(
+        conn_type=types.SimpleNamespace(data=conn_type), host=types.SimpleNamespace(data=host)
+    )
+    field = types.SimpleNamespace(data=insecure)
+    if refused:
+        with pytest.raises(FakeValidationError, match=r"^Base URL"):
+            check(form, field)
+    else:
+        check(form, field)
 
 
 def test_json_schema_of_a_field() -> None:
