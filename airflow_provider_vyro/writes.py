@@ -15,6 +15,7 @@ Nothing heavy is imported at module level: importing this module stays cheap for
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import posixpath
@@ -264,6 +265,7 @@ def atomic_writer(
         location key): the path is not resolved again.
     """
     local = is_local(p)
+    created: list[str] = []
     target = (real_path or os.path.realpath(p.path)) if local else p.path
     directory = os.path.dirname(target) if local else temp_folder()
     staging = _existing_folder(directory) if local else directory
@@ -274,6 +276,9 @@ def atomic_writer(
         f = os.fdopen(fd, "wb")
     except BaseException:
         os.close(fd)
+        _unlink(tmp)
+        if temps is not None:
+            temps.discard(tmp)
         raise
     try:
         with f:
@@ -287,7 +292,6 @@ def atomic_writer(
         if temps is not None:
             temps.check_open()
         if local:
-            created: list[str] = []
             try:
                 created = _make_folders(directory)
                 os.replace(tmp, target)
@@ -313,23 +317,39 @@ def atomic_writer(
         if temps is not None and tmp:
             temps.discard(tmp)
     if local:
-        flush_folder(directory)
-        if staging != directory:
-            flush_folder(staging)
+        # the output's folder, then each new folder's parent (its entry is there), then the staging folder
+        folders = dict.fromkeys([directory, *(os.path.dirname(c) for c in reversed(created)), staging])
+        try:
+            for folder in folders:
+                flush_folder(folder)
+        except OSError as exc:
+            raise VyroOutputWriteError(display(p), f"it may not survive a crash: {_os_problem(exc)}") from exc
     if lineage:
         record_lineage(p, output=True)
 
 
+_NO_FOLDER_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM})
+"""What a file system or a folder that cannot be flushed answers: nothing more can be done there."""
+
+
 def fsync_directory(directory: str) -> None:
-    """Flush a local folder's entries to disk (a file created or renamed in it survives a crash)."""
+    """
+    Flush a local folder's entries to disk (a file created or renamed in it survives a crash).
+
+    A folder that cannot be opened, or a file system that does not flush folders, is let be;
+    any other failure (an I/O error) is raised: what was written there may not survive.
+
+    :raises OSError: if the flush failed.
+    """
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _NO_FOLDER_FSYNC:
+            raise
     finally:
         os.close(fd)
 

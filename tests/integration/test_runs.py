@@ -433,6 +433,32 @@ def test_one_output_given_in_two_forms_is_refused(
     assert vyro_conn.stats()["requests"] == 0
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "link/same.png",
+        "real/../real/same.png",
+        "real//same.png",
+        "link/./same.png",
+        "file://{tmp}/real/same.png",
+    ],
+)
+def test_one_output_through_a_symlinked_folder_or_spelled_otherwise_is_refused(
+    vyro_conn: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    items = make_items(tmp_path, 3)
+    items[0]["output_path"] = "real/same.png"
+    items[2]["output_path"] = spelling.format(tmp=tmp_path)
+    with pytest.raises(VyroInputError) as caught:
+        run_batch(items)
+    assert "is also the output of items[0]" in caught.value.problem
+    assert vyro_conn.stats()["requests"] == 0
+    assert not list((tmp_path / "real").iterdir()), "nothing written"
+
+
 def test_an_output_that_is_another_items_input_is_refused(vyro_conn: EmulatorServer, tmp_path: Path) -> None:
     items = make_items(tmp_path, 3)
     items[1]["output_path"] = items[2]["image_path"]

@@ -562,3 +562,94 @@ class TestFlushFolder:
             assert any(at <= started and ended <= returned for started, ended in flushes), (
                 "each writer returned after a whole flush that began after it asked"
             )
+
+    def test_a_writer_asking_while_a_flush_runs_is_not_released_by_it(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import threading
+
+        from airflow_provider_vyro import writes
+
+        real_fsync = os.fsync
+        entered, release = threading.Event(), threading.Event()
+        started: list[str] = []
+
+        def held_fsync(fd: int) -> None:
+            started.append(threading.current_thread().name)
+            if len(started) == 1:
+                entered.set()
+                assert release.wait(10)
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", held_fsync)
+        first = threading.Thread(target=writes.flush_folder, args=(str(tmp_path),), name="first")
+        first.start()
+        assert entered.wait(10)
+        second = threading.Thread(target=writes.flush_folder, args=(str(tmp_path),), name="second")
+        second.start()  # it asks while the first flush runs
+        release.set()
+        first.join()
+        second.join()
+        assert started == ["first", "second"], "the second writer got a flush of its own"
+
+    def test_a_failed_folder_flush_fails_the_write_and_covers_no_one(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import errno
+
+        from airflow_provider_vyro import writes
+
+        real_fsync = os.fsync
+        failing = [True]
+        folder_flushes: list[bool] = []
+
+        def fsync(fd: int) -> None:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                folder_flushes.append(failing[0])
+                if failing[0]:
+                    raise OSError(errno.EIO, "Input/output error")
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        with (
+            pytest.raises(VyroOutputWriteError, match="may not survive a crash"),
+            storage.atomic_writer(local(tmp_path / "a.png")) as f,
+        ):
+            f.write(b"written")
+        failing[0] = False
+        writes.flush_folder(str(tmp_path))
+        assert folder_flushes == [True, False], "the next writer flushes again"
+
+    def test_a_file_system_that_does_not_flush_folders_is_let_be(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import errno
+
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        with storage.atomic_writer(local(tmp_path / "a.png")) as f:
+            f.write(b"written")
+        assert (tmp_path / "a.png").read_bytes() == b"written"
+
+    def test_each_new_folder_is_flushed_in_its_parent(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from airflow_provider_vyro import writes
+
+        flushed: list[str] = []
+        real = writes.fsync_directory
+
+        def fsync_directory(directory: str) -> None:
+            flushed.append(directory)
+            real(directory)
+
+        monkeypatch.setattr(writes, "fsync_directory", fsync_directory)
+        with storage.atomic_writer(local(tmp_path / "a" / "b" / "c.png")) as f:
+            f.write(b"written")
+        assert flushed == [str(tmp_path / "a" / "b"), str(tmp_path / "a"), str(tmp_path)]
