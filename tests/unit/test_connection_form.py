@@ -188,12 +188,7 @@ def test_hook_widgets_are_derived_from_the_same_fields() -> None:
 )
 def test_the_form_refuses_an_extra_the_hook_would(name: str, value: object, refused: bool) -> None:
     check = connection_form.hook_form_widgets()[name].kwargs["validators"][-1]
-    field = types.SimpleNamespace(data=value)
-    if refused:
-        with pytest.raises(FakeValidationError, match=f"^{re.escape(EXTRA_FIELDS[name].label)} "):
-            check(None, field)
-    else:
-        check(None, field)
+    validate(check, None, value, refused=f"^{re.escape(EXTRA_FIELDS[name].label)} " if refused else None)
 
 
 @pytest.mark.usefixtures("fake_wtforms")
@@ -215,11 +210,16 @@ def test_the_form_refuses_a_base_url_the_hook_would(
     form = types.SimpleNamespace(
         conn_type=types.SimpleNamespace(data=conn_type), host=types.SimpleNamespace(data=host)
     )
-    field = types.SimpleNamespace(data=insecure)
-    if refused:
-        with pytest.raises(FakeValidationError, match=r"^Base URL"):
-            check(form, field)
-    else:
+    validate(check, form, insecure, refused=r"^Base URL" if refused else None)
+
+
+def validate(check: Any, form: Any, value: object, *, refused: str | None) -> None:
+    """Run a validator as WTForms does; ``refused``: the message it must raise, else none."""
+    field = types.SimpleNamespace(data=value)
+    if refused is None:
+        check(form, field)
+        return
+    with pytest.raises(FakeValidationError, match=refused):
         check(form, field)
 
 
