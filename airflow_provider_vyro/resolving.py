@@ -14,9 +14,10 @@ raised here.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_vyro import checks, formats, locations, storage
@@ -61,15 +62,14 @@ class Place:
 
     local: str | None
     remote: ObjectStoragePath | None = None
-    _built: list[ObjectStoragePath] = field(default_factory=list, repr=False, compare=False)
 
     def location(self) -> ObjectStoragePath:
         """Give the path as an :class:`~airflow.sdk.ObjectStoragePath` (built on first use if local)."""
-        if self.remote is not None:
-            return self.remote
-        if not self._built:
-            self._built.append(storage.local_location(self.local or ""))
-        return self._built[0]
+        return self.remote if self.remote is not None else self._local_location
+
+    @functools.cached_property
+    def _local_location(self) -> ObjectStoragePath:
+        return storage.local_location(self.local or "")
 
 
 class Places:
@@ -125,27 +125,20 @@ class Resolved:
     output_format: str
     output_key: str
     input_key_by_argument: Mapping[str, str]
-    _built: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def input_keys(self) -> dict[str, str]:
         """Each input's location, by the argument that named it."""
         return dict(self.input_key_by_argument)
 
-    @property
+    @functools.cached_property
     def inputs(self) -> dict[str, ObjectStoragePath]:
         """Each file field's resolved location (built on first use)."""
-        inputs: dict[str, ObjectStoragePath] | None = self._built.get("inputs")
-        if inputs is None:
-            inputs = self._built["inputs"] = {n: p.location() for n, p in self.places.items()}
-        return inputs
+        return {n: p.location() for n, p in self.places.items()}
 
     @property
     def output(self) -> ObjectStoragePath:
         """The resolved output location (built on first use)."""
-        output: ObjectStoragePath | None = self._built.get("output")
-        if output is None:
-            output = self._built["output"] = self.output_place.location()
-        return output
+        return self.output_place.location()
 
     @property
     def local_output(self) -> str | None:
